@@ -1,0 +1,73 @@
+"""Request dependencies: the container, the signed-in person, the client address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from townhall.app import Container
+from townhall.errors import Forbidden, Unauthenticated
+from townhall.storage.models import Session, User
+
+SESSION_COOKIE = "townhall_session"
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/verify")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The browser session")
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    session: Session
+
+
+async def current_viewer(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Viewer:
+    token = bearer.credentials if bearer else cookie
+    if not token:
+        raise Unauthenticated("not_signed_in", "Sign in to continue.")
+    user, session = await get_container(request).accounts.authenticate(token)
+    return Viewer(user, session)
+
+
+async def current_user(viewer: Annotated[Viewer, Depends(current_viewer)]) -> User:
+    return viewer.user
+
+
+async def current_member(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.status != "member":
+        raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
+    return user
+
+
+async def current_staff(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.staff_role != "admin":
+        raise Forbidden("not_staff", "Only instance administrators can do this.")
+    return user
+
+
+def client_ip(request: Request) -> str:
+    container = get_container(request)
+    if container.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+UserDep = Annotated[User, Depends(current_user)]
+MemberDep = Annotated[User, Depends(current_member)]
+StaffDep = Annotated[User, Depends(current_staff)]
+IpDep = Annotated[str, Depends(client_ip)]

@@ -1,0 +1,77 @@
+"""The HTTP application: middleware, error mapping, routers and the static web client."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from townhall import __version__
+from townhall.api import errors
+from townhall.api.routes import ROUTERS
+from townhall.app import Container
+from townhall.errors import NotFound
+from townhall.logs import request_id
+
+logger = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_api(
+    container: Container,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Townhall",
+        version=__version__,
+        description='Live voice rooms. Errors are `{"error": {"code", "message"}}`.',
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.container = container
+    errors.install(app)
+
+    @app.middleware("http")
+    async def with_request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            request_id.reset(token)
+        response.headers["X-Request-ID"] = rid
+        logger.debug(
+            "%s %s -> %s in %.1f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/files/{key}", include_in_schema=False)
+    async def stored_file(key: str) -> FileResponse:
+        path = container.files.path(key)
+        if path is None:
+            raise NotFound("file_not_found", "No such file.")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
+    return app

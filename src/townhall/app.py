@@ -1,0 +1,99 @@
+"""Composition root: builds every component from the settings, owns their lifetimes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from townhall.clock import Clock, SystemClock
+from townhall.config import Settings
+from townhall.domain.accounts import Accounts
+from townhall.domain.invites import Invites
+from townhall.files import FileStore
+from townhall.mail import Mailer
+from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from townhall.storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Every long-lived component, built once. ``close()`` releases them all."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    limiter: RateLimiter
+    mailer: Mailer
+    files: FileStore
+    accounts: Accounts
+    invites: Invites
+    _closed: bool = field(default=False, repr=False)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.limiter.close()
+        await self.db.close()
+
+
+def instance_secret(settings: Settings) -> bytes:
+    """The key for keyed hashes; generated once into the data directory when not configured."""
+    if settings.secret_key is not None:
+        return hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest()
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    limiter: RateLimiter = (
+        RedisRateLimiter(settings.redis_url, settings.redis_prefix + "rl:") if settings.redis_url else MemoryRateLimiter()
+    )
+    mailer = Mailer(settings)
+    files = FileStore(settings.data_dir / "files")
+    secret = instance_secret(settings)
+    return Container(
+        settings=settings,
+        clock=clock,
+        db=db,
+        limiter=limiter,
+        mailer=mailer,
+        files=files,
+        accounts=Accounts(db, settings, clock, mailer, limiter, secret),
+        invites=Invites(db, settings, clock, mailer, limiter),
+    )
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """The ASGI app for ``townhall serve``: migrates, then serves until shut down."""
+    from townhall.api.http import create_api
+
+    holder: dict[str, Container] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = holder["container"]
+        await container.db.migrate()
+        try:
+            yield
+        finally:
+            await container.close()
+
+    container = build_container(settings, clock)
+    holder["container"] = container
+    return create_api(container, lifespan=lifespan)

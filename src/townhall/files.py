@@ -1,0 +1,34 @@
+"""Stored files (avatars) in a directory under the data dir, named by random keys."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[a-z]{3,4}$")
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes, suffix: str) -> str:
+        """Write ``data`` atomically under a new random key and return the key."""
+        key = f"{secrets.token_urlsafe(18)}.{suffix}"
+        tmp = self.root / f".{key}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self.root / key)
+        return key
+
+    def path(self, key: str) -> Path | None:
+        if not KEY.match(key):
+            return None
+        path = self.root / key
+        return path if path.is_file() else None
+
+    def delete(self, key: str | None) -> None:
+        if key and KEY.match(key):
+            (self.root / key).unlink(missing_ok=True)

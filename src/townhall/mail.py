@@ -1,0 +1,60 @@
+"""Outgoing email through a real SMTP relay (aiosmtplib)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from townhall.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer:
+    """Sends mail; never raises to the caller, because a failed delivery must not leak
+    whether an address exists. Failures are logged without the message body."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._settings.smtp_host)
+
+    async def send(self, mail: Mail) -> bool:
+        s = self._settings
+        if not s.smtp_host:
+            logger.warning(
+                "no SMTP relay configured; mail %r to %s not sent", mail.subject, mail.to
+            )
+            return False
+        message = EmailMessage()
+        message["From"] = s.mail_from
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message.set_content(mail.body)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                use_tls=s.smtp_security == "tls",
+                start_tls=True if s.smtp_security == "starttls" else False,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            logger.error("mail to %s failed: %s", mail.to, type(exc).__name__)
+            return False
+        return True

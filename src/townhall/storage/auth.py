@@ -1,0 +1,88 @@
+"""Sign-in codes, sign-in links and sessions. Only hashes of secrets are stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.storage.models import Session, SignInCode, SignInLink
+
+
+async def latest_code(tx: AsyncSession, email: str) -> SignInCode | None:
+    query = (
+        select(SignInCode)
+        .where(SignInCode.email == email, SignInCode.used_at.is_(None))
+        .order_by(SignInCode.id.desc())
+        .limit(1)
+    )
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def add_code(tx: AsyncSession, code: SignInCode) -> None:
+    # Only the newest code for an address is ever valid.
+    await tx.execute(
+        update(SignInCode)
+        .where(SignInCode.email == code.email, SignInCode.used_at.is_(None))
+        .values(used_at=code.created_at)
+    )
+    tx.add(code)
+    await tx.flush()
+
+
+async def count_attempt(tx: AsyncSession, code_id: int) -> int:
+    await tx.execute(
+        update(SignInCode).where(SignInCode.id == code_id).values(attempts=SignInCode.attempts + 1)
+    )
+    result = await tx.execute(select(SignInCode.attempts).where(SignInCode.id == code_id))
+    return int(result.scalar_one())
+
+
+async def purge_codes(tx: AsyncSession, before: datetime) -> None:
+    await tx.execute(delete(SignInCode).where(SignInCode.expires_at < before))
+
+
+async def add_link(tx: AsyncSession, link: SignInLink) -> None:
+    tx.add(link)
+    await tx.flush()
+
+
+async def link_by_hash(tx: AsyncSession, token_hash: str) -> SignInLink | None:
+    query = select(SignInLink).where(SignInLink.token_hash == token_hash)
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def add_session(tx: AsyncSession, session: Session) -> Session:
+    tx.add(session)
+    await tx.flush()
+    return session
+
+
+async def session_by_hash(tx: AsyncSession, token_hash: str) -> Session | None:
+    query = select(Session).where(Session.token_hash == token_hash)
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def sessions_of(tx: AsyncSession, user_id: int) -> list[Session]:
+    query = select(Session).where(Session.user_id == user_id).order_by(Session.id.desc())
+    return list((await tx.execute(query)).scalars())
+
+
+async def touch_session(tx: AsyncSession, session_id: int, when: datetime) -> None:
+    await tx.execute(update(Session).where(Session.id == session_id).values(last_used_at=when))
+
+
+async def delete_session(tx: AsyncSession, user_id: int, session_id: int) -> bool:
+    result = await tx.execute(
+        delete(Session).where(Session.id == session_id, Session.user_id == user_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_sessions(tx: AsyncSession, user_id: int, keep: int | None = None) -> int:
+    query = delete(Session).where(Session.user_id == user_id)
+    if keep is not None:
+        query = query.where(Session.id != keep)
+    result = await tx.execute(query)
+    return int(result.rowcount)  # type: ignore[attr-defined]

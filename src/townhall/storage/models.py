@@ -1,0 +1,199 @@
+"""Table definitions. Migrations in ``migrations/versions`` create exactly these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from townhall.storage.types import UTCDateTime
+
+# SQLite only has 64-bit ints as "INTEGER PRIMARY KEY"; BigInteger there would lose autoincrement.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _ts(nullable: bool = False) -> Any:
+    return mapped_column(UTCDateTime(), nullable=nullable)
+
+
+class User(Base):
+    """A person. ``status`` is ``waitlisted`` until they are let in, then ``member``."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    username: Mapped[str] = mapped_column(String(20), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    avatar: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    links: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    staff_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    nominated_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    show_nominator: Mapped[bool] = mapped_column(Boolean, default=True)
+    invites_left: Mapped[int] = mapped_column(Integer, default=0)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = _ts()
+    joined_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class SignInCode(Base):
+    """A one-time code mailed to an address; only its hash is kept."""
+
+    __tablename__ = "sign_in_codes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class SignInLink(Base):
+    """A one-time sign-in link an operator printed for a member."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class Session(Base):
+    """A signed-in device: a browser cookie or a bearer token, stored hashed."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = _ts()
+    last_used_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+
+
+class Invite(Base):
+    """One spent invite: to an email address or as a single-use link."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    inviter_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = _ts()
+    used_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    used_at: Mapped[datetime | None] = _ts(nullable=True)
+    cancelled_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class ContactLink(Base):
+    """A match from a member's opt-in contact upload. Raw or hashed contacts are never kept."""
+
+    __tablename__ = "contact_links"
+
+    owner_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    followee_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (
+        Index("ix_follows_followee_created", "followee_id", "created_at"),
+        Index("ix_follows_follower_created", "follower_id", "created_at"),
+    )
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+
+    blocker_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class AuditEntry(Base):
+    """Append-only log of operator and staff actions."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _ts()
+
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Block",
+    "ContactLink",
+    "Follow",
+    "Invite",
+    "Session",
+    "SignInCode",
+    "SignInLink",
+    "User",
+]
