@@ -62,7 +62,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     limiter: RateLimiter = (
-        RedisRateLimiter(settings.redis_url, settings.redis_prefix + "rl:") if settings.redis_url else MemoryRateLimiter()
+        RedisRateLimiter(settings.redis_url, clock, settings.redis_prefix + "rl:")
+        if settings.redis_url
+        else MemoryRateLimiter(clock)
     )
     mailer = Mailer(settings)
     files = FileStore(settings.data_dir / "files")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import math
 from collections import deque
 from typing import Protocol
 
+from townhall.clock import Clock
 from townhall.config import parse_limit
 from townhall.errors import RateLimited
 
@@ -24,19 +25,20 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """Sliding-window log per key for a single process."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = asyncio.Lock()
 
     async def hit(self, key: str, limit: str) -> None:
         count, window = parse_limit(limit)
-        now = time.monotonic()
+        now = self._clock.now().timestamp()
         async with self._lock:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:
                 hits.popleft()
             if len(hits) >= count:
-                raise RateLimited(retry_after=int(hits[0] + window - now) + 1)
+                raise RateLimited(retry_after=math.ceil(hits[0] + window - now))
             hits.append(now)
 
     async def reset(self, key: str) -> None:
@@ -65,18 +67,19 @@ return 0
 class RedisRateLimiter:
     """The same sliding window, shared by every API process through Redis."""
 
-    def __init__(self, url: str, prefix: str = "townhall:rl:") -> None:
+    def __init__(self, url: str, clock: Clock, prefix: str = "townhall:rl:") -> None:
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(url)
         self._prefix = prefix
+        self._clock = clock
         self._script = self._redis.register_script(_SLIDING_WINDOW)
         self._seq = 0
 
     async def hit(self, key: str, limit: str) -> None:
         count, window = parse_limit(limit)
         self._seq += 1
-        now = time.time()
+        now = self._clock.now().timestamp()
         wait = await self._script(
             keys=[self._prefix + key], args=[now, window, count, f"{now}:{id(self)}:{self._seq}"]
         )

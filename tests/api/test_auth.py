@@ -53,8 +53,13 @@ async def test_username_required_then_code_still_works(client: Any, mailbox: Mai
 
 @pytest.mark.parametrize(
     ("username", "code"),
-    [("ab", "invalid_username"), ("has space", "invalid_username"), ("x" * 21, "invalid_username"),
-     ("admin", "username_taken"), ("dash-ed", "invalid_username")],
+    [
+        ("ab", "invalid_username"),
+        ("has space", "invalid_username"),
+        ("x" * 21, "invalid_username"),
+        ("admin", "username_taken"),
+        ("dash-ed", "invalid_username"),
+    ],
 )
 async def test_bad_usernames_are_refused(
     client: Any, mailbox: Mailbox, username: str, code: str
@@ -67,7 +72,9 @@ async def test_bad_usernames_are_refused(
     assert r.json()["error"]["code"] == code
 
 
-async def test_username_is_unique_case_insensitively(people: Any, client: Any, mailbox: Mailbox) -> None:
+async def test_username_is_unique_case_insensitively(
+    people: Any, client: Any, mailbox: Mailbox
+) -> None:
     """A taken username is refused whatever its case."""
     await people.member("grace")
     sent = await request_code(client, mailbox, "other@example.org")
@@ -145,9 +152,7 @@ async def test_sign_in_attempts_are_rate_limited_per_address(client: Any, mailbo
     assert "Retry-After" in r.headers
 
 
-async def test_answers_do_not_reveal_whether_an_account_exists(
-    container: Any, client: Any
-) -> None:
+async def test_answers_do_not_reveal_whether_an_account_exists(container: Any, client: Any) -> None:
     """Asking a code for a member and for a stranger gives the same answer."""
     await container.accounts.create_account("known@example.org", "known")
     a = await client.post("/api/auth/code", json={"email": "known@example.org"})
@@ -156,7 +161,9 @@ async def test_answers_do_not_reveal_whether_an_account_exists(
     assert a.json() == b.json()
 
 
-async def test_newest_code_replaces_older_ones(client: Any, mailbox: Mailbox, clock: FakeClock) -> None:
+async def test_newest_code_replaces_older_ones(
+    client: Any, mailbox: Mailbox, clock: FakeClock
+) -> None:
     """After a resend only the newest code signs in."""
     first = await request_code(client, mailbox, "i@example.org")
     clock.advance(seconds=31)
@@ -233,6 +240,8 @@ async def test_sign_in_link_expires(container: Any, client: Any, clock: FakeCloc
     await container.accounts.create_account("n@example.org", "enn")
     link = await container.accounts.create_sign_in_link("enn")
     clock.advance(hours=1, seconds=1)
-    r = await client.post("/api/auth/link", json={"token": link.rsplit("/", 1)[1], "session": "token"})
+    r = await client.post(
+        "/api/auth/link", json={"token": link.rsplit("/", 1)[1], "session": "token"}
+    )
     assert r.status_code == 410
     assert r.json()["error"]["code"] == "link_expired"
