@@ -73,5 +73,10 @@ def create_api(
             raise NotFound("file_not_found", "No such file.")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
+    @app.get("/invite/{token}", include_in_schema=False)
+    async def invite_page(token: str) -> FileResponse:
+        # The web client reads the token from the address and offers sign-up.
+        return FileResponse(WEB / "index.html")
+
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app

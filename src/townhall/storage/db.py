@@ -42,6 +42,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -81,12 +82,22 @@ def _upgrade(connection: Connection) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with "database is
+    # locked" when another writer got there first. Taking the write lock at BEGIN makes
+    # transactions queue (up to busy_timeout) instead: one process, one writer at a time,
+    # which is what the embedded default is for. PostgreSQL is the choice for concurrency.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 __all__ = ["Base", "Database", "alembic_config"]
