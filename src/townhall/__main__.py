@@ -11,6 +11,7 @@ from typing import Any
 
 from townhall.app import Container, build_container
 from townhall.config import Settings, load_settings
+from townhall.domain.operators import CLI
 from townhall.errors import ConfigError, TownhallError
 from townhall.logs import setup_logging
 
@@ -75,6 +76,100 @@ async def _set_staff_role(c: Container, ns: argparse.Namespace) -> str:
     role = None if ns.role == "none" else ns.role
     user = await c.accounts.set_staff_role(ns.username.lstrip("@"), role)
     return f"@{user.username} staff role: {user.staff_role or 'none'}"
+
+
+# --- S2.4 the way in: the same operator tools as /api/admin, recorded as actor "cli" ------
+
+
+def _grant_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("username")
+    p.add_argument("count", type=int, help="how many invites to add")
+
+
+@command("grant-invites", "give a member more invites to send", _grant_args)
+async def _grant_invites(c: Container, ns: argparse.Namespace) -> str:
+    user = await c.operators.grant_invites(CLI, ns.username, ns.count)
+    return f"granted {ns.count} invites to @{user.username}; they have {user.invites_left} left"
+
+
+def _approve_args(p: argparse.ArgumentParser) -> None:
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("usernames", nargs="*", default=[], metavar="USERNAME")
+    who.add_argument(
+        "--all",
+        action="store_true",
+        help="everyone waiting, except people an operator sent back to the waitlist",
+    )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"@{n}" for n in names)
+
+
+def _approved(names: list[str]) -> str:
+    return f"approved {len(names)}: {_names(names)}" if names else "approved no one"
+
+
+@command("approve", "let waitlisted people in: by username, or --all", _approve_args)
+async def _approve(c: Container, ns: argparse.Namespace) -> str:
+    if ns.all:
+        approved, sent_back = await c.operators.approve_all(CLI)
+        lines = [_approved(approved)]
+        if sent_back:
+            lines.append(
+                f"{sent_back} people an operator sent back to the waitlist are still waiting; "
+                "approve them by username"
+            )
+        return "\n".join(lines)
+    done = await c.operators.approve(CLI, ns.usernames)
+    lines = [_approved(done.approved)]
+    if done.already_members:
+        lines.append(f"already members: {_names(done.already_members)}")
+    if done.unknown:
+        lines.append(f"unknown: {_names(done.unknown)}")
+    return "\n".join(lines)
+
+
+@command("waitlist", "list the people on the waitlist, the longest waiting first")
+async def _waitlist(c: Container, ns: argparse.Namespace) -> str:
+    lines: list[str] = []
+    after = None
+    while True:
+        people, after = await c.operators.waitlist(after, 100)
+        for w in people:
+            note = "  (sent back by an operator)" if w.sent_back else ""
+            since = f"{w.user.created_at:%Y-%m-%d %H:%M} UTC"
+            lines.append(f"@{w.user.username}  signed up {since}{note}")
+        if after is None:
+            break
+    lines.append(f"{len(lines)} waiting" if lines else "the waitlist is empty")
+    return "\n".join(lines)
+
+
+def _tree_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("username")
+    p.add_argument(
+        "--demote",
+        action="store_true",
+        help="also send everyone who joined below them back to the waitlist",
+    )
+
+
+@command(
+    "cancel-invite-tree",
+    "cancel the unused invites of someone and of everyone who joined below them",
+    _tree_args,
+)
+async def _cancel_invite_tree(c: Container, ns: argparse.Namespace) -> str:
+    done = await c.operators.cancel_invite_tree(CLI, ns.username, demote=ns.demote)
+    lines = [
+        f"cancelled {done.cancelled_invites} unused invites of @{done.root} and the "
+        f"{done.people_below} people below them; none of them has invites left"
+    ]
+    if ns.demote:
+        demoted = _names(done.demoted) if done.demoted else "no one"
+        lines.append(f"sent back to the waitlist: {demoted}")
+    return "\n".join(lines)
 
 
 def _load(ns: argparse.Namespace) -> Settings:

@@ -14,11 +14,16 @@ from fastapi import FastAPI
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.domain.accounts import Accounts
+from townhall.domain.graph import Graph
 from townhall.domain.invites import Invites
+from townhall.domain.operators import Operators
+from townhall.domain.profile import Profiles
+from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore
 from townhall.mail import Mailer
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
+from townhall.storage.search import people_search_for
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,10 @@ class Container:
     files: FileStore
     accounts: Accounts
     invites: Invites
+    waitlist: Waitlist
+    operators: Operators
+    profiles: Profiles
+    graph: Graph
     _closed: bool = field(default=False, repr=False)
 
     async def close(self) -> None:
@@ -78,6 +87,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         files=files,
         accounts=Accounts(db, settings, clock, mailer, limiter, secret),
         invites=Invites(db, settings, clock, mailer, limiter),
+        waitlist=Waitlist(db, settings, clock, limiter),
+        operators=Operators(db, settings, clock),
+        profiles=Profiles(db, settings, clock, files, limiter),
+        graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect)),
     )
 
 

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from townhall.errors import ConfigError
 
 ENV_PREFIX = "TOWNHALL_"
+
+# The TOML file's values, handed by ``load_settings`` to the settings sources below.
+_file_values: ContextVar[dict[str, Any] | None] = ContextVar("townhall_file_values", default=None)
 
 
 class Settings(BaseSettings):
@@ -50,14 +59,18 @@ class Settings(BaseSettings):
     code_max_attempts: int = Field(5, ge=1)
     session_ttl_days: int = Field(90, ge=1)
     sign_in_link_ttl_seconds: int = Field(3600, ge=60)
-    bio_max_chars: int = Field(500, ge=0)
-    display_name_max_chars: int = Field(50, ge=1)
+    bio_max_chars: int = Field(500, ge=0, le=10000)
+    # users.display_name is a String(100) column.
+    display_name_max_chars: int = Field(50, ge=1, le=100)
     avatar_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     avatar_size_px: int = Field(512, ge=64, le=2048)
+    avatar_max_pixels: int = Field(50_000_000, ge=1_000_000)
 
     # S2 the way in
     invite_only: bool = True
     invites_per_member: int = Field(2, ge=0)
+    contacts_max_hashes: int = Field(5000, ge=1, le=50000)
+    invites_max_grant: int = Field(100, ge=1, le=10000)
 
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "5/3600"
@@ -65,19 +78,18 @@ class Settings(BaseSettings):
     limit_code_requests_per_ip: str = "20/3600"
     limit_sign_in_attempts_per_ip: str = "30/600"
     limit_invites_per_user: str = "20/86400"
+    limit_let_ins_per_user: str = "20/86400"
+    limit_contact_uploads_per_user: str = "10/3600"
     limit_follows_per_user: str = "200/3600"
+    limit_avatar_uploads_per_user: str = "20/3600"
+    limit_exports_per_user: str = "5/3600"
 
-    @field_validator(
-        "limit_code_requests_per_email",
-        "limit_code_resend_interval",
-        "limit_code_requests_per_ip",
-        "limit_sign_in_attempts_per_ip",
-        "limit_invites_per_user",
-        "limit_follows_per_user",
-    )
+    @field_validator("*")
     @classmethod
-    def _check_limit(cls, value: str) -> str:
-        parse_limit(value)
+    def _check_limit(cls, value: Any, info: ValidationInfo) -> Any:
+        # Every ``limit_*`` option is a rate limit, so a new one is checked without listing it.
+        if info.field_name and info.field_name.startswith("limit_"):
+            parse_limit(value)
         return value
 
     @classmethod
@@ -89,8 +101,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the file, which is passed in as init values.
-        return env_settings, init_settings
+        # Highest first: explicit values (command line, tests), the environment, the file.
+        file_settings = InitSettingsSource(settings_cls, _file_values.get() or {})
+        return init_settings, env_settings, file_settings
 
     @property
     def resolved_database_url(self) -> str:
@@ -129,7 +142,8 @@ def parse_limit(value: str) -> tuple[int, int]:
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load settings from ``path`` (or ``$TOWNHALL_CONFIG``), then the environment.
+    """Load settings: ``overrides`` (the command line) over the environment (``TOWNHALL_*``)
+    over the TOML file at ``path`` (or ``$TOWNHALL_CONFIG``) over the defaults.
 
     Raises ``ConfigError`` naming the offending key.
     """
@@ -140,14 +154,20 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             with open(path, "rb") as fh:
                 file_values = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"configuration file {path} does not exist") from None
+            raise ConfigError(
+                "bad_configuration", f"configuration file {path} does not exist"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
-    file_values.update(overrides)
+            raise ConfigError(
+                "bad_configuration", f"configuration file {path} is not valid TOML: {exc}"
+            ) from None
+    token = _file_values.set(file_values)
     try:
-        return Settings(**file_values)
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        raise ConfigError("bad_configuration", f"invalid configuration: {problems}") from None
+    finally:
+        _file_values.reset(token)

@@ -40,6 +40,19 @@ async def current_viewer(
     return Viewer(user, session)
 
 
+async def optional_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> User | None:
+    """The signed-in person, or None for a visitor; a stale session is still a 401."""
+    token = bearer.credentials if bearer else cookie
+    if not token:
+        return None
+    user, _ = await get_container(request).accounts.authenticate(token)
+    return user
+
+
 async def current_user(viewer: Annotated[Viewer, Depends(current_viewer)]) -> User:
     return viewer.user
 
@@ -68,6 +81,7 @@ def client_ip(request: Request) -> str:
 ContainerDep = Annotated[Container, Depends(get_container)]
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 UserDep = Annotated[User, Depends(current_user)]
+OptionalUserDep = Annotated[User | None, Depends(optional_user)]
 MemberDep = Annotated[User, Depends(current_member)]
 StaffDep = Annotated[User, Depends(current_staff)]
 IpDep = Annotated[str, Depends(client_ip)]

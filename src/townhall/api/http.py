@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from townhall import __version__
@@ -24,6 +25,15 @@ from townhall.logs import request_id
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def _logged_path(request: Request) -> str:
+    """The route's template (``/signin/{token}``), never the raw path of an API route:
+    paths can carry secrets such as sign-in and invite tokens."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        return route.path
+    return request.url.path
 
 
 def create_api(
@@ -51,16 +61,16 @@ def create_api(
         started = time.perf_counter()
         try:
             response = await call_next(request)
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                request.method,
+                _logged_path(request),
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
         finally:
             request_id.reset(token)
         response.headers["X-Request-ID"] = rid
-        logger.debug(
-            "%s %s -> %s in %.1f ms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
         return response
 
     for router in ROUTERS:

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Every integer id in a path fits PostgreSQL's BIGINT; larger numbers are a 422, not a crash.
+MAX_ID = 2**63 - 1
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

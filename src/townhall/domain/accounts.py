@@ -51,6 +51,7 @@ RESERVED_USERNAMES = frozenset(
         "null",
         "undefined",
         "me",
+        "search",
     }
 )
 SESSION_KINDS = ("cookie", "token")
@@ -87,6 +88,12 @@ def check_username(raw: str) -> str:
     if name in RESERVED_USERNAMES:
         raise Conflict("username_taken", "That username is not available.")
     return name
+
+
+def device_label(raw: str) -> str:
+    """A session's label, sent by the client or taken from its User-Agent: printable text
+    only, since PostgreSQL cannot store NUL or half a surrogate pair."""
+    return "".join(ch for ch in raw if ch.isprintable())[:100]
 
 
 def admit(user: User, now: datetime, settings: Settings, nominator: User | None = None) -> None:
@@ -314,7 +321,7 @@ class Accounts:
                 user_id=user.id,
                 token_hash=hash_token(token),
                 kind=kind,
-                name=device[:100],
+                name=device_label(device),
                 created_at=now,
                 last_used_at=now,
                 expires_at=now + timedelta(days=self._settings.session_ttl_days),

@@ -34,15 +34,29 @@ def require_member(user: User) -> None:
         raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
 
 
-async def check_invite(tx: AsyncSession, token: str) -> Invite:
-    invite = await invite_store.by_hash(tx, hash_token(token))
-    if invite is None:
-        raise NotFound("invite_not_found", "That invite does not exist.")
+def refuse_unless_pending(invite: Invite) -> None:
     if invite.status == "used":
         raise Conflict("invite_used", "That invite has already been used.")
     if invite.status == "cancelled":
         raise Gone("invite_cancelled", "That invite was cancelled.")
+
+
+async def check_invite(tx: AsyncSession, token: str) -> Invite:
+    invite = await invite_store.by_hash(tx, hash_token(token))
+    if invite is None:
+        raise NotFound("invite_not_found", "That invite does not exist.")
+    refuse_unless_pending(invite)
     return invite
+
+
+async def cancel(tx: AsyncSession, invite: Invite, now: datetime) -> None:
+    """Cancel a pending invite, or say why it cannot be (used, already cancelled)."""
+    refuse_unless_pending(invite)
+    changed = await invite_store.mark_cancelled(tx, invite.id, now)
+    await tx.refresh(invite)
+    if not changed:
+        # Someone used or cancelled it between our read and our write.
+        refuse_unless_pending(invite)
 
 
 async def redeem_on_sign_in(
@@ -59,10 +73,13 @@ async def redeem_on_sign_in(
         invite = await invite_store.pending_for_email(tx, user.email)
     if invite is None:
         return None
+    if not await invite_store.mark_used(tx, invite.id, user.id, now):
+        # Taken by someone else between our read and our write.
+        if token:
+            raise Conflict("invite_used", "That invite has already been used.")
+        return None
+    await tx.refresh(invite)
     inviter = await user_store.by_id(tx, invite.inviter_id)
-    invite.status = "used"
-    invite.used_by_id = user.id
-    invite.used_at = now
     admit(user, now, settings, nominator=inviter)
     logger.info("user %s joined through invite %s", user.id, invite.id)
     return invite
@@ -93,7 +110,7 @@ class Invites:
         async with self._db.transaction() as tx:
             me = await user_store.by_id(tx, user.id)
             assert me is not None
-            if me.invites_left <= 0:
+            if not await invite_store.spend_one(tx, me.id):
                 raise Conflict("no_invites_left", "You have no invites left.")
             if address is not None:
                 existing = await user_store.by_email(tx, address)
@@ -101,7 +118,6 @@ class Invites:
                     raise Conflict("already_member", "That person is already a member.")
                 if await invite_store.pending_for_email_from(tx, me.id, address):
                     raise Conflict("already_invited", "You already invited that address.")
-            me.invites_left -= 1
             invite = await invite_store.add(
                 tx,
                 Invite(
@@ -112,21 +128,26 @@ class Invites:
                     created_at=now,
                 ),
             )
+            admitted = False
             if address is not None and existing is not None:
                 # Already on the waitlist: the invite lets them in right away.
                 await redeem_on_sign_in(tx, existing, token, now, self._settings)
+                admitted = True
             inviter_name = me.display_name or f"@{me.username}"
         link = self.link_for(token)
         if address is not None:
-            await self._mailer.send(
-                Mail(
-                    to=address,
-                    subject=f"{inviter_name} invited you to Townhall",
-                    body=(
-                        f"{inviter_name} invited you to Townhall, where people talk live, by "
-                        f"voice.\n\nJoin with this link (it works once):\n{link}\n"
-                    ),
+            if admitted:
+                body = (
+                    f"{inviter_name} let you into Townhall: you are off the waitlist and a "
+                    f"member now.\n\nSign in as usual at {self._settings.resolved_public_url}\n"
                 )
+            else:
+                body = (
+                    f"{inviter_name} invited you to Townhall, where people talk live, by "
+                    f"voice.\n\nJoin with this link (it works once):\n{link}\n"
+                )
+            await self._mailer.send(
+                Mail(to=address, subject=f"{inviter_name} invited you to Townhall", body=body)
             )
         return SentInvite(invite=invite, link=link)
 
@@ -144,15 +165,8 @@ class Invites:
             invite = await invite_store.by_id(tx, invite_id)
             if invite is None or invite.inviter_id != user.id:
                 raise NotFound("invite_not_found", "That invite does not exist.")
-            if invite.status == "used":
-                raise Conflict("invite_used", "That invite has already been used.")
-            if invite.status == "cancelled":
-                raise Gone("invite_cancelled", "That invite was already cancelled.")
-            invite.status = "cancelled"
-            invite.cancelled_at = now
-            me = await user_store.by_id(tx, user.id)
-            assert me is not None
-            me.invites_left += 1
+            await cancel(tx, invite, now)
+            await invite_store.refund_one(tx, user.id)
         return invite
 
     async def preview(self, token: str) -> User:

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep
-from townhall.api.schemas import Strict, UserRef
+from townhall.api.schemas import MAX_ID, Strict, UserRef
 from townhall.api.views import user_ref
 from townhall.storage.models import Invite
 
 router = APIRouter(prefix="/api/invites", tags=["invites"])
 
 Token = Path(min_length=1, max_length=200)
+# Ids are 64-bit in the database; anything larger must be a 422, not an overflow.
+InviteId = Path(ge=1, le=MAX_ID)
 
 
 class InviteIn(Strict):
@@ -70,7 +72,9 @@ async def send_invite(body: InviteIn, user: MemberDep, container: ContainerDep) 
 
 
 @router.delete("/{invite_id}", response_model=InviteOut)
-async def cancel_invite(invite_id: int, user: MemberDep, container: ContainerDep) -> InviteOut:
+async def cancel_invite(
+    user: MemberDep, container: ContainerDep, invite_id: int = InviteId
+) -> InviteOut:
     """Take back an unused invite; it returns to your quota."""
     return invite_out(await container.invites.cancel_own(user, invite_id))
 

@@ -1,20 +1,14 @@
-"""The signed-in person's own account and sessions."""
+"""The signed-in person's sessions: list them, sign one device out or all of them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
-from townhall.api.deps import SESSION_COOKIE, ContainerDep, UserDep, ViewerDep
-from townhall.api.schemas import MeOut, OkOut, SessionOut
-from townhall.api.views import me_out, session_out
+from townhall.api.deps import SESSION_COOKIE, ContainerDep, ViewerDep
+from townhall.api.schemas import MAX_ID, OkOut, SessionOut
+from townhall.api.views import session_out
 
 router = APIRouter(prefix="/api/me", tags=["me"])
-
-
-@router.get("", response_model=MeOut)
-async def get_me(user: UserDep) -> MeOut:
-    """Your own account, including your email and membership status."""
-    return me_out(user)
 
 
 @router.get("/sessions", response_model=list[SessionOut])
@@ -26,7 +20,10 @@ async def list_sessions(viewer: ViewerDep, container: ContainerDep) -> list[Sess
 
 @router.delete("/sessions/{session_id}", response_model=OkOut)
 async def revoke_session(
-    session_id: int, viewer: ViewerDep, container: ContainerDep, response: Response
+    viewer: ViewerDep,
+    container: ContainerDep,
+    response: Response,
+    session_id: int = Path(ge=1, le=MAX_ID),
 ) -> OkOut:
     """Sign one device out."""
     await container.accounts.revoke_session(viewer.user, session_id)

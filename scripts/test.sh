@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run the whole test suite, on SQLite and on PostgreSQL + Redis: the same command for
+# developers and CI. Arguments go to pytest (for example tests/api -k invites).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/_venv.sh
+
+# Debian packages the suite needs, one a line.
+DEBIAN_PACKAGES=(
+  postgresql   # the production database stack
+  redis-server # shared rate limits on the production stack
+)
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for NAME PORT: up to 30 s for a freshly started service to accept connections.
+wait_for() {
+  local tries
+  for tries in $(seq 60); do
+    port_open "$2" && return 0
+    sleep 0.5
+  done
+  echo "$1 did not start on port $2" >&2
+  return 1
+}
+
+apt_need "${DEBIAN_PACKAGES[@]}"
+
+# Local services, unless the suite was pointed elsewhere (TOWNHALL_TEST_POSTGRES / _REDIS).
+if [ -z "${TOWNHALL_TEST_POSTGRES:-}" ] && ! port_open 5432; then
+  echo "Starting PostgreSQL..."
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
+  wait_for PostgreSQL 5432
+fi
+if [ -z "${TOWNHALL_TEST_REDIS:-}" ] && ! port_open 6379; then
+  echo "Starting Redis..."
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_for Redis 6379
+fi
+
+ensure_venv dev
+exec "$VENV/bin/python" -m pytest "$@"

@@ -1,0 +1,168 @@
+"""S2.4 operator tools over HTTP: the waitlist, approvals, invite grants and cancellations,
+and the audit log. Every route needs the staff role ``admin``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field, StringConstraints
+
+from townhall.api.deps import ContainerDep, StaffDep
+from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.routes.invites import InviteId, InviteOut, invite_out
+from townhall.api.schemas import Strict
+from townhall.api.views import avatar_url
+from townhall.domain.operators import MAX_BULK, Actor, Waiting
+from townhall.storage.models import AuditEntry
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+Username = Path(min_length=1, max_length=64, description="A username, with or without @.")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class WaitlistedOut(BaseModel):
+    username: str
+    display_name: str
+    avatar_url: str | None
+    signed_up_at: datetime
+    sent_back: bool = Field(
+        description="An operator sent them back to the waitlist (see invite-tree/cancel); "
+        "approving everyone from the command line leaves them waiting."
+    )
+
+
+class ApproveIn(Strict):
+    usernames: list[Name] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class ApprovalOut(BaseModel):
+    approved: list[str] = Field(description="Who became a member now.")
+    already_members: list[str]
+    unknown: list[str] = Field(description="Names that match no one.")
+
+
+class GrantIn(Strict):
+    count: int = Field(ge=1, le=10_000, description="How many invites to add.")
+
+
+class GrantOut(BaseModel):
+    username: str
+    invites_left: int
+
+
+class TreeCancelIn(Strict):
+    demote: bool = Field(
+        False, description="Also send everyone who joined below this person to the waitlist."
+    )
+
+
+class TreeCancelOut(BaseModel):
+    username: str
+    cancelled_invites: int
+    people_below: int = Field(description="How many joined through this person's invites.")
+    demoted: list[str]
+
+
+class AuditOut(BaseModel):
+    id: int
+    actor: str = Field(description="The staff member's username, or 'cli'.")
+    action: str
+    target: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+def waitlisted_out(waiting: Waiting) -> WaitlistedOut:
+    user = waiting.user
+    return WaitlistedOut(
+        username=user.username,
+        display_name=user.display_name,
+        avatar_url=avatar_url(user),
+        signed_up_at=user.created_at,
+        sent_back=waiting.sent_back,
+    )
+
+
+def audit_out(entry: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=entry.id,
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        data=dict(entry.data or {}),
+        created_at=entry.created_at,
+    )
+
+
+@router.get("/waitlist", response_model=Page[WaitlistedOut])
+async def waitlist(
+    staff: StaffDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+) -> Page[WaitlistedOut]:
+    """Everyone on the waitlist, the longest waiting first."""
+    after = cast("tuple[datetime, int] | None", decode_cursor(cursor, (datetime, int)))
+    people, next_key = await container.operators.waitlist(after, limit)
+    return Page[WaitlistedOut](
+        items=[waitlisted_out(u) for u in people],
+        next_cursor=encode_cursor(next_key) if next_key else None,
+    )
+
+
+@router.post("/waitlist/approve", response_model=ApprovalOut)
+async def approve(body: ApproveIn, staff: StaffDep, container: ContainerDep) -> ApprovalOut:
+    """Let one or many waitlisted people in (up to 500). Unknown names are reported."""
+    done = await container.operators.approve(Actor.staff(staff), body.usernames)
+    return ApprovalOut(
+        approved=done.approved, already_members=done.already_members, unknown=done.unknown
+    )
+
+
+@router.post("/users/{username}/invites", response_model=GrantOut)
+async def grant_invites(
+    body: GrantIn, staff: StaffDep, container: ContainerDep, username: str = Username
+) -> GrantOut:
+    """Give a member more invites to send."""
+    user = await container.operators.grant_invites(Actor.staff(staff), username, body.count)
+    return GrantOut(username=user.username, invites_left=user.invites_left)
+
+
+@router.delete("/invites/{invite_id}", response_model=InviteOut)
+async def cancel_invite(
+    staff: StaffDep, container: ContainerDep, invite_id: int = InviteId
+) -> InviteOut:
+    """Cancel anyone's unused invite. Its sender does not get it back."""
+    return invite_out(await container.operators.cancel_invite(Actor.staff(staff), invite_id))
+
+
+@router.post("/users/{username}/invite-tree/cancel", response_model=TreeCancelOut)
+async def cancel_invite_tree(
+    staff: StaffDep,
+    container: ContainerDep,
+    body: TreeCancelIn | None = None,
+    username: str = Username,
+) -> TreeCancelOut:
+    """Cancel every unused invite of this person and of everyone who joined below them, and
+    take away their remaining invites; optionally send the people below to the waitlist."""
+    demote = body.demote if body else False
+    done = await container.operators.cancel_invite_tree(Actor.staff(staff), username, demote=demote)
+    return TreeCancelOut(
+        username=done.root,
+        cancelled_invites=done.cancelled_invites,
+        people_below=done.people_below,
+        demoted=done.demoted,
+    )
+
+
+@router.get("/audit", response_model=Page[AuditOut])
+async def audit(
+    staff: StaffDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+) -> Page[AuditOut]:
+    """Every operator action, newest first. The log is append-only."""
+    before = cast("tuple[int] | None", decode_cursor(cursor, (int,)))
+    entries, next_id = await container.operators.audit(before[0] if before else None, limit)
+    return Page[AuditOut](
+        items=[audit_out(e) for e in entries],
+        next_cursor=encode_cursor((next_id,)) if next_id is not None else None,
+    )

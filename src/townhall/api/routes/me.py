@@ -1,0 +1,219 @@
+"""The signed-in person's own account: read and edit the profile, the avatar, export, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StringConstraints
+from starlette.datastructures import UploadFile
+from starlette.types import Message
+
+from townhall.api.deps import SESSION_COOKIE, ContainerDep, UserDep, ViewerDep
+from townhall.api.schemas import MeOut, OkOut, SessionOut, Strict
+from townhall.api.views import me_out, session_out
+from townhall.domain.profile import HANDLES, PersonalData, ProfileChanges, Related
+from townhall.errors import InvalidInput, TooLarge
+
+router = APIRouter(prefix="/api/me", tags=["me"])
+
+# Room for the multipart boundaries and part headers around the image itself.
+MULTIPART_SLACK = 64 * 1024
+CHUNK = 64 * 1024
+
+LinkKind = Annotated[str, StringConstraints(max_length=40)]
+Handle = Annotated[str, StringConstraints(max_length=200)]
+
+
+class ProfileIn(Strict):
+    display_name: str | None = Field(None, max_length=1000)
+    bio: str | None = Field(None, max_length=40000)
+    show_nominator: bool | None = Field(None, description='Show "Nominated by" on the profile.')
+    links: dict[LinkKind, Handle | None] | None = Field(
+        None,
+        max_length=10,
+        description=f"Replaces all social handles. Keys: {', '.join(HANDLES)}; '' removes one.",
+    )
+
+
+class DeleteAccountIn(Strict):
+    confirm: str = Field(max_length=100, description="Your username, typed again.")
+
+
+class RelatedOut(BaseModel):
+    username: str
+    display_name: str
+    since: datetime
+
+
+class SentInviteOut(BaseModel):
+    id: int
+    email: str | None
+    status: str
+    created_at: datetime
+    used_at: datetime | None
+    cancelled_at: datetime | None
+    used_by: str | None
+
+
+class ExportOut(BaseModel):
+    format: Literal["townhall-export/1"] = "townhall-export/1"
+    exported_at: datetime
+    account: MeOut
+    nominated_by: RelatedOut | None
+    sessions: list[SessionOut]
+    following: list[RelatedOut]
+    followers: list[RelatedOut]
+    blocked: list[RelatedOut]
+    contacts: list[RelatedOut] = Field(description="Members found in contacts you shared.")
+    invites_sent: list[SentInviteOut]
+
+
+AVATAR_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A PNG, JPEG or WebP image.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def too_large(limit: int) -> TooLarge:
+    return TooLarge("avatar_too_large", f"Avatars are at most {limit:,} bytes.", limit=limit)
+
+
+async def avatar_upload(request: Request, user: UserDep, container: ContainerDep) -> bytes:
+    """The multipart field ``file``, read in chunks; reading stops once past the limit."""
+    limit = container.settings.avatar_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        raise too_large(limit)
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit + MULTIPART_SLACK:
+            raise too_large(limit)
+        return message
+
+    form = await Request(request.scope, receive).form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("avatar_missing", "Send the image in the multipart field 'file'.")
+        data = bytearray()
+        while chunk := await upload.read(CHUNK):
+            data += chunk
+            if len(data) > limit:
+                raise too_large(limit)
+        return bytes(data)
+    finally:
+        await form.close()
+
+
+def related_out(person: Related) -> RelatedOut:
+    return RelatedOut(
+        username=person.username, display_name=person.display_name, since=person.since
+    )
+
+
+def export_out(data: PersonalData, current_session: int, now: datetime) -> ExportOut:
+    return ExportOut(
+        exported_at=now,
+        account=me_out(data.user),
+        nominated_by=related_out(data.nominator) if data.nominator else None,
+        sessions=[session_out(s, current_session) for s in data.sessions],
+        following=[related_out(p) for p in data.following],
+        followers=[related_out(p) for p in data.followers],
+        blocked=[related_out(p) for p in data.blocked],
+        contacts=[related_out(p) for p in data.contacts],
+        invites_sent=[
+            SentInviteOut(
+                id=sent.invite.id,
+                email=sent.invite.email,
+                status=sent.invite.status,
+                created_at=sent.invite.created_at,
+                used_at=sent.invite.used_at,
+                cancelled_at=sent.invite.cancelled_at,
+                used_by=sent.used_by,
+            )
+            for sent in data.invites
+        ],
+    )
+
+
+@router.get("", response_model=MeOut)
+async def get_me(user: UserDep) -> MeOut:
+    """Your own account, including your email and membership status."""
+    return me_out(user)
+
+
+@router.patch("", response_model=MeOut)
+async def edit_me(body: ProfileIn, user: UserDep, container: ContainerDep) -> MeOut:
+    """Change your display name, bio, social handles or whether your nominator shows.
+    Fields left out stay as they are. Usernames cannot be changed."""
+    changes = ProfileChanges(
+        display_name=body.display_name,
+        bio=body.bio,
+        show_nominator=body.show_nominator,
+        links=body.links,
+    )
+    return me_out(await container.profiles.update(user, changes))
+
+
+@router.put("/avatar", response_model=MeOut, openapi_extra=AVATAR_BODY)
+async def set_avatar(
+    data: Annotated[bytes, Depends(avatar_upload)], user: UserDep, container: ContainerDep
+) -> MeOut:
+    """Upload a new avatar (PNG, JPEG or WebP). It is squared, resized and stripped of
+    metadata (location included) before it is stored."""
+    return me_out(await container.profiles.set_avatar(user, data))
+
+
+@router.delete("/avatar", response_model=MeOut)
+async def remove_avatar(user: UserDep, container: ContainerDep) -> MeOut:
+    """Remove your avatar."""
+    return me_out(await container.profiles.remove_avatar(user))
+
+
+@router.get("/export", response_model=ExportOut)
+async def export_me(viewer: ViewerDep, container: ContainerDep) -> JSONResponse:
+    """Download everything Townhall stores about you, as a JSON file."""
+    data = await container.profiles.export(viewer.user)
+    now = container.clock.now()
+    body = export_out(data, viewer.session.id, now)
+    name = f"townhall-{data.user.username}-{now:%Y-%m-%d}.json"
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.delete("", response_model=OkOut)
+async def delete_me(
+    body: DeleteAccountIn, user: UserDep, container: ContainerDep, response: Response
+) -> OkOut:
+    """Delete your account and everything that is only yours. This cannot be undone."""
+    await container.profiles.delete_account(user, body.confirm)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return OkOut()

@@ -1,0 +1,74 @@
+"""S2.3 "let them in": share contacts as hashes, see waitlisted contacts, let one in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, cast
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field, StringConstraints
+
+from townhall.api.deps import ContainerDep, MemberDep, UserDep
+from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.schemas import OkOut, Strict, UserRef
+from townhall.api.views import user_ref
+
+router = APIRouter(tags=["waitlist"])
+
+Username = Path(min_length=1, max_length=64, description="A username, with or without @.")
+ContactHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# The request itself is bounded here; the configured cap (contacts_max_hashes) is lower.
+MAX_HASHES_IN_BODY = 50_000
+
+
+class ContactsIn(Strict):
+    hashes: list[ContactHash] = Field(
+        max_length=MAX_HASHES_IN_BODY,
+        description=(
+            "For each address in your contacts, the lower-case hex SHA-256 of the address "
+            "trimmed and lower-cased. Replaces what you shared before."
+        ),
+    )
+
+
+class ContactsOut(BaseModel):
+    matched: int = Field(description="How many people on Townhall your contacts matched.")
+
+
+class LetInOut(BaseModel):
+    user: UserRef
+    status: Literal["member"]
+
+
+@router.put("/api/me/contacts", response_model=ContactsOut)
+async def share_contacts(body: ContactsIn, user: MemberDep, container: ContainerDep) -> ContactsOut:
+    """Match your hashed contacts against Townhall; only the matches are kept."""
+    return ContactsOut(matched=await container.waitlist.share_contacts(user, body.hashes))
+
+
+@router.delete("/api/me/contacts", response_model=OkOut)
+async def forget_contacts(user: UserDep, container: ContainerDep) -> OkOut:
+    """Forget every contact match you have."""
+    await container.waitlist.forget_contacts(user)
+    return OkOut()
+
+
+@router.get("/api/me/contacts/waitlisted", response_model=Page[UserRef])
+async def waitlisted_contacts(
+    user: MemberDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+) -> Page[UserRef]:
+    """People in your contacts who are on the waitlist, by username; you can let them in."""
+    after = cast("tuple[str] | None", decode_cursor(cursor, (str,)))
+    people, next_key = await container.waitlist.waitlisted_contacts(
+        user, after[0] if after else None, limit
+    )
+    return Page[UserRef](
+        items=[user_ref(u) for u in people],
+        next_cursor=encode_cursor((next_key,)) if next_key is not None else None,
+    )
+
+
+@router.post("/api/waitlist/{username}/let-in", response_model=LetInOut)
+async def let_in(user: MemberDep, container: ContainerDep, username: str = Username) -> LetInOut:
+    """Let a waitlisted contact in without spending an invite; you become their nominator."""
+    admitted = await container.waitlist.let_in(user, username)
+    return LetInOut(user=user_ref(admitted), status="member")

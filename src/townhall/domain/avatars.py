@@ -1,0 +1,96 @@
+"""Avatar images: decode an upload, square it, and re-encode it as WebP without metadata.
+
+Everything here is synchronous and CPU-bound; callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from io import BytesIO
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from townhall.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+# Pillow's names for the formats we accept; phones write multi-picture JPEGs as "MPO".
+ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP"})
+WEBP_QUALITY = 85
+
+
+def not_an_image() -> InvalidInput:
+    return InvalidInput("avatar_not_image", "That file is not a PNG, JPEG or WebP image.")
+
+
+def render_avatar(data: bytes, size: int, max_pixels: int) -> bytes:
+    """Decode ``data`` (PNG, JPEG or WebP), turn it upright by its EXIF orientation,
+    crop the centre square, scale it to ``size`` pixels and encode it as WebP.
+
+    The result carries pixels only: no EXIF, XMP or ICC profile (colours are converted
+    to sRGB first). Raises ``InvalidInput`` for anything that is not such an image.
+    """
+    try:
+        image = Image.open(BytesIO(data))
+    except Image.DecompressionBombError:
+        raise too_many_pixels() from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise not_an_image() from None
+    with image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise InvalidInput(
+                "avatar_unsupported_type", "Avatars must be PNG, JPEG or WebP images."
+            )
+        # Checked on the header, before a single pixel is decoded.
+        if image.width * image.height > max_pixels:
+            raise too_many_pixels()
+        try:
+            return _render(image, size)
+        except Image.DecompressionBombError:
+            raise too_many_pixels() from None
+        except Exception as exc:  # any decoder failure on untrusted bytes
+            logger.debug("avatar failed to decode: %r", exc)
+            raise not_an_image() from None
+
+
+def too_many_pixels() -> InvalidInput:
+    return InvalidInput("avatar_too_many_pixels", "That image has too many pixels.")
+
+
+def _render(image: Image.Image, size: int) -> bytes:
+    # JPEG can decode at 1/2, 1/4 or 1/8 scale, which saves most of the work on photos.
+    image.draft(None, (size, size))
+    image.load()
+    upright = ImageOps.exif_transpose(image)
+    pixels = _to_srgb(upright)
+    square = ImageOps.fit(pixels, (size, size), Image.Resampling.LANCZOS)
+    # A fresh image from raw pixels: nothing from the upload's info dict can follow it.
+    clean = Image.frombytes(square.mode, square.size, square.tobytes())
+    out = BytesIO()
+    clean.save(out, "WEBP", quality=WEBP_QUALITY, method=4)
+    return out.getvalue()
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """RGB or RGBA pixels in sRGB, whatever the mode and colour profile of the upload."""
+    if image.mode.startswith("I"):
+        # 16-bit greyscale PNG: scale to 8 bits rather than clip everything to white.
+        image = image.convert("I").point(lambda v: v / 256).convert("L")
+    alpha = image.has_transparency_data
+    mode = "RGBA" if alpha else "RGB"
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(BytesIO(icc))
+            converted = ImageCms.profileToProfile(
+                image,
+                source,
+                ImageCms.createProfile("sRGB"),
+                outputMode="RGBA" if image.mode == "RGBA" else "RGB",
+            )
+            if converted is not None:
+                image = converted
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            # A broken profile is ignored: the pixels are still usable as they are.
+            logger.debug("avatar colour profile ignored")
+    return image if image.mode == mode else image.convert(mode)

@@ -1,0 +1,272 @@
+"""S3 the social graph: public profiles, follows, blocks, people search and suggestions.
+
+Blocks (S8) hide people in both directions, with one asymmetry: the person who blocked
+can still open the profile of the person they blocked (to unblock them), while the
+blocked person is told that the blocker does not exist. docs/graph.md has the details.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.clock import Clock
+from townhall.config import Settings
+from townhall.domain.invites import require_member
+from townhall.errors import Forbidden, InvalidInput, NotFound
+from townhall.ratelimit import RateLimiter
+from townhall.storage import graph as graph_store
+from townhall.storage import users as user_store
+from townhall.storage.db import Database
+from townhall.storage.graph import Key
+from townhall.storage.models import User
+from townhall.storage.search import PeopleSearch, find_people
+
+SEARCH_MAX_WORDS = 8
+SEARCH_WORD_MAX_CHARS = 40
+SUGGESTION_NAMES = 3
+"""How many of the people you follow a suggestion names ("followed by @a, @b, @c")."""
+
+_USERNAME = re.compile(r"^[a-z0-9_]{1,20}$")
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How the viewer and another person stand."""
+
+    username: str
+    you_follow: bool
+    follows_you: bool
+    you_blocked: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    user: User
+    nominator: User | None
+    """Who let them in; None when hidden by its owner, gone, or blocked either way."""
+    followers: int
+    following: int
+    relationship: Relationship | None
+    """None for a visitor who is not signed in."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in a list, with whether the viewer follows them."""
+
+    user: User
+    you_follow: bool
+
+
+@dataclass(frozen=True)
+class Listed(Person):
+    since: datetime
+    """When the follow or block that put them on the list was made."""
+
+
+@dataclass(frozen=True)
+class PersonPage:
+    people: list[Listed]
+    next_key: Key | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    user: User
+    reason: str
+    """``contact`` or ``followed_by``."""
+    followed_by: list[str]
+    """Usernames of up to three people the viewer follows who follow this person."""
+    followed_by_count: int
+
+
+def search_words(query: str) -> tuple[list[str], str]:
+    """The query as prefix words (letters and digits only, so no search syntax survives)
+    and as a possible exact username ("" when it cannot be one)."""
+    text = unicodedata.normalize("NFKC", query).lower()
+    words = [w[:SEARCH_WORD_MAX_CHARS] for w in _WORD.findall(text)]
+    words = list(dict.fromkeys(words))[:SEARCH_MAX_WORDS]
+    if not words:
+        raise InvalidInput("query_too_short", "Type at least one letter or digit to search.")
+    exact = text.strip().removeprefix("@")
+    return words, exact if _USERNAME.match(exact) else ""
+
+
+class Graph:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        limiter: RateLimiter,
+        search: PeopleSearch,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._limiter = limiter
+        self._search = search
+
+    # --- profiles -------------------------------------------------------------------------
+
+    async def profile(self, viewer: User | None, username: str) -> Profile:
+        """A public profile; people who blocked the viewer do not exist for them."""
+        async with self._db.transaction() as tx:
+            user = await _visible_person(tx, viewer, username)
+            followers, following = await graph_store.counts(tx, user.id)
+            nominator = None
+            if user.show_nominator and user.nominated_by_id is not None:
+                nominator = await user_store.by_id(tx, user.nominated_by_id)
+                if nominator and viewer and await _blocked_either_way(tx, viewer.id, nominator.id):
+                    nominator = None
+            relationship = await _relationship(tx, viewer, user) if viewer else None
+        return Profile(user, nominator, followers, following, relationship)
+
+    # --- follows --------------------------------------------------------------------------
+
+    async def follow(self, viewer: User, username: str) -> Relationship:
+        """Follow someone (idempotent). Members only; never across a block."""
+        require_member(viewer)
+        if _normal(username) == viewer.username:
+            raise InvalidInput("cannot_follow_self", "You cannot follow yourself.")
+        await self._limiter.hit(f"follow:{viewer.id}", self._settings.limit_follows_per_user)
+        async with self._db.transaction() as tx:
+            user = await _person(tx, username)
+            await graph_store.lock_pair(tx, viewer.id, user.id)
+            if await _blocked_either_way(tx, viewer.id, user.id):
+                raise Forbidden("blocked", "You cannot follow this person.")
+            await graph_store.add_follow(tx, viewer.id, user.id, self._clock.now())
+            return await _relationship(tx, viewer, user)
+
+    async def unfollow(self, viewer: User, username: str) -> Relationship:
+        """Stop following someone (idempotent)."""
+        require_member(viewer)
+        async with self._db.transaction() as tx:
+            user = await _person(tx, username)
+            await graph_store.remove_follow(tx, viewer.id, user.id)
+            return await _relationship(tx, viewer, user)
+
+    async def followers(
+        self, viewer: User, username: str, after: Key | None, limit: int
+    ) -> PersonPage:
+        """Who follows ``username``, newest first."""
+        async with self._db.transaction() as tx:
+            user = await _visible_person(tx, viewer, username)
+            rows = await graph_store.followers_page(tx, user.id, viewer.id, after, limit + 1)
+            return await _page(tx, viewer, rows, limit)
+
+    async def following(
+        self, viewer: User, username: str, after: Key | None, limit: int
+    ) -> PersonPage:
+        """Whom ``username`` follows, newest first."""
+        async with self._db.transaction() as tx:
+            user = await _visible_person(tx, viewer, username)
+            rows = await graph_store.following_page(tx, user.id, viewer.id, after, limit + 1)
+            return await _page(tx, viewer, rows, limit)
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    async def block(self, viewer: User, username: str) -> Relationship:
+        """Block someone (idempotent): follows between the two end, both ways. Anyone
+        signed in may block, even someone who blocked them first."""
+        async with self._db.transaction() as tx:
+            user = await _person(tx, username)
+            if user.id == viewer.id:
+                raise InvalidInput("cannot_block_self", "You cannot block yourself.")
+            await graph_store.lock_pair(tx, viewer.id, user.id)
+            await graph_store.add_block(tx, viewer.id, user.id, self._clock.now())
+            await graph_store.remove_follows_between(tx, viewer.id, user.id)
+            return await _relationship(tx, viewer, user)
+
+    async def unblock(self, viewer: User, username: str) -> Relationship:
+        """Lift a block (idempotent). Follows removed by the block do not come back."""
+        async with self._db.transaction() as tx:
+            user = await _person(tx, username)
+            await graph_store.remove_block(tx, viewer.id, user.id)
+            return await _relationship(tx, viewer, user)
+
+    async def blocked(self, viewer: User, after: Key | None, limit: int) -> PersonPage:
+        """The people the viewer blocked, newest block first."""
+        async with self._db.transaction() as tx:
+            rows = await graph_store.blocked_page(tx, viewer.id, after, limit + 1)
+            return await _page(tx, viewer, rows, limit)
+
+    # --- discovery ------------------------------------------------------------------------
+
+    async def search(self, viewer: User, query: str, limit: int) -> list[Person]:
+        """People whose username, name or bio have words starting with the query's words."""
+        words, exact = search_words(query)
+        async with self._db.transaction() as tx:
+            found = await find_people(tx, self._search, words, exact, viewer.id, limit)
+            followed = await graph_store.followed_among(tx, viewer.id, [u.id for u in found])
+        return [Person(u, u.id in followed) for u in found]
+
+    async def suggestions(self, viewer: User, limit: int) -> list[Suggestion]:
+        """Members to follow: contacts first, then friends of friends by how many."""
+        require_member(viewer)
+        async with self._db.transaction() as tx:
+            contacts = await graph_store.contacts_to_follow(tx, viewer.id, limit)
+            others: list[User] = []
+            if len(contacts) < limit:
+                others = await graph_store.friends_of_friends(
+                    tx, viewer.id, [u.id for u in contacts], limit - len(contacts)
+                )
+            ids = [u.id for u in contacts + others]
+            names = await graph_store.followed_by_friends(tx, viewer.id, ids, SUGGESTION_NAMES)
+        return [
+            Suggestion(u, reason, names.get(u.id, (0, []))[1], names.get(u.id, (0, []))[0])
+            for reason, group in (("contact", contacts), ("followed_by", others))
+            for u in group
+        ]
+
+
+def _normal(username: str) -> str:
+    return username.strip().removeprefix("@").lower()
+
+
+async def _person(tx: AsyncSession, username: str) -> User:
+    name = _normal(username)
+    user = await user_store.by_username(tx, name) if _USERNAME.match(name) else None
+    if user is None:
+        raise NotFound("user_not_found", f"No one is called @{name[:20]}.")
+    return user
+
+
+async def _visible_person(tx: AsyncSession, viewer: User | None, username: str) -> User:
+    """Like ``_person``, but someone who blocked the viewer is not found."""
+    user = await _person(tx, username)
+    if viewer is not None and await graph_store.blocks(tx, user.id, viewer.id):
+        raise NotFound("user_not_found", f"No one is called @{user.username}.")
+    return user
+
+
+async def _blocked_either_way(tx: AsyncSession, a: int, b: int) -> bool:
+    return await graph_store.blocks(tx, a, b) or await graph_store.blocks(tx, b, a)
+
+
+async def _relationship(tx: AsyncSession, viewer: User, user: User) -> Relationship:
+    if viewer.id == user.id:
+        return Relationship(user.username, you_follow=False, follows_you=False, you_blocked=False)
+    return Relationship(
+        username=user.username,
+        you_follow=await graph_store.follows(tx, viewer.id, user.id),
+        follows_you=await graph_store.follows(tx, user.id, viewer.id),
+        you_blocked=await graph_store.blocks(tx, viewer.id, user.id),
+    )
+
+
+async def _page(
+    tx: AsyncSession, viewer: User, rows: list[tuple[User, datetime]], limit: int
+) -> PersonPage:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    followed = await graph_store.followed_among(tx, viewer.id, [u.id for u, _ in rows])
+    people = [Listed(u, u.id in followed, since) for u, since in rows]
+    last = rows[-1] if more else None
+    return PersonPage(people, (last[1], last[0].id) if last else None)

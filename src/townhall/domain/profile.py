@@ -1,0 +1,188 @@
+"""S1 profiles: editing one's own profile and avatar, exporting one's data, deleting the account."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.clock import Clock
+from townhall.config import Settings
+from townhall.domain.avatars import render_avatar
+from townhall.errors import InvalidInput, TooLarge, Unauthenticated
+from townhall.files import FileStore
+from townhall.ratelimit import RateLimiter
+from townhall.storage import export as person_store
+from townhall.storage.db import Database
+from townhall.storage.export import PersonalData, Related
+from townhall.storage.models import User
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "HANDLES",
+    "PersonalData",
+    "ProfileChanges",
+    "Profiles",
+    "Related",
+    "clean_links",
+    "clean_text",
+]
+
+# The social handles a profile may show, and what each network allows in one.
+HANDLES: dict[str, re.Pattern[str]] = {
+    "twitter": re.compile(r"[A-Za-z0-9_]{1,15}"),
+    "instagram": re.compile(r"(?!\.)(?!.*\.\.)(?!.*\.\Z)[A-Za-z0-9._]{1,30}"),
+}
+# Bidirectional overrides and isolates let a name display as something it is not.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Decoding is memory-hungry (a 50-megapixel PNG is 200 MB of pixels): a few at a time.
+AVATAR_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """Fields to change; ``None`` leaves a field as it is."""
+
+    display_name: str | None = None
+    bio: str | None = None
+    show_nominator: bool | None = None
+    links: Mapping[str, str | None] | None = None
+
+
+def clean_text(raw: str, field: str, limit: int, *, multiline: bool) -> str:
+    """Trimmed, NFC-normalised text without control characters, at most ``limit`` characters."""
+    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n")).strip()
+    for ch in text:
+        if ch == "\n" and multiline:
+            continue
+        if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
+            raise InvalidInput(
+                "control_characters", f"The {field} contains control characters.", field=field
+            )
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{field}_too_long", f"The {field} is longer than {limit} characters.", field=field
+        )
+    return text
+
+
+def clean_links(raw: Mapping[str, str | None]) -> dict[str, str]:
+    """Known handles only, without a leading @; an empty value removes that link."""
+    links: dict[str, str] = {}
+    for kind, value in raw.items():
+        pattern = HANDLES.get(kind)
+        if pattern is None:
+            raise InvalidInput(
+                "unknown_link",
+                f"Profiles can link to {', '.join(HANDLES)}; not {kind[:40]!r}.",
+                field=f"links.{kind[:40]}",
+            )
+        handle = (value or "").strip().removeprefix("@")
+        if not handle:
+            continue
+        if not pattern.fullmatch(handle):
+            raise InvalidInput(
+                "invalid_handle", f"That is not a valid {kind} handle.", field=f"links.{kind}"
+            )
+        links[kind] = handle
+    return links
+
+
+class Profiles:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        files: FileStore,
+        limiter: RateLimiter,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._files = files
+        self._limiter = limiter
+        self._renders = asyncio.Semaphore(AVATAR_WORKERS)
+
+    async def update(self, user: User, changes: ProfileChanges) -> User:
+        """Apply ``changes`` to the person's own profile, all or nothing."""
+        s = self._settings
+        values: dict[str, object] = {}
+        if changes.display_name is not None:
+            values["display_name"] = clean_text(
+                changes.display_name, "display_name", s.display_name_max_chars, multiline=False
+            )
+        if changes.bio is not None:
+            values["bio"] = clean_text(changes.bio, "bio", s.bio_max_chars, multiline=True)
+        if changes.show_nominator is not None:
+            values["show_nominator"] = changes.show_nominator
+        if changes.links is not None:
+            values["links"] = clean_links(changes.links)
+        async with self._db.transaction() as tx:
+            me = await self._lock(tx, user)
+            for name, value in values.items():
+                setattr(me, name, value)
+        return me
+
+    async def set_avatar(self, user: User, data: bytes) -> User:
+        """Replace the avatar with ``data`` re-encoded; the old file is deleted."""
+        s = self._settings
+        if len(data) > s.avatar_max_bytes:
+            raise TooLarge("avatar_too_large", f"Avatars are at most {s.avatar_max_bytes} bytes.")
+        await self._limiter.hit(f"avatar:{user.id}", s.limit_avatar_uploads_per_user)
+        async with self._renders:
+            image = await asyncio.to_thread(
+                render_avatar, data, s.avatar_size_px, s.avatar_max_pixels
+            )
+        key = await asyncio.to_thread(self._files.put, image, "webp")
+        try:
+            async with self._db.transaction() as tx:
+                me = await self._lock(tx, user)
+                old, me.avatar = me.avatar, key
+        except BaseException:
+            self._files.delete(key)
+            raise
+        self._files.delete(old)
+        return me
+
+    async def remove_avatar(self, user: User) -> User:
+        async with self._db.transaction() as tx:
+            me = await self._lock(tx, user)
+            old, me.avatar = me.avatar, None
+        self._files.delete(old)
+        return me
+
+    async def export(self, user: User) -> PersonalData:
+        """Everything stored about the person (rate-limited: it reads a lot)."""
+        await self._limiter.hit(f"export:{user.id}", self._settings.limit_exports_per_user)
+        async with self._db.transaction() as tx:
+            data = await person_store.gather(tx, user.id)
+        if data is None:
+            raise Unauthenticated("not_signed_in", "Sign in to continue.")
+        return data
+
+    async def delete_account(self, user: User, confirm: str) -> None:
+        """Delete the account for good, once the person has typed their username."""
+        if confirm.strip().removeprefix("@").lower() != user.username:
+            raise InvalidInput(
+                "confirmation_mismatch", "Type your username exactly to delete your account."
+            )
+        async with self._db.transaction() as tx:
+            me = await self._lock(tx, user)
+            avatar = me.avatar
+            await person_store.erase(tx, me, self._clock.now())
+        self._files.delete(avatar)
+        logger.info("user %s deleted their account", user.id)
+
+    async def _lock(self, tx: AsyncSession, user: User) -> User:
+        me = await person_store.user_for_update(tx, user.id)
+        if me is None:
+            # Deleted by a concurrent request since this one authenticated.
+            raise Unauthenticated("not_signed_in", "Sign in to continue.")
+        return me

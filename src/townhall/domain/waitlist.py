@@ -1,0 +1,117 @@
+"""S2.3 "let them in": opt-in contact matching, and members letting in waitlisted contacts.
+
+A member uploads their address book as hashes (SHA-256 of each trimmed, lower-cased
+address, see ``townhall.security.email_hash``). The hashes are matched against the people
+who signed up and then dropped: only the matches are kept, and each upload replaces the
+previous ones. A waitlisted person among the matches can be let in by that member without
+spending an invite; the member becomes their nominator.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.clock import Clock
+from townhall.config import Settings
+from townhall.domain.accounts import USERNAME
+from townhall.domain.invites import require_member
+from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from townhall.ratelimit import RateLimiter
+from townhall.storage import contacts as contact_store
+from townhall.storage import users as user_store
+from townhall.storage import waitlist as waitlist_store
+from townhall.storage.db import Database
+from townhall.storage.models import User
+
+logger = logging.getLogger(__name__)
+
+CONTACT_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def clean_username(raw: str) -> str:
+    """``@Ada`` and ``ada`` name the same person."""
+    return raw.strip().removeprefix("@").lower()
+
+
+async def find_user(tx: AsyncSession, raw: str) -> User | None:
+    """The person called ``raw``; a string that cannot be a username never reaches the
+    database (PostgreSQL refuses some characters, NUL for one, outright)."""
+    name = clean_username(raw)
+    return await user_store.by_username(tx, name) if USERNAME.match(name) else None
+
+
+class Waitlist:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, limiter: RateLimiter
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._limiter = limiter
+
+    async def share_contacts(self, user: User, hashes: list[str]) -> int:
+        """Replace the member's contact matches with those ``hashes`` point at; how many."""
+        require_member(user)
+        if len(hashes) > self._settings.contacts_max_hashes:
+            raise TooLarge(
+                "too_many_contacts",
+                f"Send at most {self._settings.contacts_max_hashes} contacts at a time.",
+                max=self._settings.contacts_max_hashes,
+            )
+        if not all(CONTACT_HASH.match(h) for h in hashes):
+            raise InvalidInput(
+                "invalid_contact_hash",
+                "Each contact is the lower-case hex SHA-256 of a trimmed, lower-cased address.",
+            )
+        await self._limiter.hit(
+            f"contacts:{user.id}", self._settings.limit_contact_uploads_per_user
+        )
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            await contact_store.lock_owner(tx, user.id)
+            matched = await contact_store.replace(tx, user.id, hashes, now)
+        logger.info("user %s shared contacts: %s matched", user.id, matched)
+        return matched
+
+    async def forget_contacts(self, user: User) -> None:
+        """Drop every contact match the person has; anyone may, member or not."""
+        async with self._db.transaction() as tx:
+            await contact_store.clear(tx, user.id)
+
+    async def waitlisted_contacts(
+        self, user: User, after: str | None, limit: int
+    ) -> tuple[list[User], str | None]:
+        """Waitlisted people in the member's contacts, by username, and the username to
+        continue after (None on the last page)."""
+        require_member(user)
+        async with self._db.transaction() as tx:
+            people = await contact_store.waitlisted_of(tx, user.id, after, limit + 1)
+        if len(people) > limit:
+            return people[:limit], people[limit - 1].username
+        return people, None
+
+    async def let_in(self, user: User, username: str) -> User:
+        """Let a waitlisted contact in without spending an invite; ``user`` nominates them."""
+        require_member(user)
+        name = clean_username(username)
+        await self._limiter.hit(f"let-in:{user.id}", self._settings.limit_let_ins_per_user)
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            target = await find_user(tx, name)
+            if target is None:
+                raise NotFound("user_not_found", f"No one is called @{name}.")
+            if target.status == "member":
+                raise Conflict("already_member", f"@{name} is already a member.")
+            if not await contact_store.is_contact(tx, user.id, target.id):
+                raise Forbidden("not_in_contacts", f"@{name} is not in the contacts you shared.")
+            admitted = await waitlist_store.admit(
+                tx, [target.id], now, self._settings.invites_per_member, nominator_id=user.id
+            )
+            if not admitted:
+                raise Conflict("already_member", f"@{name} is already a member.")
+            await tx.refresh(target)
+        logger.info("user %s let in user %s", user.id, target.id)
+        return target

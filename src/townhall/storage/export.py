@@ -1,0 +1,134 @@
+"""A person's own data: gathered for export, locked while it changes, erased with the account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from townhall.storage import audit as audit_store
+from townhall.storage import auth as auth_store
+from townhall.storage.models import (
+    AuditEntry,
+    Block,
+    ContactLink,
+    Follow,
+    Invite,
+    Session,
+    SignInCode,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another person tied to this one (followed, following, blocked, a contact), and since when."""
+
+    username: str
+    display_name: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class SentInvite:
+    invite: Invite
+    used_by: str | None
+    """The username of whoever joined with it, while their account exists."""
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything stored about one person, as the export shows it."""
+
+    user: User
+    nominator: Related | None
+    sessions: list[Session]
+    following: list[Related]
+    followers: list[Related]
+    blocked: list[Related]
+    contacts: list[Related]
+    invites: list[SentInvite]
+
+
+async def user_for_update(tx: AsyncSession, user_id: int) -> User | None:
+    """The person's row, locked until the transaction ends (a no-op lock on SQLite, which
+    already serialises writers), so two concurrent edits cannot both read the old avatar."""
+    query = select(User).where(User.id == user_id).with_for_update()
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def gather(tx: AsyncSession, user_id: int) -> PersonalData | None:
+    """Everything about ``user_id``; token and code hashes are never part of it."""
+    user = await tx.get(User, user_id)
+    if user is None:
+        return None
+    nominator = None
+    if user.nominated_by_id is not None:
+        other = await tx.get(User, user.nominated_by_id)
+        if other is not None and user.joined_at is not None:
+            nominator = Related(other.username, other.display_name, user.joined_at)
+    return PersonalData(
+        user=user,
+        nominator=nominator,
+        sessions=await auth_store.sessions_of(tx, user_id),
+        following=await _people(
+            tx, Follow.followee_id, Follow.created_at, Follow.follower_id == user_id
+        ),
+        followers=await _people(
+            tx, Follow.follower_id, Follow.created_at, Follow.followee_id == user_id
+        ),
+        blocked=await _people(tx, Block.blocked_id, Block.created_at, Block.blocker_id == user_id),
+        contacts=await _people(
+            tx, ContactLink.contact_id, ContactLink.created_at, ContactLink.owner_id == user_id
+        ),
+        invites=await _invites(tx, user_id),
+    )
+
+
+async def _people(tx: AsyncSession, other_id: Any, since: Any, where: Any) -> list[Related]:
+    """People on the other end of a link table, oldest link first."""
+    query = (
+        select(User.username, User.display_name, since)
+        .where(User.id == other_id, where)
+        .order_by(since, User.id)
+    )
+    return [Related(u, d, s) for u, d, s in (await tx.execute(query)).all()]
+
+
+async def _invites(tx: AsyncSession, user_id: int) -> list[SentInvite]:
+    invitee = aliased(User)
+    query = (
+        select(Invite, invitee.username)
+        .outerjoin(invitee, invitee.id == Invite.used_by_id)
+        .where(Invite.inviter_id == user_id)
+        .order_by(Invite.id)
+    )
+    return [SentInvite(i, name) for i, name in (await tx.execute(query)).all()]
+
+
+async def erase(tx: AsyncSession, user: User, now: datetime) -> None:
+    """Delete the person. The schema's cascades remove what is only theirs (sessions,
+    sign-in links, follows both ways, blocks both ways, contact matches, invites they sent)
+    and set to null what others keep (their nominees' nominator, invites they redeemed,
+    audit entries they made). Codes mailed to their address go too."""
+    await tx.execute(delete(SignInCode).where(SignInCode.email == user.email))
+    user_id = user.id
+    await tx.delete(user)
+    await tx.flush()
+    await audit_store.append(
+        tx,
+        [
+            AuditEntry(
+                actor_id=None,
+                actor="self",
+                action="account_deleted",
+                target=f"user:{user_id}",
+                data={},
+                created_at=now,
+            )
+        ],
+    )
