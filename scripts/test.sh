@@ -39,4 +39,10 @@ if [ -z "${TOWNHALL_TEST_REDIS:-}" ] && ! port_open 6379; then
 fi
 
 ensure_venv dev
+# A full run (no arguments) also lints and type-checks, as CI does.
+if [ $# -eq 0 ]; then
+  "$VENV/bin/ruff" check src tests
+  "$VENV/bin/ruff" format --check --quiet src tests
+  "$VENV/bin/mypy"
+fi
 exec "$VENV/bin/python" -m pytest "$@"

@@ -18,11 +18,11 @@ from townhall.logs import setup_logging
 logger = logging.getLogger("townhall")
 
 Command = Callable[[Container, argparse.Namespace], Awaitable[str]]
-COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], None]]] = {}
+COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], object]]] = {}
 
 
 def command(
-    name: str, help_text: str, args: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    name: str, help_text: str, args: Callable[[argparse.ArgumentParser], object] = lambda p: None
 ) -> Callable[[Command], Command]:
     """Register an operator command that runs against a migrated database."""
 

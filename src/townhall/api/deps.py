@@ -19,7 +19,7 @@ _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The b
 
 
 def get_container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+    return request.app.state.container
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def set_session_cookie(response: Response, container: Container, token: str) -> 
 def signed_in(response: Response, container: Container, result: SignedIn) -> SignedInOut:
     if result.session.kind == "cookie":
         set_session_cookie(response, container, result.token)
-        return SignedInOut(user=me_out(result.user), created=result.created)
+        return SignedInOut(user=me_out(result.user), created=result.created, token=None)
     return SignedInOut(user=me_out(result.user), created=result.created, token=result.token)
 
 

@@ -71,8 +71,6 @@ class ProfileOut(BaseModel):
     you_blocked: bool | None
 
 
-
-
 def person_out(person: Person) -> dict[str, Any]:
     u = person.user
     return {
