@@ -172,6 +172,7 @@ async def container(settings: Settings, clock: FakeClock) -> AsyncIterator[Conta
     async with c.db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(delete(table))
+    await c.start()
     try:
         yield c
     finally:

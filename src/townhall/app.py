@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from townhall.bus import EventBus
+from townhall.bus.memory import MemoryBus
+from townhall.bus.redis import RedisBus
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.domain.accounts import Accounts
@@ -18,12 +21,14 @@ from townhall.domain.graph import Graph
 from townhall.domain.invites import Invites
 from townhall.domain.operators import Operators
 from townhall.domain.profile import Profiles
+from townhall.domain.rooms.service import Rooms
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore
 from townhall.mail import Mailer
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
 from townhall.storage.search import people_search_for
+from townhall.tasks import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +49,22 @@ class Container:
     operators: Operators
     profiles: Profiles
     graph: Graph
+    bus: EventBus
+    rooms: Rooms
+    sweeper: Periodic
     _closed: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        """Start the background parts: the bus reader and the room sweeper."""
+        await self.bus.start()
+        self.sweeper.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.sweeper.close()
+        await self.bus.close()
         await self.limiter.close()
         await self.db.close()
 
@@ -78,6 +93,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     mailer = Mailer(settings)
     files = FileStore(settings.data_dir / "files")
     secret = instance_secret(settings)
+    bus: EventBus = (
+        RedisBus(settings.redis_url, settings.redis_prefix + "bus:")
+        if settings.redis_url
+        else MemoryBus()
+    )
+    rooms = Rooms(db, settings, clock, bus, limiter)
     return Container(
         settings=settings,
         clock=clock,
@@ -91,6 +112,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         operators=Operators(db, settings, clock),
         profiles=Profiles(db, settings, clock, files, limiter),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect)),
+        bus=bus,
+        rooms=rooms,
+        sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
     )
 
 
@@ -104,6 +128,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = holder["container"]
         await container.db.migrate()
+        await container.start()
         try:
             yield
         finally:

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     contacts_max_hashes: int = Field(5000, ge=1, le=50000)
     invites_max_grant: int = Field(100, ge=1, le=10000)
 
+    # S4 rooms and the live protocol
+    room_listener_capacity: int = Field(5000, ge=1)
+    room_stage_capacity: int = Field(50, ge=1)
+    room_moderator_grace_seconds: int = Field(60, ge=1)
+    room_presence_timeout_seconds: int = Field(5, ge=1)
+    room_reconnect_seconds: int = Field(15, ge=1)
+    room_event_backlog: int = Field(1000, ge=10)
+    room_sweep_interval_seconds: float = Field(1.0, gt=0)
+    ws_send_queue: int = Field(256, ge=8)
+    ws_heartbeat_seconds: float = Field(15.0, gt=0)
+
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "5/3600"
     limit_code_resend_interval: str = "1/30"
@@ -81,6 +92,8 @@ class Settings(BaseSettings):
     limit_let_ins_per_user: str = "20/86400"
     limit_contact_uploads_per_user: str = "10/3600"
     limit_follows_per_user: str = "200/3600"
+    limit_room_creations_per_user: str = "10/3600"
+    limit_pings_per_user: str = "60/3600"
     limit_avatar_uploads_per_user: str = "20/3600"
     limit_exports_per_user: str = "5/3600"
 

@@ -197,3 +197,94 @@ __all__ = [
     "SignInLink",
     "User",
 ]
+
+
+class Room(Base):
+    """A live voice room. ``seq`` numbers its events; every change takes the row's lock."""
+
+    __tablename__ = "rooms"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(60), default="")
+    kind: Mapped[str] = mapped_column(String(8))
+    hand_raise: Mapped[str] = mapped_column(String(12))
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = _ts()
+    ended_at: Mapped[datetime | None] = _ts(nullable=True)
+    moderator_gone_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class RoomMember(Base):
+    """Someone in a live room: their role, mute, raised hand and last sign of life."""
+
+    __tablename__ = "room_members"
+
+    room_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    muted: Mapped[bool] = mapped_column(Boolean, default=True)
+    hand_raised_at: Mapped[datetime | None] = _ts(nullable=True)
+    invited_to_speak_at: Mapped[datetime | None] = _ts(nullable=True)
+    joined_at: Mapped[datetime] = _ts()
+    last_seen_at: Mapped[datetime] = _ts()
+
+    away_since: Mapped[datetime | None] = _ts(nullable=True)
+
+    __table_args__ = (
+        Index("ix_room_members_room_role", "room_id", "role"),
+        Index("ix_room_members_last_seen", "last_seen_at"),
+    )
+
+
+class RoomBan(Base):
+    """Someone removed from a room by a moderator: they cannot come back into it."""
+
+    __tablename__ = "room_bans"
+
+    room_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class RoomInvitation(Base):
+    """An invitation into a social or closed room (a moderator's, or a ping)."""
+
+    __tablename__ = "room_invitations"
+
+    room_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class RoomEvent(Base):
+    """The event log of a room, kept while it is live so clients can resume."""
+
+    __tablename__ = "room_events"
+
+    room_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = _ts()

@@ -1,0 +1,1 @@
+"""Live rooms: rules, the room service and its events."""

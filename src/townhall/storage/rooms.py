@@ -1,0 +1,218 @@
+"""Live rooms: rooms, their members, bans, invitations and event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.storage.models import (
+    Block,
+    Follow,
+    Room,
+    RoomBan,
+    RoomEvent,
+    RoomInvitation,
+    RoomMember,
+    User,
+)
+
+STAGE = ("moderator", "speaker")
+
+
+async def add_room(tx: AsyncSession, room: Room) -> Room:
+    tx.add(room)
+    await tx.flush()
+    return room
+
+
+async def lock_room(tx: AsyncSession, room_id: str) -> Room | None:
+    """The room, with its row locked until commit: every change to a room goes through here,
+    so two moderators acting at once are applied one after the other."""
+    query = select(Room).where(Room.id == room_id).with_for_update()
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def room(tx: AsyncSession, room_id: str) -> Room | None:
+    return await tx.get(Room, room_id)
+
+
+async def live_rooms(tx: AsyncSession, limit: int) -> list[Room]:
+    query = select(Room).where(Room.status == "live").order_by(Room.created_at.desc()).limit(limit)
+    return list((await tx.execute(query)).scalars())
+
+
+async def member(tx: AsyncSession, room_id: str, user_id: int) -> RoomMember | None:
+    return await tx.get(RoomMember, (room_id, user_id))
+
+
+async def members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
+    query = (
+        select(RoomMember, User)
+        .join(User, User.id == RoomMember.user_id)
+        .where(RoomMember.room_id == room_id)
+        .order_by(RoomMember.joined_at, RoomMember.user_id)
+    )
+    return [(m, u) for m, u in (await tx.execute(query)).all()]
+
+
+async def count_roles(tx: AsyncSession, room_id: str) -> dict[str, int]:
+    query = (
+        select(RoomMember.role, func.count())
+        .where(RoomMember.room_id == room_id)
+        .group_by(RoomMember.role)
+    )
+    counts = {"moderator": 0, "speaker": 0, "listener": 0}
+    counts.update({role: int(n) for role, n in (await tx.execute(query)).all()})
+    return counts
+
+
+async def stage_ids(tx: AsyncSession, room_id: str) -> list[int]:
+    query = select(RoomMember.user_id).where(
+        RoomMember.room_id == room_id, RoomMember.role.in_(STAGE)
+    )
+    return list((await tx.execute(query)).scalars())
+
+
+async def moderator_ids(tx: AsyncSession, room_id: str) -> list[int]:
+    query = select(RoomMember.user_id).where(
+        RoomMember.room_id == room_id, RoomMember.role == "moderator"
+    )
+    return list((await tx.execute(query)).scalars())
+
+
+async def add_member(tx: AsyncSession, m: RoomMember) -> RoomMember:
+    tx.add(m)
+    await tx.flush()
+    return m
+
+
+async def remove_member(tx: AsyncSession, room_id: str, user_id: int) -> None:
+    await tx.execute(
+        delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+    )
+
+
+async def remove_all_members(tx: AsyncSession, room_id: str) -> None:
+    await tx.execute(delete(RoomMember).where(RoomMember.room_id == room_id))
+
+
+async def is_banned(tx: AsyncSession, room_id: str, user_id: int) -> bool:
+    return await tx.get(RoomBan, (room_id, user_id)) is not None
+
+
+async def ban(tx: AsyncSession, room_id: str, user_id: int, now: datetime) -> None:
+    if not await is_banned(tx, room_id, user_id):
+        tx.add(RoomBan(room_id=room_id, user_id=user_id, created_at=now))
+        await tx.flush()
+
+
+async def is_invited(tx: AsyncSession, room_id: str, user_id: int) -> bool:
+    return await tx.get(RoomInvitation, (room_id, user_id)) is not None
+
+
+async def invite(tx: AsyncSession, room_id: str, user_id: int, by_id: int, now: datetime) -> None:
+    if not await is_invited(tx, room_id, user_id):
+        tx.add(RoomInvitation(room_id=room_id, user_id=user_id, by_id=by_id, created_at=now))
+        await tx.flush()
+
+
+async def blocked_by_any(tx: AsyncSession, user_id: int, blocker_ids: list[int]) -> bool:
+    """Has anyone of ``blocker_ids`` blocked ``user_id``?"""
+    if not blocker_ids:
+        return False
+    query = select(exists().where(Block.blocked_id == user_id, Block.blocker_id.in_(blocker_ids)))
+    return bool((await tx.execute(query)).scalar())
+
+
+async def followed_by_any(tx: AsyncSession, user_id: int, follower_ids: list[int]) -> bool:
+    """Does anyone of ``follower_ids`` follow ``user_id``?"""
+    if not follower_ids:
+        return False
+    query = select(
+        exists().where(Follow.followee_id == user_id, Follow.follower_id.in_(follower_ids))
+    )
+    return bool((await tx.execute(query)).scalar())
+
+
+async def follows(tx: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    return await tx.get(Follow, (follower_id, followee_id)) is not None
+
+
+async def listeners_followed_by_stage(tx: AsyncSession, room_id: str) -> list[int]:
+    """Listeners followed by someone on stage: the audience's first group."""
+    stage = (
+        select(RoomMember.user_id)
+        .where(RoomMember.room_id == room_id, RoomMember.role.in_(STAGE))
+        .scalar_subquery()
+    )
+    query = select(RoomMember.user_id).where(
+        RoomMember.room_id == room_id,
+        RoomMember.role == "listener",
+        exists().where(Follow.followee_id == RoomMember.user_id, Follow.follower_id.in_(stage)),
+    )
+    return sorted((await tx.execute(query)).scalars())
+
+
+async def add_event(tx: AsyncSession, event: RoomEvent) -> None:
+    tx.add(event)
+    await tx.flush()
+
+
+async def events_after(tx: AsyncSession, room_id: str, seq: int, limit: int) -> list[RoomEvent]:
+    query = (
+        select(RoomEvent)
+        .where(RoomEvent.room_id == room_id, RoomEvent.seq > seq)
+        .order_by(RoomEvent.seq)
+        .limit(limit)
+    )
+    return list((await tx.execute(query)).scalars())
+
+
+async def drop_events(tx: AsyncSession, room_id: str) -> None:
+    await tx.execute(delete(RoomEvent).where(RoomEvent.room_id == room_id))
+
+
+async def touch(tx: AsyncSession, room_id: str, user_ids: list[int], now: datetime) -> None:
+    """Record a sign of life from these members (their sockets are open)."""
+    if user_ids:
+        await tx.execute(
+            update(RoomMember)
+            .where(RoomMember.room_id == room_id, RoomMember.user_id.in_(user_ids))
+            .values(last_seen_at=now)
+        )
+
+
+async def stale_members(tx: AsyncSession, before: datetime, limit: int = 500) -> list[Any]:
+    """(room_id, user_id, role, away_since) of members silent since ``before``."""
+    query = (
+        select(RoomMember.room_id, RoomMember.user_id, RoomMember.role, RoomMember.away_since)
+        .where(RoomMember.last_seen_at < before)
+        .limit(limit)
+    )
+    return list((await tx.execute(query)).all())
+
+
+async def back_members(tx: AsyncSession, since: datetime, limit: int = 500) -> list[Any]:
+    """(room_id, user_id) of members marked away who were seen again after ``since``."""
+    query = (
+        select(RoomMember.room_id, RoomMember.user_id)
+        .where(RoomMember.away_since.is_not(None), RoomMember.last_seen_at >= since)
+        .limit(limit)
+    )
+    return list((await tx.execute(query)).all())
+
+
+async def rooms_without_moderator(tx: AsyncSession, before: datetime) -> list[str]:
+    query = select(Room.id).where(
+        and_(Room.status == "live", Room.moderator_gone_at.is_not(None)),
+        Room.moderator_gone_at <= before,
+    )
+    return list((await tx.execute(query)).scalars())
+
+
+async def rooms_of(tx: AsyncSession, user_id: int) -> list[str]:
+    query = select(RoomMember.room_id).where(RoomMember.user_id == user_id)
+    return list((await tx.execute(query)).scalars())
