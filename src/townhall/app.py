@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from townhall.api.ws.gateway import Gateway
 from townhall.bus import EventBus
 from townhall.bus.memory import MemoryBus
 from townhall.bus.redis import RedisBus
@@ -52,17 +53,20 @@ class Container:
     bus: EventBus
     rooms: Rooms
     sweeper: Periodic
+    gateway: Gateway
     _closed: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
-        """Start the background parts: the bus reader and the room sweeper."""
+        """Start the background parts: the bus reader, the room sweeper, socket presence."""
         await self.bus.start()
         self.sweeper.start()
+        self.gateway.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.gateway.close()
         await self.sweeper.close()
         await self.bus.close()
         await self.limiter.close()
@@ -115,6 +119,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         bus=bus,
         rooms=rooms,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
+        gateway=Gateway(bus, rooms),
     )
 
 

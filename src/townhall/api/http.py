@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from townhall import __version__
 from townhall.api import errors
 from townhall.api.routes import ROUTERS
+from townhall.api.ws.routes import router as ws_router
 from townhall.app import Container
 from townhall.errors import NotFound
 from townhall.logs import request_id
@@ -75,6 +76,7 @@ def create_api(
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(ws_router)
 
     @app.get("/files/{key}", include_in_schema=False)
     async def stored_file(key: str) -> FileResponse:

@@ -83,6 +83,12 @@ async def moderator_ids(tx: AsyncSession, room_id: str) -> list[int]:
     return list((await tx.execute(query)).scalars())
 
 
+async def last_hand_raised_at(tx: AsyncSession, room_id: str) -> datetime | None:
+    """When the latest hand still raised in the room went up."""
+    query = select(func.max(RoomMember.hand_raised_at)).where(RoomMember.room_id == room_id)
+    return (await tx.execute(query)).scalar()
+
+
 async def add_member(tx: AsyncSession, m: RoomMember) -> RoomMember:
     tx.add(m)
     await tx.flush()

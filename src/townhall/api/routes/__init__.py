@@ -1,6 +1,6 @@
 """Every HTTP router, in the order they are mounted."""
 
-from townhall.api.routes import admin, auth, health, invites, me, people, sessions, waitlist
+from townhall.api.routes import admin, auth, health, invites, me, people, rooms, sessions, waitlist
 
 ROUTERS = [
     health.router,
@@ -12,4 +12,6 @@ ROUTERS = [
     waitlist.router,
     admin.router,
     people.router,
+    rooms.router,
+    rooms.pages,
 ]

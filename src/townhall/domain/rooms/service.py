@@ -58,6 +58,15 @@ def member_view(m: RoomMember, u: User, group: str | None = None) -> dict[str, A
     }
 
 
+def visible_to(audience: dict[str, Any] | None, role: str | None, username: str) -> bool:
+    """May someone with ``role`` in the room (None: not in it) see an event for ``audience``?"""
+    if audience is None:
+        return True
+    return (role is not None and role in audience.get("roles", [])) or username in audience.get(
+        "users", []
+    )
+
+
 def event_payload(event: RoomEvent) -> str:
     """The wire form of a room event, serialised once for every recipient."""
     return json.dumps(
@@ -225,12 +234,43 @@ class Rooms:
         return snapshot
 
     async def snapshot(self, user: User, room_id: str) -> dict[str, Any]:
-        """The whole state of a room as ``user`` may see it, with the last event number."""
+        """The whole state of a room as ``user`` may see it, with the last event number.
+
+        Someone outside a live room sees it only if they may join it."""
         async with self._db.transaction() as tx:
-            room = await store.room(tx, room_id)
-            if room is None:
-                raise NotFound("room_not_found", "There is no such room.")
+            room = await self._readable(tx, room_id, user)
             return await self._snapshot(tx, room, user)
+
+    async def _readable(self, tx: AsyncSession, room_id: str, user: User) -> Room:
+        room = await store.room(tx, room_id)
+        if room is None:
+            raise NotFound("room_not_found", "There is no such room.")
+        if room.status == "live" and await store.member(tx, room.id, user.id) is None:
+            refusal = await self._may_enter(tx, room, user)
+            if refusal is not None:
+                raise refusal
+        return room
+
+    async def events_for(self, user: User, room_id: str, seq: int) -> dict[str, Any]:
+        """``{"events": [...]}`` after ``seq`` that ``user`` may see (by their role in the
+        room or by name), or ``{"snapshot": {...}}`` when too many passed to replay."""
+        backlog = self._settings.room_event_backlog
+        async with self._db.transaction() as tx:
+            room = await self._readable(tx, room_id, user)
+            if seq < 0 or seq > room.seq:
+                raise InvalidInput("invalid_seq", "That event number is not of this room.")
+            if room.seq - seq > backlog:
+                return {"snapshot": await self._snapshot(tx, room, user)}
+            me = await store.member(tx, room.id, user.id)
+            role = me.role if me is not None else None
+            events = await store.events_after(tx, room_id, seq, backlog)
+        return {
+            "events": [
+                {"seq": e.seq, "name": e.name, "data": e.data, "at": e.created_at.isoformat()}
+                for e in events
+                if visible_to(e.audience, role, user.username)
+            ]
+        }
 
     async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> dict[str, Any]:
         rows = await store.members(tx, room.id)
@@ -439,7 +479,10 @@ class Rooms:
                 )
         if me.hand_raised_at is not None:
             raise Conflict("hand_already_raised", "Your hand is already raised.")
-        me.hand_raised_at = now
+        # The queue is ordered by this time: keep it strictly after the last hand raised,
+        # so that two hands raised within one clock tick still keep their order.
+        last = await store.last_hand_raised_at(tx, room.id)
+        me.hand_raised_at = max(now, last + timedelta(microseconds=1)) if last else now
         await self._emit(
             tx,
             outbox,
@@ -688,6 +731,16 @@ class Rooms:
             elif change == "gone":
                 await self._remove_member(tx, outbox, room, m, u, "disconnected")
         await self._publish(outbox)
+
+    # --- for the WebSocket gateway ---------------------------------------------------------
+
+    async def role_of(self, user: User, room_id: str) -> str | None:
+        """``user``'s current role in the room, or None when they are not in it."""
+        async with self._db.transaction() as tx:
+            if await store.room(tx, room_id) is None:
+                raise NotFound("room_not_found", "There is no such room.")
+            m = await store.member(tx, room_id, user.id)
+            return m.role if m is not None else None
 
 
 def _notice(name: str, data: dict[str, Any]) -> str:

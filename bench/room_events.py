@@ -1,0 +1,387 @@
+"""How long a room event takes to reach every listener of a big room, over real WebSockets.
+
+Starts one ``townhall serve`` process (SQLite, or PostgreSQL + Redis with ``--stack
+postgres``), creates a moderator, a guest speaker and N listener accounts in the database,
+connects the N listeners with raw ``websockets`` connections from this one process, joins
+them to one room, then repeats K times: the moderator invites the guest, the guest
+accepts, the moderator moves the guest back to the audience. For the two commands that
+every listener must hear about (accept and move to audience) it measures the time from
+sending the command to each listener receiving its ``member.updated`` event.
+
+Prints figures only (see bench/README.md). Example::
+
+    python bench/room_events.py --listeners 1000,5000 --rounds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from townhall.app import build_container
+from townhall.client.http import link_token
+from townhall.config import load_settings
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PING = '{"type":"ping"'
+PONG = '{"type":"pong"}'
+MARK = '"name":"member.updated"'
+
+
+def raise_fd_limit() -> int:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def create_accounts(env: dict[str, str], database_url: str, count: int) -> list[str]:
+    """Tokens for ``bench_mod``, ``bench_guest`` and ``listener0``.., straight in the DB."""
+    settings = load_settings(
+        None,
+        database_url=database_url,
+        data_dir=Path(env["BENCH_DATA_DIR"]),
+        limit_sign_in_attempts_per_ip="100000000/1",
+    )
+    container = build_container(settings)
+    try:
+        await container.db.migrate()
+        accounts = container.accounts
+        names = ["bench_mod", "bench_guest", *(f"listener{i}" for i in range(count))]
+        tokens: list[str] = []
+        gate = asyncio.Semaphore(1 if container.db.dialect == "sqlite" else 16)
+
+        async def one(name: str) -> str:
+            async with gate:
+                await accounts.create_account(f"{name}@example.org", name)
+                link = await accounts.create_sign_in_link(name)
+                signed = await accounts.use_sign_in_link(
+                    link_token(link), "127.0.0.1", kind="token"
+                )
+                return signed.token
+
+        tokens = list(await asyncio.gather(*(one(n) for n in names)))
+        return tokens
+    finally:
+        await container.close()
+
+
+@dataclass
+class Listeners:
+    """N raw connections that only answer pings and note when a member.updated arrives."""
+
+    url: str
+    connections: list[ClientConnection] = field(default_factory=list)
+    marks: list[float] = field(default_factory=list)
+    errors: int = 0
+    closed: int = 0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def read(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                text = raw if isinstance(raw, str) else raw.decode()
+                if MARK in text:
+                    self.marks.append(time.perf_counter())
+                elif text.startswith(PING):
+                    await ws.send(PONG)
+        except Exception:
+            self.errors += 1
+        self.closed += 1
+
+    async def ask(self, ws: ClientConnection, message: dict[str, Any]) -> bool:
+        """Send one request before the reader runs; answers are only searched, not parsed."""
+        await ws.send(json.dumps(message))
+        while True:
+            raw = await ws.recv()
+            text = raw if isinstance(raw, str) else raw.decode()
+            if text.startswith('{"type":"result"') or '"type":"result"' in text[:40]:
+                return '"success":true' in text[:80]
+            if text.startswith(PING):
+                await ws.send(PONG)
+
+    async def connect_all(
+        self, base: str, tokens: list[str], room: str, concurrency: int = 64
+    ) -> None:
+        """Join everyone over HTTP first, then subscribe from the room's current event
+        number, so setting up N listeners does not send N * N member.joined events."""
+        gate = asyncio.Semaphore(concurrency)
+        joined: list[str] = []
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+
+            async def join(token: str) -> None:
+                async with gate:
+                    r = await http.post(
+                        f"/api/rooms/{room}/join", headers={"Authorization": f"Bearer {token}"}
+                    )
+                    if r.status_code == 200:
+                        joined.append(token)
+                    else:
+                        self.errors += 1
+                        if self.errors <= 3:
+                            print(f"  join failed: {r.status_code} {r.text[:200]}", file=sys.stderr)
+
+            await asyncio.gather(*(join(t) for t in tokens))
+            r = await http.get(
+                f"/api/rooms/{room}", headers={"Authorization": f"Bearer {joined[0]}"}
+            )
+            seq = r.json()["seq"]
+
+        async def one(token: str) -> None:
+            async with gate:
+                try:
+                    ws = await connect(
+                        f"{self.url}/api/ws?token={token}",
+                        compression=None,
+                        ping_interval=None,
+                        open_timeout=60,
+                        max_size=2**24,
+                    )
+                    ok = await self.ask(
+                        ws, {"id": 1, "type": "subscribe", "room": room, "after": seq}
+                    )
+                except Exception as exc:
+                    self.errors += 1
+                    if self.errors <= 3:
+                        print(f"  listener failed: {exc!r}", file=sys.stderr)
+                    return
+                if not ok:
+                    self.errors += 1
+                self.connections.append(ws)
+                self.tasks.append(asyncio.create_task(self.read(ws)))
+
+        await asyncio.gather(*(one(t) for t in joined))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ws.close() for ws in self.connections), return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class Actor:
+    """The moderator or the guest: a parsed connection that sends commands."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token, self.ids = url, token, 100
+        self.ws: ClientConnection | None = None
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    async def start(self) -> None:
+        self.ws = await connect(
+            f"{self.url}/api/ws?token={self.token}", compression=None, max_size=2**24
+        )
+        asyncio.create_task(self._read())  # noqa: RUF006 - lives as long as the socket
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for raw in self.ws:
+            m = json.loads(raw)
+            if m.get("type") == "ping":
+                await self.ws.send(PONG)
+            elif m.get("type") == "result" and m.get("id") in self.waiting:
+                self.waiting.pop(m["id"]).set_result(m)
+
+    async def request(self, type_: str, **fields: Any) -> dict[str, Any]:
+        assert self.ws is not None
+        self.ids += 1
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[self.ids] = future
+        await self.ws.send(json.dumps({"id": self.ids, "type": type_, **fields}))
+        reply: dict[str, Any] = await asyncio.wait_for(future, 30)
+        if not reply.get("success"):
+            raise RuntimeError(f"{type_} {fields}: {reply.get('error')}")
+        return reply
+
+
+async def measure(
+    base: str, ws_base: str, pid: int, tokens: list[str], n: int, rounds: int
+) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        made = await http.post(
+            "/api/rooms",
+            json={"title": f"Bench {n}", "kind": "open", "hand_raise": "everyone"},
+            headers={"Authorization": f"Bearer {tokens[0]}"},
+        )
+        made.raise_for_status()
+        room = made.json()["id"]
+    moderator, guest = Actor(ws_base, tokens[0]), Actor(ws_base, tokens[1])
+    await moderator.start()
+    await guest.start()
+    await moderator.request("subscribe", room=room)
+    await guest.request("room.join", room=room)
+    await guest.request("subscribe", room=room)
+
+    listeners = Listeners(ws_base)
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    await listeners.connect_all(base, tokens[2 : 2 + n], room)
+    connect_wall, connect_cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    connected = len(listeners.connections)
+    await asyncio.sleep(1)
+    listeners.marks.clear()
+
+    latencies: list[float] = []
+    missing = 0
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+
+    async def broadcast(send: Any) -> None:
+        nonlocal missing
+        listeners.marks.clear()
+        started = time.perf_counter()
+        await send()
+        deadline = started + 15
+        while len(listeners.marks) < connected and time.perf_counter() < deadline:  # noqa: ASYNC110 - polling keeps the listeners' hot path to one append
+            await asyncio.sleep(0.002)
+        got = listeners.marks[:connected]
+        missing += connected - len(got)
+        latencies.extend(t - started for t in got)
+        await asyncio.sleep(0.2)  # let the audience.groups event that follows drain
+
+    for _ in range(rounds):
+        await moderator.request(
+            "room.command", room=room, command="invite_to_speak", target="bench_guest"
+        )
+        await broadcast(lambda: guest.request("room.command", room=room, command="accept_speak"))
+        await broadcast(
+            lambda: moderator.request(
+                "room.command", room=room, command="move_to_audience", target="bench_guest"
+            )
+        )
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+
+    print(f"\nlisteners={n}  connected={connected}  errors={listeners.errors}")
+    print(f"  connect+join+subscribe: {connect_wall:.1f} s wall, server CPU {connect_cpu:.1f} s")
+    if latencies:
+        ms = [x * 1000 for x in latencies]
+        print(
+            f"  command -> listener event, {len(ms)} deliveries over {2 * rounds} broadcasts: "
+            f"p50 {pct(ms, 50):.1f} ms  p95 {pct(ms, 95):.1f} ms  p99 {pct(ms, 99):.1f} ms  "
+            f"max {max(ms):.1f} ms"
+        )
+    print(f"  missing deliveries: {missing}  closed during run: {listeners.closed}")
+    print(
+        f"  role-change phase: {wall:.1f} s wall, server CPU {cpu:.2f} s "
+        f"({cpu / max(1, 2 * rounds) * 1000:.0f} ms per broadcast incl. audience.groups)"
+    )
+    await listeners.close()
+    for actor in (moderator, guest):
+        if actor.ws is not None:
+            await actor.ws.close()
+
+
+async def create_database() -> tuple[str, str]:
+    import asyncpg
+
+    name = f"townhall_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return name, f"{base}/{name}"
+
+
+async def drop_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--listeners", default="1000", help="comma-separated sizes, e.g. 1000,5000")
+    p.add_argument("--rounds", type=int, default=10, help="invite/accept/move cycles per size")
+    p.add_argument("--stack", choices=["sqlite", "postgres"], default="sqlite")
+    ns = p.parse_args()
+    sizes = [int(x) for x in ns.listeners.split(",")]
+    print(f"open files limit raised to {raise_fd_limit()}")
+
+    tmp = Path(tempfile.mkdtemp(prefix="townhall-bench-"))
+    port = free_port()
+    base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNHALL_")}
+    env.update(
+        BENCH_DATA_DIR=str(tmp),
+        TOWNHALL_PUBLIC_URL=base,
+        TOWNHALL_SECRET_KEY="bench-" + uuid.uuid4().hex,
+        TOWNHALL_LOG_LEVEL="WARNING",
+        TOWNHALL_ROOM_LISTENER_CAPACITY=str(max(sizes) + 10),
+        # Joined listeners are all connected; a long presence window keeps the sweeper quiet.
+        TOWNHALL_ROOM_PRESENCE_TIMEOUT_SECONDS="600",
+        TOWNHALL_ROOM_RECONNECT_SECONDS="600",
+        TOWNHALL_LIMIT_ROOM_CREATIONS_PER_USER="1000/3600",
+        TOWNHALL_LIMIT_SIGN_IN_ATTEMPTS_PER_IP="100000000/1",
+    )
+    db_name = None
+    if ns.stack == "postgres":
+        db_name, database_url = asyncio.run(create_database())
+        env.update(TOWNHALL_REDIS_URL=REDIS_URL, TOWNHALL_REDIS_PREFIX=f"bench-{db_name}:")
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp / 'townhall.db'}"
+    os.environ.update({k: v for k, v in env.items() if k.startswith("TOWNHALL_")})
+    try:
+        t0 = time.perf_counter()
+        tokens = asyncio.run(create_accounts(env, database_url, max(sizes)))
+        print(f"{len(tokens)} accounts with sessions in {time.perf_counter() - t0:.1f} s")
+        cmd = [sys.executable, "-m", "townhall", "--database-url", database_url]
+        cmd += ["--data-dir", str(tmp), "serve", "--port", str(port)]
+        with (tmp / "server.log").open("wb") as log:
+            server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            print(f"server pid {server.pid} on {base} ({ns.stack})")
+            for n in sizes:
+                asyncio.run(measure(base, ws_base, server.pid, tokens, n, ns.rounds))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            print(f"server log: {tmp / 'server.log'}")
+    finally:
+        if db_name:
+            asyncio.run(drop_database(db_name))
+
+
+if __name__ == "__main__":
+    main()

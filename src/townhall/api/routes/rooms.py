@@ -1,0 +1,274 @@
+"""S4 live rooms over HTTP: create, list, join, leave, commands, events, and the share link."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field, model_validator
+
+from townhall.api.deps import ContainerDep, MemberDep, UserDep
+from townhall.api.schemas import MAX_ID, OkOut, Strict
+from townhall.domain.rooms import rules
+from townhall.errors import NotFound
+
+router = APIRouter(tags=["rooms"])
+pages = APIRouter(include_in_schema=False)
+
+RoomId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="A room's id, as in its share link.")
+]
+ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+Kind = Literal["open", "social", "closed"]
+HandRaise = Literal["off", "everyone", "followed"]
+Role = Literal["moderator", "speaker", "listener"]
+
+# Which arguments each command needs; a command takes no argument it does not need.
+ARGUMENTS: dict[str, str | None] = {
+    **{action: None for action in rules.PERMISSIONS},
+    **{action: "target" for action in rules.TARGETED},
+    "set_kind": "kind",
+    "set_hand_raise": "mode",
+    "rename": "title",
+}
+OPTIONAL = ("target", "title", "kind", "mode")
+
+
+class CreateRoomIn(Strict):
+    title: str = Field("", max_length=rules.TITLE_MAX)
+    kind: Kind = "open"
+    hand_raise: HandRaise = "everyone"
+
+
+class CommandIn(Strict):
+    """One room command; see docs/rooms.md for who may run which."""
+
+    command: str = Field(max_length=32, description="One of the actions in docs/rooms.md.")
+    target: str | None = Field(None, min_length=1, max_length=64, description="A username.")
+    title: str | None = Field(None, max_length=rules.TITLE_MAX)
+    kind: Kind | None = None
+    mode: HandRaise | None = None
+
+    @model_validator(mode="after")
+    def _arguments_fit_the_command(self) -> CommandIn:
+        if self.command not in ARGUMENTS:
+            return self  # the domain answers unknown_command
+        needed = ARGUMENTS[self.command]
+        for name in OPTIONAL:
+            given = getattr(self, name) is not None
+            if name == needed and not given:
+                raise ValueError(f"{self.command} needs {name!r}")
+            if name != needed and given:
+                raise ValueError(f"{self.command} takes no {name!r}")
+        return self
+
+
+class PersonOut(BaseModel):
+    username: str
+    display_name: str
+    avatar_url: str | None
+
+
+class MemberOut(PersonOut):
+    role: Role
+    muted: bool
+    away: bool = Field(description="Their connection dropped; they may come back.")
+    group: Literal["followed_by_speakers", "others"] | None = Field(
+        description="For listeners: followed by someone on stage, or not. Null on stage."
+    )
+
+
+class MeInRoomOut(BaseModel):
+    role: Role
+    muted: bool
+    hand_raised: bool
+    invited_to_speak: bool
+
+
+class SnapshotOut(BaseModel):
+    """The whole state of a room as the viewer may see it; ``seq`` is its last event."""
+
+    id: str
+    title: str
+    kind: Kind
+    hand_raise: HandRaise
+    status: Literal["live", "ended"]
+    seq: int
+    created_at: str
+    stage: list[MemberOut]
+    audience: list[MemberOut]
+    listeners: int
+    hands: list[str] | None = Field(
+        description="Raised hands in the order they went up; moderators only, else null."
+    )
+    me: MeInRoomOut | None = Field(description="The viewer's place in the room; null outside.")
+
+
+class StagePersonOut(PersonOut):
+    role: Role
+
+
+class RoomCardOut(BaseModel):
+    id: str
+    title: str
+    kind: Kind
+    stage: list[StagePersonOut]
+    listeners: int
+
+
+class RoomListOut(BaseModel):
+    items: list[RoomCardOut]
+
+
+class PreviewOut(BaseModel):
+    """What anyone with the share link sees, signed in or not."""
+
+    id: str
+    title: str
+    status: Literal["live", "ended"]
+    stage: list[StagePersonOut]
+    listeners: int
+
+
+class EventOut(BaseModel):
+    seq: int
+    name: str
+    data: dict[str, Any]
+    at: str
+
+
+class EventsOut(BaseModel):
+    """Either the events after ``after`` the viewer may see, or a fresh snapshot when the
+    viewer is too far behind to replay them."""
+
+    events: list[EventOut] | None = None
+    snapshot: SnapshotOut | None = None
+
+
+@router.post("/api/rooms", status_code=201, response_model=SnapshotOut)
+async def create_room(body: CreateRoomIn, user: MemberDep, container: ContainerDep) -> Any:
+    """Open a room; you are its first moderator, on stage, muted."""
+    return await container.rooms.create(user, body.title, body.kind, body.hand_raise)
+
+
+@router.get("/api/rooms", response_model=RoomListOut)
+async def live_rooms(
+    user: UserDep,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Any:
+    """Live rooms you may join, newest first."""
+    return {"items": await container.rooms.live(user, limit)}
+
+
+@router.get("/api/rooms/{room_id}", response_model=SnapshotOut)
+async def room_snapshot(room_id: RoomId, user: UserDep, container: ContainerDep) -> Any:
+    """The room's state as you may see it (you must be in it or allowed to join it)."""
+    return await container.rooms.snapshot(user, room_id)
+
+
+@router.post("/api/rooms/{room_id}/join", response_model=SnapshotOut)
+async def join_room(room_id: RoomId, user: MemberDep, container: ContainerDep) -> Any:
+    """Enter the room, into the audience, muted; joining again keeps your place."""
+    return await container.rooms.join(user, room_id)
+
+
+@router.post("/api/rooms/{room_id}/leave", response_model=OkOut)
+async def leave_room(room_id: RoomId, user: UserDep, container: ContainerDep) -> OkOut:
+    """Leave quietly."""
+    await container.rooms.leave(user, room_id)
+    return OkOut()
+
+
+@router.post("/api/rooms/{room_id}/commands", response_model=OkOut)
+async def room_command(
+    room_id: RoomId, body: CommandIn, user: UserDep, container: ContainerDep
+) -> OkOut:
+    """Run one room command (raise a hand, invite to speak, mute, end, ...)."""
+    args = {name: getattr(body, name) for name in OPTIONAL if getattr(body, name) is not None}
+    if "target" in args:
+        args["target"] = args["target"].removeprefix("@")
+    await container.rooms.command(user, room_id, body.command, **args)
+    return OkOut()
+
+
+@router.get(
+    "/api/rooms/{room_id}/events", response_model=EventsOut, response_model_exclude_none=True
+)
+async def room_events(
+    room_id: RoomId,
+    user: UserDep,
+    container: ContainerDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Any:
+    """Catch up: the events after ``after`` you may see, or a snapshot if too far behind."""
+    return await container.rooms.events_for(user, room_id, after)
+
+
+@router.get("/api/rooms/{room_id}/preview", response_model=PreviewOut)
+async def room_preview(room_id: RoomId, container: ContainerDep) -> Any:
+    """The public preview behind a share link: title, who is on stage, how many listen."""
+    return await container.rooms.preview(room_id)
+
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Townhall</title>
+<link rel="stylesheet" href="/style.css">
+</head>
+<body>
+<main class="share">
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        PAGE.format(title=escape(title), body=body),
+        status_code=status,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    )
+
+
+@pages.get("/r/{room_id}", response_class=HTMLResponse)
+async def share_page(room_id: str, container: ContainerDep) -> HTMLResponse:
+    """The share link of a room: a public preview and a way to sign in."""
+    missing = _page(
+        "No such room",
+        "<h1>No such room</h1>\n<p>This link leads nowhere.</p>\n"
+        '<p><a href="/">Go to Townhall</a></p>',
+        404,
+    )
+    if not ROOM_ID.fullmatch(room_id):
+        return missing
+    try:
+        preview = await container.rooms.preview(room_id)
+    except NotFound:
+        return missing
+    title = preview["title"] or "A room on Townhall"
+    stage = "".join(
+        f"<li>{escape(p['display_name'] or p['username'])} "
+        f"<span>@{escape(p['username'])}</span>"
+        f"{' (moderator)' if p['role'] == 'moderator' else ''}</li>\n"
+        for p in preview["stage"]
+    )
+    n = preview["listeners"]
+    if preview["status"] != "live":
+        body = f"<h1>{escape(title)}</h1>\n<p>This room has ended.</p>\n"
+    else:
+        body = (
+            f"<h1>{escape(title)}</h1>\n"
+            f'<h2>On stage</h2>\n<ul class="stage">\n{stage}</ul>\n'
+            f'<p class="listeners">{n} {"person listens" if n == 1 else "people listen"}</p>\n'
+        )
+    body += '<p><a class="button" href="/">Sign in to join</a></p>'
+    return _page(title, body)

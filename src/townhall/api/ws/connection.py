@@ -1,0 +1,301 @@
+"""One client socket: its bounded send queue and writer, heartbeat, commands and room streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from townhall.api.ws import protocol
+from townhall.api.ws.gateway import Gateway
+from townhall.domain.rooms import rules
+from townhall.domain.rooms.service import Rooms, event_payload, room_channel, user_channel
+from townhall.errors import Forbidden, RateLimited, TownhallError
+from townhall.storage.models import User
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 4008
+CLOSE_SILENT = 4000
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_GOING_AWAY = 1001
+CLOSE_TIMEOUT = 5.0
+"""How long a closing handshake may wait on a client that does not read."""
+
+
+class Connection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        user: User,
+        gateway: Gateway,
+        rooms: Rooms,
+        queue_size: int,
+        heartbeat: float,
+    ) -> None:
+        self.ws = websocket
+        self.user = user
+        self.user_id = user.id
+        self.username = user.username
+        self._gateway = gateway
+        self._rooms = rooms
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._heartbeat = heartbeat
+        self.streams: dict[str, protocol.RoomStream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
+        self.close_code: int | None = None
+        self._heard = asyncio.get_running_loop().time()
+
+    # --- sending (never blocks) -----------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Queue ``text``; a client whose queue is full is too slow and is let go."""
+        if self._closing.is_set():
+            return
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            logger.info("closing the socket of user %s: too slow", self.user_id)
+            self.close(CLOSE_TOO_SLOW)
+
+    def close(self, code: int) -> None:
+        if not self._closing.is_set():
+            self.close_code = code
+            self._closing.set()
+
+    # --- events from the gateway (never await) --------------------------------------------
+
+    def on_room_event(self, event: protocol.RoomEvent) -> None:
+        stream = self.streams.get(event.room)
+        if stream is not None:
+            self._deliver(stream, stream.offer(event))
+
+    def on_notice(self, notice: protocol.Notice) -> None:
+        self.send(notice.text)
+        if notice.name == "room.removed":
+            room = notice.data.get("room")
+            if isinstance(room, str):
+                self.drop(room)
+
+    def _deliver(self, stream: protocol.RoomStream, out: protocol.Deliveries) -> None:
+        for text in out.texts:
+            self.send(text)
+        if out.ended:
+            self.drop(stream.room)
+        elif out.fetch_after is not None:
+            self._spawn(self._fetch(stream, out.fetch_after))
+        if len(stream.pending) > self._queue_size:
+            self.close(CLOSE_TOO_SLOW)
+
+    def drop(self, room: str) -> None:
+        if self.streams.pop(room, None) is not None:
+            self._gateway.detach(room_channel(room), self)
+
+    def member_rooms(self) -> list[str]:
+        return [room for room, s in self.streams.items() if s.role is not None]
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, stream: protocol.RoomStream, after: int) -> None:
+        """Fill a gap in a live stream from the room's log (or start over from a snapshot)."""
+        try:
+            events = await self._rooms.events_after(self.user, stream.room, after)
+            if events is None:
+                snapshot = await self._rooms.snapshot(self.user, stream.room)
+                if self.streams.get(stream.room) is not stream:
+                    return
+                self.send(protocol.resync(stream.room, snapshot))
+                me = snapshot.get("me")
+                out = stream.restart(snapshot["seq"], me["role"] if me else None)
+            else:
+                if self.streams.get(stream.room) is not stream:
+                    return
+                out = stream.caught_up(_parsed(events))
+        except TownhallError as exc:
+            logger.info("cannot catch up on room %s: %s", stream.room, exc.code)
+            self.drop(stream.room)
+            return
+        self._deliver(stream, out)
+
+    # --- the socket's life ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the (accepted) socket until either side closes it."""
+        self._gateway.connections.add(self)
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await self._gateway.attach(user_channel(self.user_id), self)
+            tasks = [
+                asyncio.create_task(self._write()),
+                asyncio.create_task(self._read()),
+                asyncio.create_task(self._beat()),
+                asyncio.create_task(self._closing.wait()),
+            ]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._closing.set()
+            for task in [*tasks, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            self._gateway.connections.discard(self)
+            self._gateway.detach(user_channel(self.user_id), self)
+            for room in list(self.streams):
+                self.drop(room)
+        if self.close_code is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(self.close_code), CLOSE_TIMEOUT)
+
+    async def _write(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            while True:
+                await self.ws.send_text(await self._queue.get())
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            if loop.time() - self._heard > 2 * self._heartbeat:
+                self.close(CLOSE_SILENT)
+                return
+            self.send(protocol.PING)
+
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            self._heard = loop.time()
+            text = message.get("text")
+            if text is None:
+                self.send(protocol.error(None, "invalid_message", "Messages are JSON text."))
+                continue
+            await self._handle(text)
+
+    async def _handle(self, text: str) -> None:
+        try:
+            message = protocol.parse(text)
+        except protocol.ProtocolError as exc:
+            self.send(protocol.error(exc.id, "invalid_message", exc.message, **exc.details))
+            return
+        if isinstance(message, protocol.Pong):
+            return
+        try:
+            await self._run(message)
+        except TownhallError as exc:
+            details = {"retry_after": exc.retry_after} if isinstance(exc, RateLimited) else {}
+            self.send(protocol.error(message.id, exc.code, exc.message, **details))
+        except Exception:
+            logger.exception("socket command %s failed", message.type)
+            self.send(protocol.error(message.id, "internal_error", "Something went wrong."))
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def _run(self, message: protocol.Message) -> None:
+        """Run one command; its result is queued before any event it makes visible."""
+        rooms = self._rooms
+        if isinstance(message, protocol.Subscribe):
+            await self._subscribe(message.id, message.room, message.after)
+        elif isinstance(message, protocol.Unsubscribe):
+            self.drop(message.room)
+            self.send(protocol.result(message.id, {}))
+        elif isinstance(message, protocol.RoomJoin):
+            stream = await self._open(message.room)
+            try:
+                snapshot = await rooms.join(self.user, message.room)
+            except BaseException:
+                self.drop(message.room)
+                raise
+            self._start(message.id, stream, snapshot)
+        elif isinstance(message, protocol.RoomLeave):
+            await rooms.leave(self.user, message.room)
+            self.drop(message.room)
+            self.send(protocol.result(message.id, {}))
+        elif isinstance(message, protocol.RoomCommand):
+            kwargs = protocol.command_arguments(
+                message.command, message.arguments(), rules.TARGETED
+            )
+            done = await rooms.command(self.user, message.room, message.command, **kwargs)
+            self.send(protocol.result(message.id, done))
+        elif isinstance(message, protocol.RoomCreate):
+            snapshot = await rooms.create(
+                self.user, message.title, message.kind, message.hand_raise
+            )
+            stream = await self._open(snapshot["id"])
+            try:
+                missed = await rooms.events_after(self.user, stream.room, snapshot["seq"])
+            except BaseException:
+                self.drop(stream.room)
+                raise
+            self.send(protocol.result(message.id, {"snapshot": snapshot}))
+            shown, out = stream.begin(snapshot["seq"], "moderator", _parsed(missed or []))
+            for event in shown:
+                self.send(event.text)
+            self._deliver(stream, out)
+
+    async def _open(self, room: str) -> protocol.RoomStream:
+        """A new stream for ``room``, already receiving (into its pending list) from the bus."""
+        self.drop(room)
+        stream = protocol.RoomStream(room, self.username)
+        self.streams[room] = stream
+        await self._gateway.attach(room_channel(room), self)
+        return stream
+
+    def _start(self, id: int, stream: protocol.RoomStream, snapshot: dict[str, Any]) -> None:
+        # Never await between sending the result and starting the stream: live events
+        # must follow the state they build on.
+        if self.streams.get(stream.room) is not stream:
+            self.send(protocol.result(id, {"snapshot": snapshot}))
+            return
+        me = snapshot.get("me")
+        self.send(protocol.result(id, {"snapshot": snapshot}))
+        if snapshot.get("status") != "live":
+            self.drop(stream.room)
+            return
+        _, out = stream.begin(snapshot["seq"], me["role"] if me else None, [])
+        self._deliver(stream, out)
+
+    async def _subscribe(self, id: int, room: str, after: int | None) -> None:
+        stream = await self._open(room)
+        try:
+            missed: list[protocol.RoomEvent] | None = None
+            if after is not None:
+                # Not in the room any more: the snapshot says why (ended) or refuses.
+                role = await self._rooms.role_of(self.user, room)
+                if role is not None:
+                    found = await self._rooms.events_after(self.user, room, after)
+                    missed = None if found is None else _parsed(found)
+            if missed is None:
+                snapshot = await self._rooms.snapshot(self.user, room)
+                if snapshot.get("me") is None and snapshot.get("status") == "live":
+                    raise Forbidden("not_in_room", "Join the room first.")
+        except BaseException:
+            self.drop(room)
+            raise
+        if missed is None:
+            self._start(id, stream, snapshot)
+            return
+        if self.streams.get(room) is not stream:
+            self.send(protocol.result(id, {"events": []}))
+            return
+        shown, out = stream.begin(after or 0, role, missed)
+        self.send(protocol.result(id, {"events": [_as_json(e) for e in shown]}))
+        self._deliver(stream, out)
+
+
+def _parsed(events: list[Any]) -> list[protocol.RoomEvent]:
+    parsed = (protocol.read_event(event_payload(e)) for e in events)
+    return [e for e in parsed if e is not None]
+
+
+def _as_json(event: protocol.RoomEvent) -> dict[str, Any]:
+    return dict(json.loads(event.text))

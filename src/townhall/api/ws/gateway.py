@@ -1,0 +1,103 @@
+"""The registry of this process's sockets: one bus subscription per channel, shared by all.
+
+A bus message is parsed once here and handed to every local connection on its channel;
+each connection only filters it and puts the same text in its queue. Every ~2 s the
+gateway tells the room service which members still have a socket open here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from townhall.api.ws import protocol
+from townhall.bus import EventBus
+from townhall.domain.rooms.service import Rooms
+from townhall.tasks import Periodic
+
+if TYPE_CHECKING:
+    from townhall.api.ws.connection import Connection
+
+logger = logging.getLogger(__name__)
+
+PRESENCE_INTERVAL = 2.0
+
+
+class Gateway:
+    def __init__(self, bus: EventBus, rooms: Rooms, presence_interval: float = PRESENCE_INTERVAL):
+        self._bus = bus
+        self._rooms = rooms
+        self._local: dict[str, set[Connection]] = {}
+        # Channels the bus delivers to us. Changed only under ``_lock``, except that
+        # ``_tidy`` removes a channel *before* awaiting the bus, so an ``attach`` racing it
+        # subscribes again instead of trusting a subscription that is going away.
+        self._subscribed: set[str] = set()
+        self._lock = asyncio.Lock()
+        self.connections: set[Connection] = set()
+        self._presence = Periodic("ws-presence", presence_interval, self.heartbeat)
+
+    def start(self) -> None:
+        self._presence.start()
+
+    async def close(self) -> None:
+        await self._presence.close()
+        for conn in tuple(self.connections):
+            conn.close(1001)
+
+    async def attach(self, channel: str, conn: Connection) -> None:
+        """Deliver ``channel`` to ``conn``; once this returns, no later message is missed."""
+        self._local.setdefault(channel, set()).add(conn)
+        if channel in self._subscribed:
+            return
+        async with self._lock:
+            if channel not in self._subscribed:
+                await self._bus.subscribe(channel, self._on_message)
+                self._subscribed.add(channel)
+
+    def detach(self, channel: str, conn: Connection) -> None:
+        """Stop delivering ``channel`` to ``conn`` now; the bus is let go of by ``_tidy``."""
+        conns = self._local.get(channel)
+        if conns is not None:
+            conns.discard(conn)
+
+    def _on_message(self, channel: str, payload: str) -> None:
+        # Runs in the bus reader: never awaits.
+        conns = self._local.get(channel)
+        if not conns:
+            return
+        if channel.startswith("room:"):
+            event = protocol.read_event(payload)
+            if event is None:
+                logger.warning("dropping a malformed event on %s", channel)
+                return
+            for conn in tuple(conns):
+                conn.on_room_event(event)
+        else:
+            notice = protocol.read_notice(payload)
+            if notice is None:
+                logger.warning("dropping a malformed notice on %s", channel)
+                return
+            for conn in tuple(conns):
+                conn.on_notice(notice)
+
+    async def heartbeat(self) -> None:
+        """Touch the presence of every member with a socket here, then release idle channels."""
+        present: dict[str, set[int]] = defaultdict(set)
+        for conn in tuple(self.connections):
+            for room in conn.member_rooms():
+                present[room].add(conn.user_id)
+        for room, user_ids in present.items():
+            try:
+                await self._rooms.touch(room, sorted(user_ids))
+            except Exception:
+                logger.exception("touching presence in room %s failed", room)
+        await self._tidy()
+
+    async def _tidy(self) -> None:
+        async with self._lock:
+            for channel in [c for c in self._subscribed if not self._local.get(c)]:
+                self._subscribed.discard(channel)
+                self._local.pop(channel, None)
+                await self._bus.unsubscribe(channel, self._on_message)

@@ -1,0 +1,50 @@
+"""The ``/api/ws`` endpoint: authenticate, then hand the socket to a ``Connection``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, WebSocket
+
+from townhall.api.deps import SESSION_COOKIE
+from townhall.api.ws.connection import CLOSE_UNAUTHENTICATED, Connection
+from townhall.app import Container
+from townhall.errors import Unauthenticated
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _token(websocket: WebSocket) -> str | None:
+    """The session token: bearer header, then cookie, then ``?token=`` (never logged)."""
+    header = websocket.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return websocket.cookies.get(SESSION_COOKIE) or websocket.query_params.get("token") or None
+
+
+@router.websocket("/api/ws")
+async def socket(websocket: WebSocket) -> None:
+    container: Container = websocket.app.state.container
+    token = _token(websocket)
+    user = None
+    if token and len(token) <= 512:
+        try:
+            user, _ = await container.accounts.authenticate(token)
+        except Unauthenticated:
+            user = None
+    await websocket.accept()
+    if user is None:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "Sign in to continue.")
+        return
+    settings = container.settings
+    await Connection(
+        websocket,
+        user,
+        container.gateway,
+        container.rooms,
+        queue_size=settings.ws_send_queue,
+        heartbeat=settings.ws_heartbeat_seconds,
+    ).run()
