@@ -44,5 +44,7 @@ if [ $# -eq 0 ]; then
   "$VENV/bin/ruff" check src tests
   "$VENV/bin/ruff" format --check --quiet src tests
   "$VENV/bin/mypy"
+  # Every worker has its own databases, SMTP server and Redis key prefix.
+  set -- -n 2
 fi
 exec "$VENV/bin/python" -m pytest "$@"

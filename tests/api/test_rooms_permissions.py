@@ -163,3 +163,10 @@ def test_documented_table_matches_permissions() -> None:
     assert documented == {
         action: (allowed, ARGUMENTS[action]) for action, allowed in PERMISSIONS.items()
     }
+
+
+def test_every_permitted_action_has_exactly_one_command() -> None:
+    """The permission table and the registered commands name the same actions."""
+    from townhall.domain.rooms.commands import COMMANDS
+
+    assert set(COMMANDS) == set(PERMISSIONS)

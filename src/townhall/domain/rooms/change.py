@@ -1,0 +1,109 @@
+"""One change to one room: the steps every room transaction is made of.
+
+A ``RoomChange`` lives inside a transaction that holds the room's row lock; its steps
+read and write through that transaction and collect events in its outbox, which the
+service publishes after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.config import Settings
+from townhall.domain.rooms import rules
+from townhall.domain.rooms.events import Outbox, event_payload, room_channel
+from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from townhall.storage import rooms as store
+from townhall.storage import users as user_store
+from townhall.storage.models import Room, RoomEvent, RoomMember, User
+
+
+@dataclass
+class RoomChange:
+    tx: AsyncSession
+    room: Room
+    now: datetime
+    settings: Settings
+    outbox: Outbox
+
+    async def emit(
+        self,
+        name: str,
+        data: dict[str, Any],
+        *,
+        roles: list[str] | None = None,
+        users: list[str] | None = None,
+    ) -> None:
+        """Append an event to the room's log. ``roles``/``users`` narrow who receives it."""
+        self.room.seq += 1
+        audience = None
+        if roles is not None or users is not None:
+            audience = {"roles": roles or [], "users": users or []}
+        event = RoomEvent(
+            room_id=self.room.id,
+            seq=self.room.seq,
+            name=name,
+            data=data,
+            audience=audience,
+            created_at=self.now,
+        )
+        await store.add_event(self.tx, event)
+        self.outbox.add(room_channel(self.room.id), event_payload(event))
+
+    async def target(self, username: str | None) -> tuple[RoomMember, User]:
+        """The member a command names."""
+        if not username:
+            raise InvalidInput("target_required", "Say whom this is about.")
+        target = await user_store.by_username(self.tx, username)
+        m = await store.member(self.tx, self.room.id, target.id) if target else None
+        if target is None or m is None:
+            raise NotFound("not_in_room", f"@{username} is not in this room.")
+        return m, target
+
+    async def regroup(self) -> None:
+        """Tell the room which listeners are followed by the speakers, after a stage change."""
+        ids = await store.listeners_followed_by_stage(self.tx, self.room.id)
+        names = [u.username for u in (await user_store.by_ids(self.tx, ids)).values()]
+        await self.emit("audience.groups", {"followed_by_speakers": sorted(names)})
+
+    async def moderators_changed(self, when: datetime) -> None:
+        """Start (or stop) the grace period of a room without a moderator."""
+        if await store.moderator_ids(self.tx, self.room.id):
+            self.room.moderator_gone_at = None
+        elif self.room.moderator_gone_at is None:
+            self.room.moderator_gone_at = when
+
+    async def check_can_go_on_stage(self, u: User) -> None:
+        stage = await store.stage_ids(self.tx, self.room.id)
+        if len(stage) >= self.settings.room_stage_capacity:
+            raise Conflict("stage_full", "The stage is full.")
+        if await store.blocked_by_any(self.tx, u.id, stage):
+            raise Forbidden(
+                "blocked_by_stage",
+                "Someone on stage blocked this person; they cannot join the stage.",
+            )
+
+    async def end(self, reason: str) -> None:
+        self.room.status = "ended"
+        self.room.ended_at = self.now
+        await store.remove_all_members(self.tx, self.room.id)
+        await self.emit("room.ended", {"reason": reason})
+
+    async def remove_member(self, m: RoomMember, user: User, reason: str) -> None:
+        """Take someone out of the room; the room ends when nobody is left."""
+        was_on_stage = m.role in rules.STAGE_ROLES
+        await store.remove_member(self.tx, self.room.id, user.id)
+        await self.emit("member.left", {"username": user.username, "reason": reason})
+        counts = await store.count_roles(self.tx, self.room.id)
+        if sum(counts.values()) == 0:
+            await self.end("empty")
+            return
+        if m.role == "moderator":
+            # A moderator who vanished has used up the grace period while away.
+            await self.moderators_changed(m.away_since or self.now)
+        if was_on_stage:
+            await self.regroup()

@@ -1,0 +1,76 @@
+"""The wire forms of room events and personal notices, and the outbox that holds them
+until their transaction commits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from townhall.storage.models import RoomEvent, RoomMember, User
+
+
+def room_channel(room_id: str) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def person(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "avatar_url": f"/files/{user.avatar}" if user.avatar else None,
+    }
+
+
+def member_view(m: RoomMember, u: User, group: str | None = None) -> dict[str, Any]:
+    return {
+        **person(u),
+        "role": m.role,
+        "muted": m.muted,
+        "away": m.away_since is not None,
+        "group": group if m.role == "listener" else None,
+    }
+
+
+def visible_to(audience: dict[str, Any] | None, role: str | None, username: str) -> bool:
+    """May someone with ``role`` in the room (None: not in it) see an event for ``audience``?"""
+    if audience is None:
+        return True
+    return (role is not None and role in audience.get("roles", [])) or username in audience.get(
+        "users", []
+    )
+
+
+def event_payload(event: RoomEvent) -> str:
+    """The wire form of a room event, serialised once for every recipient."""
+    return json.dumps(
+        {
+            "type": "event",
+            "stream": room_channel(event.room_id),
+            "seq": event.seq,
+            "name": event.name,
+            "data": event.data,
+            "audience": event.audience,
+            "at": event.created_at.isoformat(),
+        },
+        separators=(",", ":"),
+    )
+
+
+def notice(name: str, data: dict[str, Any]) -> str:
+    """A personal, unnumbered event for one person's own stream."""
+    return json.dumps({"type": "notice", "name": name, "data": data}, separators=(",", ":"))
+
+
+@dataclass
+class Outbox:
+    """What a transaction will publish once it has committed."""
+
+    messages: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, channel: str, payload: str) -> None:
+        self.messages.append((channel, payload))
