@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     room_presence_timeout_seconds: int = Field(5, ge=1)
     room_reconnect_seconds: int = Field(15, ge=1)
     room_event_backlog: int = Field(1000, ge=10)
+    room_snapshot_audience: int = Field(200, ge=1, le=5000)
     room_sweep_interval_seconds: float = Field(1.0, gt=0)
     ws_send_queue: int = Field(256, ge=8)
     ws_heartbeat_seconds: float = Field(15.0, gt=0)

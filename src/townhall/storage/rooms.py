@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage.models import (
@@ -48,14 +48,64 @@ async def member(tx: AsyncSession, room_id: str, user_id: int) -> RoomMember | N
     return await tx.get(RoomMember, (room_id, user_id))
 
 
-async def members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
-    query = (
+def _with_user(room_id: str) -> Any:
+    return (
         select(RoomMember, User)
         .join(User, User.id == RoomMember.user_id)
         .where(RoomMember.room_id == room_id)
         .order_by(RoomMember.joined_at, RoomMember.user_id)
     )
+
+
+async def members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
+    return [(m, u) for m, u in (await tx.execute(_with_user(room_id))).all()]
+
+
+async def stage_members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
+    query = _with_user(room_id).where(RoomMember.role.in_(STAGE))
     return [(m, u) for m, u in (await tx.execute(query)).all()]
+
+
+async def audience_members(
+    tx: AsyncSession, room_id: str, limit: int
+) -> list[tuple[RoomMember, User]]:
+    """The first ``limit`` listeners, in the order they came in."""
+    query = _with_user(room_id).where(RoomMember.role == "listener").limit(limit)
+    return [(m, u) for m, u in (await tx.execute(query)).all()]
+
+
+async def audience_page(
+    tx: AsyncSession, room_id: str, after: tuple[datetime, int] | None, limit: int
+) -> list[tuple[RoomMember, User]]:
+    query = _with_user(room_id).where(RoomMember.role == "listener")
+    if after is not None:
+        joined, user_id = after
+        query = query.where(
+            or_(
+                RoomMember.joined_at > joined,
+                and_(RoomMember.joined_at == joined, RoomMember.user_id > user_id),
+            )
+        )
+    return [(m, u) for m, u in (await tx.execute(query.limit(limit))).all()]
+
+
+async def member_with_user(
+    tx: AsyncSession, room_id: str, user_id: int
+) -> tuple[RoomMember, User] | None:
+    query = _with_user(room_id).where(RoomMember.user_id == user_id)
+    row = (await tx.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def hand_queue(tx: AsyncSession, room_id: str) -> list[str]:
+    """Usernames with a raised hand, in the order the hands went up."""
+    query = (
+        select(User.username)
+        .join(RoomMember, RoomMember.user_id == User.id)
+        .where(RoomMember.room_id == room_id, RoomMember.hand_raised_at.is_not(None))
+        .order_by(RoomMember.hand_raised_at, User.username)
+    )
+    return list((await tx.execute(query)).scalars())
 
 
 async def count_roles(tx: AsyncSession, room_id: str) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
+from townhall.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from townhall.api.schemas import MAX_ID, OkOut, Strict
 from townhall.domain.rooms import rules
 from townhall.errors import NotFound
@@ -206,6 +208,25 @@ async def room_events(
 ) -> Any:
     """Catch up: the events after ``after`` you may see, or a snapshot if too far behind."""
     return await container.rooms.events_for(user, room_id, after)
+
+
+class AudiencePageOut(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+@router.get("/api/rooms/{room_id}/audience", response_model=AudiencePageOut)
+async def room_audience(
+    room_id: RoomId,
+    user: UserDep,
+    container: ContainerDep,
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+) -> Any:
+    """The whole audience, page by page, in the order people came in."""
+    after = decode_cursor(cursor, shape=(datetime, int))
+    items, last = await container.rooms.audience(user, room_id, after, limit)
+    return {"items": items, "next_cursor": encode_cursor(last) if last else None}
 
 
 @router.get("/api/rooms/{room_id}/preview", response_model=PreviewOut)

@@ -168,19 +168,23 @@ class Rooms:
         }
 
     async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> dict[str, Any]:
-        rows = await store.members(tx, room.id)
-        me = next((m for m, u in rows if u.id == viewer.id), None)
+        """Bounded by the stage size and ``room_snapshot_audience``, not by the room's size:
+        a join in a room of thousands reads the same few hundred rows."""
+        stage_rows = await store.stage_members(tx, room.id)
+        audience_rows = await store.audience_members(
+            tx, room.id, self._settings.room_snapshot_audience
+        )
+        mine = await store.member_with_user(tx, room.id, viewer.id)
+        me = mine[0] if mine else None
+        if mine and mine[0].role == "listener" and all(u.id != viewer.id for _, u in audience_rows):
+            audience_rows.append(mine)
         followed = set(await store.listeners_followed_by_stage(tx, room.id))
-        stage: list[dict[str, Any]] = []
-        audience: list[dict[str, Any]] = []
-        hands: list[tuple[datetime, str]] = []
-        for m, u in rows:
-            group = "followed_by_speakers" if u.id in followed else "others"
-            view = member_view(m, u, group)
-            (stage if m.role in rules.STAGE_ROLES else audience).append(view)
-            if m.hand_raised_at is not None:
-                hands.append((m.hand_raised_at, u.username))
+        counts = await store.count_roles(tx, room.id)
         moderator = me is not None and me.role == "moderator"
+
+        def group(u: User) -> str:
+            return "followed_by_speakers" if u.id in followed else "others"
+
         return {
             "id": room.id,
             "title": room.title,
@@ -189,10 +193,10 @@ class Rooms:
             "status": room.status,
             "seq": room.seq,
             "created_at": room.created_at.isoformat(),
-            "stage": stage,
-            "audience": audience,
-            "listeners": len(audience),
-            "hands": [name for _, name in sorted(hands)] if moderator else None,
+            "stage": [member_view(m, u) for m, u in stage_rows],
+            "audience": [member_view(m, u, group(u)) for m, u in audience_rows],
+            "listeners": counts["listener"],
+            "hands": await store.hand_queue(tx, room.id) if moderator else None,
             "me": None
             if me is None
             else {
@@ -202,6 +206,22 @@ class Rooms:
                 "invited_to_speak": me.invited_to_speak_at is not None,
             },
         }
+
+    async def audience(
+        self, user: User, room_id: str, after: tuple[datetime, int] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], tuple[datetime, int] | None]:
+        """The audience page by page, in the order people came in (the snapshot holds only
+        its first ``room_snapshot_audience`` listeners)."""
+        async with self._db.transaction() as tx:
+            room = await self._readable(tx, room_id, user)
+            rows = await store.audience_page(tx, room.id, after, limit + 1)
+            followed = set(await store.listeners_followed_by_stage(tx, room.id))
+        page = [
+            member_view(m, u, "followed_by_speakers" if u.id in followed else "others")
+            for m, u in rows[:limit]
+        ]
+        last = rows[limit - 1][0] if len(rows) > limit else None
+        return page, (last.joined_at, last.user_id) if last else None
 
     async def events_after(self, user: User, room_id: str, seq: int) -> list[RoomEvent] | None:
         """The room's events after ``seq``, or None when too many passed (take a snapshot)."""
@@ -222,15 +242,14 @@ class Rooms:
             room = await store.room(tx, room_id)
             if room is None:
                 raise NotFound("room_not_found", "There is no such room.")
-            rows = await store.members(tx, room.id)
+            rows = await store.stage_members(tx, room.id)
+            counts = await store.count_roles(tx, room.id)
         return {
             "id": room.id,
             "title": room.title,
             "status": room.status,
-            "stage": [
-                {**person(u), "role": m.role} for m, u in rows if m.role in rules.STAGE_ROLES
-            ],
-            "listeners": sum(1 for m, _ in rows if m.role == "listener"),
+            "stage": [{**person(u), "role": m.role} for m, u in rows],
+            "listeners": counts["listener"],
         }
 
     async def live(self, user: User, limit: int = 50) -> list[dict[str, Any]]:
@@ -240,17 +259,13 @@ class Rooms:
             for room in await store.live_rooms(tx, limit * 3):
                 if await self._may_enter(tx, room, user) is None:
                     counts = await store.count_roles(tx, room.id)
-                    rows = await store.members(tx, room.id)
+                    rows = await store.stage_members(tx, room.id)
                     out.append(
                         {
                             "id": room.id,
                             "title": room.title,
                             "kind": room.kind,
-                            "stage": [
-                                {**person(u), "role": m.role}
-                                for m, u in rows
-                                if m.role in rules.STAGE_ROLES
-                            ],
+                            "stage": [{**person(u), "role": m.role} for m, u in rows],
                             "listeners": counts["listener"],
                         }
                     )
@@ -383,9 +398,7 @@ class Rooms:
                     await change.end("no_moderator")
             await self._publish(outbox)
 
-    async def _presence_change(
-        self, room_id: str, user_id: int, now: datetime, what: str
-    ) -> None:
+    async def _presence_change(self, room_id: str, user_id: int, now: datetime, what: str) -> None:
         outbox = Outbox()
         async with self._db.transaction() as tx:
             room = await store.lock_room(tx, room_id)
