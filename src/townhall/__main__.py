@@ -201,6 +201,9 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_config=None,
         proxy_headers=settings.trust_forwarded_for,
+        # Room events are small JSON sent to thousands of sockets: compressing each copy
+        # per socket would cost more CPU than the bytes it saves.
+        ws_per_message_deflate=False,
     )
 
 

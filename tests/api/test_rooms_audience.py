@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.roomkit import create, join
+from tests.api.roomkit import bring_on_stage, create, events, follow, join, ok, snap
 
 
 @pytest.mark.settings(room_snapshot_audience=2)
@@ -43,3 +43,35 @@ async def test_audience_page_rejects_a_forged_cursor(people: Any) -> None:
     r = await host.get(f"/api/rooms/{room['id']}/audience", params={"cursor": "bm90LWEtY3Vyc29y"})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_audience_groups_are_sent_only_when_they_change(people: Any) -> None:
+    """A stage change that moves nobody between the audience's groups sends no
+    audience.groups event; one that does sends the new group."""
+    host = await people.member("host")
+    fan = await people.member("fan")
+    guest = await people.member("guest")
+    third = await people.member("third")
+    await follow(guest, "fan")
+    room = await create(host, title="Groups", kind="open", hand_raise="everyone")
+    for client in (fan, guest, third):
+        await join(client, room["id"])
+
+    def groups(events_: list[dict[str, Any]]) -> list[list[str]]:
+        return [
+            e["data"]["followed_by_speakers"] for e in events_ if e["name"] == "audience.groups"
+        ]
+
+    seq = (await snap(host, room["id"]))["seq"]
+    await bring_on_stage(host, guest, room["id"], "guest")
+    assert groups(await events(host, room["id"], after=seq)) == [["fan"]]
+
+    seq = (await snap(host, room["id"]))["seq"]
+    await bring_on_stage(host, third, room["id"], "third")
+    changed = await events(host, room["id"], after=seq)
+    assert [e["name"] for e in changed].count("member.updated") == 1
+    assert groups(changed) == []
+
+    seq = (await snap(host, room["id"]))["seq"]
+    await ok(guest, room["id"], "step_down")
+    assert groups(await events(host, room["id"], after=seq)) == [[]]

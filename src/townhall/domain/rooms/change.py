@@ -64,9 +64,17 @@ class RoomChange:
             raise NotFound("not_in_room", f"@{username} is not in this room.")
         return m, target
 
-    async def regroup(self) -> None:
-        """Tell the room which listeners are followed by the speakers, after a stage change."""
-        ids = await store.listeners_followed_by_stage(self.tx, self.room.id)
+    async def followed_listeners(self) -> list[int]:
+        """Listeners followed by someone on stage (the audience's first group)."""
+        return await store.listeners_followed_by_stage(self.tx, self.room.id)
+
+    async def regroup(self, before: list[int]) -> None:
+        """After a stage change, tell the room which listeners are now followed by the
+        speakers, unless that group is what it was ``before`` the change: in a large room
+        every event costs a send per listener."""
+        ids = await self.followed_listeners()
+        if ids == before:
+            return
         names = [u.username for u in (await user_store.by_ids(self.tx, ids)).values()]
         await self.emit("audience.groups", {"followed_by_speakers": sorted(names)})
 
@@ -96,6 +104,7 @@ class RoomChange:
     async def remove_member(self, m: RoomMember, user: User, reason: str) -> None:
         """Take someone out of the room; the room ends when nobody is left."""
         was_on_stage = m.role in rules.STAGE_ROLES
+        before = await self.followed_listeners() if was_on_stage else []
         await store.remove_member(self.tx, self.room.id, user.id)
         await self.emit("member.left", {"username": user.username, "reason": reason})
         counts = await store.count_roles(self.tx, self.room.id)
@@ -106,4 +115,4 @@ class RoomChange:
             # A moderator who vanished has used up the grace period while away.
             await self.moderators_changed(m.away_since or self.now)
         if was_on_stage:
-            await self.regroup()
+            await self.regroup(before)

@@ -90,11 +90,12 @@ async def accept_speak(c: RoomChange, me: RoomMember, user: User) -> None:
     if me.invited_to_speak_at is None:
         raise Conflict("not_invited", "Nobody invited you to speak.")
     await c.check_can_go_on_stage(user)
+    before = await c.followed_listeners()
     me.role, me.muted = "speaker", True
     me.invited_to_speak_at = None
     me.hand_raised_at = None
     await c.emit("member.updated", member_view(me, user))
-    await c.regroup()
+    await c.regroup(before)
 
 
 @command("decline_speak")
@@ -136,12 +137,13 @@ async def mute_speaker(
 
 async def _to_audience(c: RoomChange, m: RoomMember, u: User) -> None:
     was_moderator = m.role == "moderator"
+    before = await c.followed_listeners()
     m.role, m.muted = "listener", True
     m.hand_raised_at = m.invited_to_speak_at = None
     await c.emit("member.updated", member_view(m, u, "others"))
     if was_moderator:
         await c.moderators_changed(c.now)
-    await c.regroup()
+    await c.regroup(before)
 
 
 @command("step_down")
