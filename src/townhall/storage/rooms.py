@@ -139,7 +139,13 @@ async def last_hand_raised_at(tx: AsyncSession, room_id: str) -> datetime | None
     return (await tx.execute(query)).scalar()
 
 
-async def add_member(tx: AsyncSession, m: RoomMember) -> RoomMember:
+async def add_member(
+    tx: AsyncSession, room_id: str, user_id: int, role: str, now: datetime
+) -> RoomMember:
+    """Someone enters a room: muted, seen now."""
+    m = RoomMember(
+        room_id=room_id, user_id=user_id, role=role, muted=True, joined_at=now, last_seen_at=now
+    )
     tx.add(m)
     await tx.flush()
     return m

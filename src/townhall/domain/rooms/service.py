@@ -109,17 +109,7 @@ class Rooms:
                     created_at=now,
                 ),
             )
-            m = await store.add_member(
-                tx,
-                RoomMember(
-                    room_id=room.id,
-                    user_id=user.id,
-                    role="moderator",
-                    muted=True,
-                    joined_at=now,
-                    last_seen_at=now,
-                ),
-            )
+            m = await store.add_member(tx, room.id, user.id, "moderator", now)
             change = self._change(tx, room, now)
             await change.emit("room.created", {"title": title, "kind": kind})
             await change.emit("member.joined", member_view(m, user))
@@ -312,17 +302,7 @@ class Rooms:
                 counts = await store.count_roles(tx, room.id)
                 if counts["listener"] >= self._settings.room_listener_capacity:
                     raise Conflict("room_full", "This room is full.")
-                m = await store.add_member(
-                    tx,
-                    RoomMember(
-                        room_id=room.id,
-                        user_id=user.id,
-                        role="listener",
-                        muted=True,
-                        joined_at=now,
-                        last_seen_at=now,
-                    ),
-                )
+                m = await store.add_member(tx, room.id, user.id, "listener", now)
                 stage = await store.stage_ids(tx, room.id)
                 group = (
                     "followed_by_speakers"
