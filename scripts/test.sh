@@ -9,6 +9,11 @@ source scripts/_venv.sh
 DEBIAN_PACKAGES=(
   postgresql   # the production database stack
   redis-server # shared rate limits on the production stack
+  chromium     # browser tests (Playwright drives Debian's Chromium)
+  sox          # known tones for the audio tests
+  espeak-ng    # real speech for the audio tests
+  fonts-noto-core # Arabic, Korean and Cyrillic glyphs in browser screenshots
+  fonts-noto-cjk
 )
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -19,6 +19,7 @@ from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.domain.accounts import Accounts
 from townhall.domain.graph import Graph
+from townhall.domain.happenings import Happenings
 from townhall.domain.invites import Invites
 from townhall.domain.operators import Operators
 from townhall.domain.profile import Profiles
@@ -51,6 +52,7 @@ class Container:
     profiles: Profiles
     graph: Graph
     bus: EventBus
+    happenings: Happenings
     rooms: Rooms
     sweeper: Periodic
     gateway: Gateway
@@ -102,6 +104,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         if settings.redis_url
         else MemoryBus()
     )
+    happenings = Happenings()
     rooms = Rooms(db, settings, clock, bus, limiter)
     return Container(
         settings=settings,
@@ -117,6 +120,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         profiles=Profiles(db, settings, clock, files, limiter),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect)),
         bus=bus,
+        happenings=happenings,
         rooms=rooms,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
         gateway=Gateway(bus, rooms),
