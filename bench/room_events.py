@@ -19,84 +19,31 @@ import argparse
 import asyncio
 import json
 import os
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from benchkit import (
+    REDIS_URL,
+    bench_env,
+    cpu_seconds,
+    create_accounts,
+    create_database,
+    drop_database,
+    free_port,
+    pct,
+    raise_fd_limit,
+    serving,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
-from townhall.app import build_container
-from townhall.client.http import link_token
-from townhall.config import load_settings
-
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PING = '{"type":"ping"'
 PONG = '{"type":"pong"}'
 MARK = '"name":"member.updated"'
-
-
-def raise_fd_limit() -> int:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-async def create_accounts(env: dict[str, str], database_url: str, count: int) -> list[str]:
-    """Tokens for ``bench_mod``, ``bench_guest`` and ``listener0``.., straight in the DB."""
-    settings = load_settings(
-        None,
-        database_url=database_url,
-        data_dir=Path(env["BENCH_DATA_DIR"]),
-        limit_sign_in_attempts_per_ip="100000000/1",
-    )
-    container = build_container(settings)
-    try:
-        await container.db.migrate()
-        accounts = container.accounts
-        names = ["bench_mod", "bench_guest", *(f"listener{i}" for i in range(count))]
-        tokens: list[str] = []
-        gate = asyncio.Semaphore(1 if container.db.dialect == "sqlite" else 16)
-
-        async def one(name: str) -> str:
-            async with gate:
-                await accounts.create_account(f"{name}@example.org", name)
-                link = await accounts.create_sign_in_link(name)
-                signed = await accounts.use_sign_in_link(
-                    link_token(link), "127.0.0.1", kind="token"
-                )
-                return signed.token
-
-        tokens = list(await asyncio.gather(*(one(n) for n in names)))
-        return tokens
-    finally:
-        await container.close()
 
 
 @dataclass
@@ -300,29 +247,6 @@ async def measure(
             await actor.ws.close()
 
 
-async def create_database() -> tuple[str, str]:
-    import asyncpg
-
-    name = f"townhall_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return name, f"{base}/{name}"
-
-
-async def drop_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--listeners", default="1000", help="comma-separated sizes, e.g. 1000,5000")
@@ -335,18 +259,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="townhall-bench-"))
     port = free_port()
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNHALL_")}
-    env.update(
-        BENCH_DATA_DIR=str(tmp),
-        TOWNHALL_PUBLIC_URL=base,
-        TOWNHALL_SECRET_KEY="bench-" + uuid.uuid4().hex,
-        TOWNHALL_LOG_LEVEL="WARNING",
-        TOWNHALL_ROOM_LISTENER_CAPACITY=str(max(sizes) + 10),
+    env = bench_env(
+        tmp,
+        base,
+        room_listener_capacity=str(max(sizes) + 10),
         # Joined listeners are all connected; a long presence window keeps the sweeper quiet.
-        TOWNHALL_ROOM_PRESENCE_TIMEOUT_SECONDS="600",
-        TOWNHALL_ROOM_RECONNECT_SECONDS="600",
-        TOWNHALL_LIMIT_ROOM_CREATIONS_PER_USER="1000/3600",
-        TOWNHALL_LIMIT_SIGN_IN_ATTEMPTS_PER_IP="100000000/1",
+        room_presence_timeout_seconds="600",
+        room_reconnect_seconds="600",
     )
     db_name = None
     if ns.stack == "postgres":
@@ -357,27 +276,13 @@ def main() -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("TOWNHALL_")})
     try:
         t0 = time.perf_counter()
-        tokens = asyncio.run(create_accounts(env, database_url, max(sizes)))
+        names = ["bench_mod", "bench_guest", *(f"listener{i}" for i in range(max(sizes)))]
+        tokens = asyncio.run(create_accounts(env, database_url, names))
         print(f"{len(tokens)} accounts with sessions in {time.perf_counter() - t0:.1f} s")
-        cmd = [sys.executable, "-m", "townhall", "--database-url", database_url]
-        cmd += ["--data-dir", str(tmp), "serve", "--port", str(port)]
-        with (tmp / "server.log").open("wb") as log:
-            server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            print(f"server pid {server.pid} on {base} ({ns.stack})")
+        with serving(env, database_url, tmp, port) as pid:
+            print(f"server pid {pid} on {base} ({ns.stack})")
             for n in sizes:
-                asyncio.run(measure(base, ws_base, server.pid, tokens, n, ns.rounds))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            print(f"server log: {tmp / 'server.log'}")
+                asyncio.run(measure(base, ws_base, pid, tokens, n, ns.rounds))
     finally:
         if db_name:
             asyncio.run(drop_database(db_name))

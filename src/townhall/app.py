@@ -18,15 +18,21 @@ from townhall.bus.redis import RedisBus
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.domain.accounts import Accounts
+from townhall.domain.clubs.service import Clubs
+from townhall.domain.events import Events
 from townhall.domain.graph import Graph
+from townhall.domain.hallway import Hallway
 from townhall.domain.happenings import Happenings
 from townhall.domain.invites import Invites
+from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.profile import Profiles
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore
 from townhall.mail import Mailer
+from townhall.media.server import MediaServer
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
 from townhall.storage.search import people_search_for
@@ -54,8 +60,15 @@ class Container:
     bus: EventBus
     happenings: Happenings
     rooms: Rooms
+    clubs: Clubs
+    events: Events
     sweeper: Periodic
     gateway: Gateway
+    media: MediaServer
+    voice: Voice
+    notifications: Notifications
+    notification_sweeper: Periodic
+    hallway: Hallway
     _closed: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -63,12 +76,18 @@ class Container:
         await self.bus.start()
         self.sweeper.start()
         self.gateway.start()
+        await self.gateway.follow_shared()
+        self.notification_sweeper.start()
+        self.hallway.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         await self.gateway.close()
+        await self.media.close()
+        await self.hallway.close()
+        await self.notification_sweeper.close()
         await self.sweeper.close()
         await self.bus.close()
         await self.limiter.close()
@@ -105,7 +124,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         else MemoryBus()
     )
     happenings = Happenings()
-    rooms = Rooms(db, settings, clock, bus, limiter)
+    notifications = Notifications(db, settings, clock, bus, mailer)
+    happenings.listen(notifications.on_happening)
+    rooms = Rooms(db, settings, clock, bus, limiter, happenings)
+    events = Events(db, settings, clock, limiter, rooms, happenings)
+    hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
+    happenings.listen(hallway.on_happening)
+    media = MediaServer(settings, bus)
     return Container(
         settings=settings,
         clock=clock,
@@ -113,17 +138,28 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         limiter=limiter,
         mailer=mailer,
         files=files,
-        accounts=Accounts(db, settings, clock, mailer, limiter, secret),
+        accounts=Accounts(db, settings, clock, mailer, limiter, secret, happenings),
         invites=Invites(db, settings, clock, mailer, limiter),
-        waitlist=Waitlist(db, settings, clock, limiter),
+        waitlist=Waitlist(db, settings, clock, limiter, happenings),
         operators=Operators(db, settings, clock),
         profiles=Profiles(db, settings, clock, files, limiter),
-        graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect)),
+        graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
         bus=bus,
         happenings=happenings,
         rooms=rooms,
+        clubs=Clubs(db, settings, clock, limiter, files, happenings),
+        events=events,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
-        gateway=Gateway(bus, rooms),
+        gateway=Gateway(bus, rooms, also_present=media.present),
+        media=media,
+        voice=Voice(settings, rooms, media, limiter),
+        notifications=notifications,
+        notification_sweeper=Periodic(
+            "notification-sweeper",
+            settings.notification_sweep_interval_seconds,
+            notifications.sweep,
+        ),
+        hallway=hallway,
     )
 
 

@@ -8,7 +8,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -22,6 +30,16 @@ ENV_PREFIX = "TOWNHALL_"
 
 # The TOML file's values, handed by ``load_settings`` to the settings sources below.
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("townhall_file_values", default=None)
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server handed to clients (RTCIceServer in the browser)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -83,6 +101,29 @@ class Settings(BaseSettings):
     room_sweep_interval_seconds: float = Field(1.0, gt=0)
     ws_send_queue: int = Field(256, ge=8)
     ws_heartbeat_seconds: float = Field(15.0, gt=0)
+    notification_hourly_cap: int = Field(20, ge=1, le=1000)
+    notification_direct_max: int = Field(20, ge=0, le=1000)
+    notification_sweep_interval_seconds: float = Field(60.0, gt=0)
+    hallway_hint_seconds: float = Field(5.0, gt=0)
+
+    # S7 clubs and events
+    club_found_min_rooms_hosted: int = Field(3, ge=0)
+    event_max_days_ahead: int = Field(365, ge=1, le=3650)
+    event_max_cohosts: int = Field(5, ge=0, le=50)
+    event_early_start_minutes: int = Field(60, ge=0, le=1440)
+
+    # S5 voice: the embedded media server
+    media_bind_addresses: list[str] = Field(default_factory=list)
+    media_port_min: int = Field(0, ge=0, le=65535)
+    media_port_max: int = Field(0, ge=0, le=65535)
+    media_public_ips: list[str] = Field(default_factory=list)
+    media_ice_servers: list[IceServer] = Field(default_factory=list)
+    media_bitrate: int = Field(32000, ge=6000, le=128000)
+    media_audience_frame_ms: int = Field(20, ge=20, le=60, multiple_of=20)
+    media_input_frames: int = Field(3, ge=1, le=50)
+    media_levels_interval_ms: int = Field(200, ge=50, le=5000)
+    media_sessions_per_room: int = Field(6000, ge=1)
+    media_connect_timeout_seconds: float = Field(20.0, gt=0)
 
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "5/3600"
@@ -97,6 +138,10 @@ class Settings(BaseSettings):
     limit_pings_per_user: str = "60/3600"
     limit_avatar_uploads_per_user: str = "20/3600"
     limit_exports_per_user: str = "5/3600"
+    limit_club_creations_per_user: str = "3/86400"
+    limit_club_invites_per_user: str = "50/3600"
+    limit_event_creations_per_user: str = "20/86400"
+    limit_media_offers_per_user: str = "30/60"
 
     @field_validator("*")
     @classmethod
@@ -131,6 +176,14 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    @field_validator("media_port_max")
+    @classmethod
+    def _check_port_range(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("media_port_min", 0)
+        if (value == 0) != (low == 0) or value < low:
+            raise ValueError("media_port_min and media_port_max are both 0 or a range low..high")
+        return value
 
     @property
     def secure_cookies(self) -> bool:

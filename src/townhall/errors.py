@@ -13,6 +13,7 @@ of failure it is, which the API turns into an HTTP status:
     ├── Gone                existed once, no longer usable                  (410)
     ├── TooLarge            an upload over the size limit                   (413)
     ├── RateLimited         too many attempts; carries ``retry_after``      (429)
+    ├── Unavailable         a server resource is exhausted for now          (503)
     └── ConfigError         the operator's configuration is wrong (never sent to users)
 """
 
@@ -70,6 +71,10 @@ class RateLimited(TownhallError):
     ) -> None:
         super().__init__("rate_limited", message, retry_after=retry_after)
         self.retry_after = max(1, int(retry_after))
+
+
+class Unavailable(TownhallError):
+    code = "unavailable"
 
 
 class ConfigError(TownhallError):

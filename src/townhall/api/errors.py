@@ -22,6 +22,7 @@ STATUS: list[tuple[type[errors.TownhallError], int]] = [
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.TooLarge, 413),
+    (errors.Unavailable, 503),
     (errors.RateLimited, 429),
 ]
 

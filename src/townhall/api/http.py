@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,21 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from townhall import __version__
 from townhall.api import errors
+from townhall.api.deps import SESSION_COOKIE
 from townhall.api.routes import ROUTERS
 from townhall.api.ws.routes import router as ws_router
 from townhall.app import Container
-from townhall.errors import NotFound
+from townhall.errors import NotFound, TownhallError
 from townhall.logs import request_id
 
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+SHARE_LINK = re.compile(r"/r/([A-Za-z0-9_-]{1,16})")
 
 
 def _logged_path(request: Request) -> str:
@@ -74,6 +77,23 @@ def create_api(
         response.headers["X-Request-ID"] = rid
         return response
 
+    @app.middleware("http")
+    async def share_links_open_the_app(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """A signed-in person following a room's share link goes into the room in the web
+        app; visitors (and stale sessions) get the public preview page."""
+        share = SHARE_LINK.fullmatch(request.url.path)
+        token = request.cookies.get(SESSION_COOKIE)
+        if share and token and request.method == "GET":
+            try:
+                await container.accounts.authenticate(token)
+            except TownhallError:
+                pass
+            else:
+                return RedirectResponse(f"/#/room/{share.group(1)}", status_code=303)
+        return await call_next(request)
+
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(ws_router)
@@ -84,6 +104,16 @@ def create_api(
         if path is None:
             raise NotFound("file_not_found", "No such file.")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> FileResponse:
+        # Served from the root so it may control the whole app; always revalidated so a
+        # new version takes over at the next visit.
+        return FileResponse(
+            WEB / "sw.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
 
     @app.get("/invite/{token}", include_in_schema=False)
     async def invite_page(token: str) -> FileResponse:

@@ -11,6 +11,7 @@ import httpx
 
 from townhall.client.errors import TownhallAPIError
 from townhall.client.live import Live
+from townhall.client.voice import HttpSignalling
 
 Json = dict[str, Any]
 
@@ -161,6 +162,14 @@ class Townhall:
         return result
 
     # --- live ---------------------------------------------------------------------------------
+
+    def signalling(self, room_id: str) -> HttpSignalling:
+        """Offer/answer for ``RoomAudio.open`` (townhall.client.voice)."""
+        return HttpSignalling(
+            room_id,
+            post=lambda path, body: self.call("POST", path, json=body),
+            delete=lambda path: self.call("DELETE", path),
+        )
 
     def live(self, *fallback_urls: str, **options: Any) -> Live:
         """The live WebSocket, signed in as this client; ``fallback_urls`` are other API

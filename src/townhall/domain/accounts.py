@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain import invites as invite_rules
+from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from townhall.mail import Mail, Mailer
 from townhall.ratelimit import RateLimiter
@@ -116,6 +117,7 @@ class Accounts:
         mailer: Mailer,
         limiter: RateLimiter,
         secret: bytes,
+        happenings: Happenings | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -123,6 +125,7 @@ class Accounts:
         self._mailer = mailer
         self._limiter = limiter
         self._secret = secret
+        self._happenings = happenings or Happenings()
 
     # --- sign-in codes -------------------------------------------------------------------
 
@@ -209,10 +212,21 @@ class Accounts:
                         "username_required", "Choose a username to finish signing up."
                     )
                 user = await self._create_user(tx, email, check_username(username), now)
-            await invite_rules.redeem_on_sign_in(tx, user, invite_token, now, self._settings)
+            invite = await invite_rules.redeem_on_sign_in(
+                tx, user, invite_token, now, self._settings
+            )
             pending.used_at = now
             session, token = await self._new_session(tx, user, kind, device, now)
         logger.info("user %s signed in (%s)", user.id, kind)
+        if invite is not None:
+            await self._happenings.emit(
+                Happening(
+                    "invitee.joined",
+                    Recipients(users=(invite.inviter_id,)),
+                    actor_id=user.id,
+                    key=f"invitee.joined:{user.id}",
+                )
+            )
         return SignedIn(user=user, session=session, token=token, created=created)
 
     async def _create_user(

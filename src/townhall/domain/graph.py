@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
 from townhall.errors import Forbidden, InvalidInput, NotFound
 from townhall.ratelimit import RateLimiter
@@ -106,12 +107,14 @@ class Graph:
         clock: Clock,
         limiter: RateLimiter,
         search: PeopleSearch,
+        happenings: Happenings | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
         self._search = search
+        self._happenings = happenings or Happenings()
 
     # --- profiles -------------------------------------------------------------------------
 
@@ -141,8 +144,18 @@ class Graph:
             await graph_store.lock_pair(tx, viewer.id, user.id)
             if await _blocked_either_way(tx, viewer.id, user.id):
                 raise Forbidden("blocked", "You cannot follow this person.")
-            await graph_store.add_follow(tx, viewer.id, user.id, self._clock.now())
-            return await _relationship(tx, viewer, user)
+            added = await graph_store.add_follow(tx, viewer.id, user.id, self._clock.now())
+            relationship = await _relationship(tx, viewer, user)
+        if added:
+            await self._happenings.emit(
+                Happening(
+                    "user.followed",
+                    Recipients(users=(user.id,)),
+                    actor_id=viewer.id,
+                    key=f"user.followed:{viewer.id}:{user.id}",
+                )
+            )
+        return relationship
 
     async def unfollow(self, viewer: User, username: str) -> Relationship:
         """Stop following someone (idempotent)."""

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.accounts import USERNAME
+from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from townhall.ratelimit import RateLimiter
@@ -45,12 +46,18 @@ async def find_user(tx: AsyncSession, raw: str) -> User | None:
 
 class Waitlist:
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, limiter: RateLimiter
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        limiter: RateLimiter,
+        happenings: Happenings | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
+        self._happenings = happenings or Happenings()
 
     async def share_contacts(self, user: User, hashes: list[str]) -> int:
         """Replace the member's contact matches with those ``hashes`` point at; how many."""
@@ -70,10 +77,23 @@ class Waitlist:
             f"contacts:{user.id}", self._settings.limit_contact_uploads_per_user
         )
         now = self._clock.now()
+        limit = self._settings.contacts_max_hashes
         async with self._db.transaction() as tx:
             await contact_store.lock_owner(tx, user.id)
+            before = await contact_store.waitlisted_of(tx, user.id, None, limit)
             matched = await contact_store.replace(tx, user.id, hashes, now)
+            after = await contact_store.waitlisted_of(tx, user.id, None, limit)
         logger.info("user %s shared contacts: %s matched", user.id, matched)
+        known = {u.id for u in before}
+        new = [u.username for u in after if u.id not in known]
+        if new:
+            await self._happenings.emit(
+                Happening(
+                    "contact.waitlisted",
+                    Recipients(users=(user.id,)),
+                    data={"usernames": new[:3], "count": len(new)},
+                )
+            )
         return matched
 
     async def forget_contacts(self, user: User) -> None:

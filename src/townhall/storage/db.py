@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,10 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and every transaction here takes the write lock
+        # (see _sqlite_begin). Queue them in the event loop rather than in SQLite's busy
+        # wait, which gives up after busy_timeout while a busy process is slow to commit.
+        self._one_at_a_time = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -51,8 +56,14 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
-        async with self._sessions() as session, session.begin():
+        """One unit of work: commits on success, rolls back on any exception.
+
+        Never open a transaction while holding another: on SQLite they are taken in turn."""
+        if self._one_at_a_time is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._one_at_a_time, self._sessions() as session, session.begin():
             yield session
 
     async def ping(self) -> None:

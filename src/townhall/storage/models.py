@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -209,13 +210,17 @@ class Room(Base):
     kind: Mapped[str] = mapped_column(String(8))
     hand_raise: Mapped[str] = mapped_column(String(12))
     created_by_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     status: Mapped[str] = mapped_column(String(8), index=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = _ts()
     ended_at: Mapped[datetime | None] = _ts(nullable=True)
     moderator_gone_at: Mapped[datetime | None] = _ts(nullable=True)
+    club_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("clubs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    members_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RoomMember(Base):
@@ -288,3 +293,198 @@ class RoomEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     audience: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = _ts()
+
+
+class Club(Base):
+    """A group around an interest (S7). ``name_key`` is the name folded for uniqueness."""
+
+    __tablename__ = "clubs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(50))
+    name_key: Mapped[str] = mapped_column(String(50), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    icon: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    policy: Mapped[str] = mapped_column(String(12))
+    founder_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class ClubMember(Base):
+    """Someone's place in a club: founder, admin, leader, member, or follower."""
+
+    __tablename__ = "club_members"
+
+    club_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("clubs.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (Index("ix_club_members_club_role", "club_id", "role", "created_at"),)
+
+
+class ClubRequest(Base):
+    """A pending way into a club: an application, an admin's invitation or a nomination."""
+
+    __tablename__ = "club_requests"
+
+    club_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("clubs.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class Event(Base):
+    """A room booked in advance (S7). ``sequence`` grows with every change (iCalendar)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = _ts()
+    time_zone: Mapped[str] = mapped_column(String(64))
+    club_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("clubs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    members_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    room_id: Mapped[str | None] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (Index("ix_events_starts_at", "starts_at", "id"),)
+
+
+class EventHost(Base):
+    __tablename__ = "event_hosts"
+
+    event_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EventReminder(Base):
+    """Someone asked to be told when this event starts."""
+
+    __tablename__ = "event_reminders"
+
+    event_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = _ts()
+
+
+class CalendarFeed(Base):
+    """A private calendar feed address; only the token's hash is kept."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _ts()
+    revoked_at: Mapped[datetime | None] = _ts(nullable=True)
+
+
+class Notification(Base):
+    """Something said once to many people (S9); who received it is in ``inbox``."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    created_at: Mapped[datetime] = _ts()
+
+
+class InboxItem(Base):
+    """One person's copy of a notification. ``state``: ``live`` (sent to their sockets),
+    ``quiet`` (kept while notifications were paused), ``held`` (over the hourly cap, not
+    shown yet) or ``shown`` (held, then released with a summary)."""
+
+    __tablename__ = "inbox"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    notification_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    state: Mapped[str] = mapped_column(String(8))
+    read_at: Mapped[datetime | None] = _ts(nullable=True)
+    created_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (
+        Index("ix_inbox_user_created", "user_id", "created_at"),
+        Index("ix_inbox_state_user", "state", "user_id"),
+    )
+
+
+class NotificationSettings(Base):
+    """A person's notification settings; no row means the defaults."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    fewer: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_until: Mapped[datetime | None] = _ts(nullable=True)
+    hourly_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class NotificationKindOff(Base):
+    """A kind of notification someone turned off."""
+
+    __tablename__ = "notification_kinds_off"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class HallwayTopic(Base):
+    """A word from the titles of rooms someone joined, for ranking their hallway. Only the
+    most recent few words per person are kept."""
+
+    __tablename__ = "hallway_topics"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: Mapped[str] = mapped_column(String(40), primary_key=True)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = _ts()

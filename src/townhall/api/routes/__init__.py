@@ -1,6 +1,21 @@
 """Every HTTP router, in the order they are mounted."""
 
-from townhall.api.routes import admin, auth, health, invites, me, people, rooms, sessions, waitlist
+from townhall.api.routes import (
+    admin,
+    auth,
+    clubs,
+    events,
+    hallway,
+    health,
+    invites,
+    me,
+    media,
+    notifications,
+    people,
+    rooms,
+    sessions,
+    waitlist,
+)
 
 ROUTERS = [
     health.router,
@@ -14,4 +29,11 @@ ROUTERS = [
     people.router,
     rooms.router,
     rooms.pages,
+    clubs.router,
+    clubs.pages,
+    events.router,
+    events.pages,
+    media.router,
+    notifications.router,
+    hallway.router,
 ]

@@ -43,6 +43,8 @@ class CreateRoomIn(Strict):
     title: str = Field("", max_length=rules.TITLE_MAX)
     kind: Kind = "open"
     hand_raise: HandRaise = "everyone"
+    club: int | None = Field(None, ge=1, le=MAX_ID, description="Start the room in this club.")
+    members_only: bool = Field(False, description="A club room for the club's members only.")
 
 
 class CommandIn(Strict):
@@ -97,6 +99,8 @@ class SnapshotOut(BaseModel):
     title: str
     kind: Kind
     hand_raise: HandRaise
+    club_id: int | None = Field(None, description="The club whose room this is, if any.")
+    members_only: bool = False
     status: Literal["live", "ended"]
     seq: int
     created_at: str
@@ -153,7 +157,9 @@ class EventsOut(BaseModel):
 @router.post("/api/rooms", status_code=201, response_model=SnapshotOut)
 async def create_room(body: CreateRoomIn, user: MemberDep, container: ContainerDep) -> Any:
     """Open a room; you are its first moderator, on stage, muted."""
-    return await container.rooms.create(user, body.title, body.kind, body.hand_raise)
+    return await container.rooms.create(
+        user, body.title, body.kind, body.hand_raise, body.club, body.members_only
+    )
 
 
 @router.get("/api/rooms", response_model=RoomListOut)

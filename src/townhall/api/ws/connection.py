@@ -76,6 +76,11 @@ class Connection:
         if stream is not None:
             self._deliver(stream, stream.offer(event))
 
+    def on_levels(self, room: str, text: str) -> None:
+        """Who is speaking: unnumbered, and skipped rather than queued behind a backlog."""
+        if room in self.streams and self._queue.qsize() < self._queue_size // 2:
+            self.send(text)
+
     def on_notice(self, notice: protocol.Notice) -> None:
         self.send(notice.text)
         if notice.name == "room.removed":

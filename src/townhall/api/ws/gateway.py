@@ -8,13 +8,18 @@ gateway tells the room service which members still have a socket open here.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from townhall.api.ws import protocol
 from townhall.bus import EventBus
+from townhall.domain.hallway import HALLWAY_CHANNEL
+from townhall.domain.notifications import SHARED_CHANNEL
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.voice import LEVELS_PREFIX
 from townhall.tasks import Periodic
 
 if TYPE_CHECKING:
@@ -26,9 +31,17 @@ PRESENCE_INTERVAL = 2.0
 
 
 class Gateway:
-    def __init__(self, bus: EventBus, rooms: Rooms, presence_interval: float = PRESENCE_INTERVAL):
+    def __init__(
+        self,
+        bus: EventBus,
+        rooms: Rooms,
+        presence_interval: float = PRESENCE_INTERVAL,
+        also_present: Callable[[], dict[str, set[int]]] | None = None,
+    ):
         self._bus = bus
         self._rooms = rooms
+        # Other signs of life in this process (open audio connections), room -> user ids.
+        self._also_present = also_present
         self._local: dict[str, set[Connection]] = {}
         # Channels the bus delivers to us. Changed only under ``_lock``, except that
         # ``_tidy`` removes a channel *before* awaiting the bus, so an ``attach`` racing it
@@ -45,6 +58,33 @@ class Gateway:
         await self._presence.close()
         for conn in tuple(self.connections):
             conn.close(1001)
+
+    async def follow_shared(self) -> None:
+        """Receive the channels meant for many sockets at once: large notification fan-outs
+        (handed to the listed people's sockets here) and hallway hints (to every socket)."""
+        await self._bus.subscribe(SHARED_CHANNEL, self._on_shared_notification)
+        await self._bus.subscribe(HALLWAY_CHANNEL, self._on_hallway_hint)
+
+    def _on_shared_notification(self, channel: str, payload: str) -> None:
+        # Runs in the bus reader: never awaits.
+        try:
+            message = json.loads(payload)
+            to, text = message["to"], message["text"]
+            if not isinstance(to, list) or not isinstance(text, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            logger.warning("dropping a malformed message on %s", channel)
+            return
+        local = self._local
+        for uid in to:
+            conns = local.get(f"user:{uid}")
+            if conns:
+                for conn in tuple(conns):
+                    conn.send(text)
+
+    def _on_hallway_hint(self, channel: str, payload: str) -> None:
+        for conn in tuple(self.connections):
+            conn.send(payload)
 
     async def attach(self, channel: str, conn: Connection) -> None:
         """Deliver ``channel`` to ``conn``; once this returns, no later message is missed."""
@@ -68,6 +108,11 @@ class Gateway:
         if not conns:
             return
         if channel.startswith("room:"):
+            if payload.startswith(LEVELS_PREFIX):
+                room = channel[5:]
+                for conn in tuple(conns):
+                    conn.on_levels(room, payload)
+                return
             event = protocol.read_event(payload)
             if event is None:
                 logger.warning("dropping a malformed event on %s", channel)
@@ -88,6 +133,9 @@ class Gateway:
         for conn in tuple(self.connections):
             for room in conn.member_rooms():
                 present[room].add(conn.user_id)
+        if self._also_present is not None:
+            for room, user_ids in self._also_present().items():
+                present[room] |= user_ids
         for room, user_ids in present.items():
             try:
                 await self._rooms.touch(room, sorted(user_ids))

@@ -21,6 +21,11 @@ from townhall.storage import rooms as store
 from townhall.storage import users as user_store
 from townhall.storage.models import Room, RoomEvent, RoomMember, User
 
+HALLWAY_EVENTS = frozenset(
+    {"room.created", "room.ended", "room.updated", "member.joined", "member.left", "member.updated"}
+)
+"""Events that change what a room looks like in the hallway."""
+
 
 @dataclass
 class RoomChange:
@@ -53,6 +58,8 @@ class RoomChange:
         )
         await store.add_event(self.tx, event)
         self.outbox.add(room_channel(self.room.id), event_payload(event))
+        if name in HALLWAY_EVENTS:
+            self.outbox.hallway = True
 
     async def target(self, username: str | None) -> tuple[RoomMember, User]:
         """The member a command names."""

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from townhall.domain.happenings import Happening, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.events import member_view, notice, person, user_channel
@@ -96,6 +97,20 @@ async def accept_speak(c: RoomChange, me: RoomMember, user: User) -> None:
     me.hand_raised_at = None
     await c.emit("member.updated", member_view(me, user))
     await c.regroup(before)
+    if c.room.kind == "open" and not c.room.members_only:
+        c.outbox.happenings.append(
+            Happening(
+                "room.speaking",
+                Recipients(followers_of=(user.id,)),
+                actor_id=user.id,
+                data={"room": c.room.id, "title": c.room.title, "link": _link(c)},
+                key=f"room.speaking:{c.room.id}:{user.id}",
+            )
+        )
+
+
+def _link(c: RoomChange) -> str:
+    return f"{c.settings.resolved_public_url}/r/{c.room.id}"
 
 
 @command("decline_speak")
@@ -246,11 +261,15 @@ async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = N
         user_channel(other.id),
         notice(
             "room.pinged",
-            {
-                "room": c.room.id,
-                "title": c.room.title,
-                "by": person(user),
-                "link": f"{c.settings.resolved_public_url}/r/{c.room.id}",
-            },
+            {"room": c.room.id, "title": c.room.title, "by": person(user), "link": _link(c)},
         ),
+    )
+    # The notice reaches open sockets at once; the notification keeps it in the inbox.
+    c.outbox.happenings.append(
+        Happening(
+            "room.pinged",
+            Recipients(users=(other.id,)),
+            actor_id=user.id,
+            data={"room": c.room.id, "title": c.room.title, "link": _link(c)},
+        )
     )

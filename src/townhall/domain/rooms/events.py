@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from townhall.domain.happenings import Happening
 from townhall.storage.models import RoomEvent, RoomMember, User
 
 
@@ -71,6 +72,10 @@ class Outbox:
     """What a transaction will publish once it has committed."""
 
     messages: list[tuple[str, str]] = field(default_factory=list)
+    happenings: list[Happening] = field(default_factory=list)
+    """Told to the process's listeners (notifications, hallway) after the commit."""
+    hallway: bool = False
+    """Something the hallway shows changed: a room started or ended, or who is in it."""
 
     def add(self, channel: str, payload: str) -> None:
         self.messages.append((channel, payload))

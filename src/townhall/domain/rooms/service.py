@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.bus import EventBus
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain.clubs import rules as club_rules
+from townhall.domain.hallway import ROOM_CHANGED, ROOM_JOINED
+from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.commands import COMMANDS
@@ -32,7 +35,10 @@ from townhall.domain.rooms.events import (
     visible_to,
 )
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from townhall.media.policy import StageState
 from townhall.ratelimit import RateLimiter
+from townhall.storage import clubs as club_store
+from townhall.storage import events as event_store
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
@@ -43,15 +49,41 @@ logger = logging.getLogger(__name__)
 __all__ = ["Rooms", "event_payload", "room_channel", "user_channel", "visible_to"]
 
 
+def room_link(public_url: str, room_id: str) -> str:
+    return f"{public_url}/r/{room_id}"
+
+
+def started_happening(room: Room, user: User, public_url: str) -> Happening | None:
+    """The "someone you follow started a room" happening, for rooms their followers may
+    join: open rooms that are not for a club's members only (the club's followers hear of
+    them too)."""
+    if room.kind != "open" or room.members_only:
+        return None
+    return Happening(
+        "room.started",
+        Recipients(followers_of=(user.id,), club=room.club_id),
+        actor_id=user.id,
+        data={"room": room.id, "title": room.title, "link": room_link(public_url, room.id)},
+        key=f"room.started:{room.id}",
+    )
+
+
 class Rooms:
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, bus: EventBus, limiter: RateLimiter
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        bus: EventBus,
+        limiter: RateLimiter,
+        happenings: Happenings | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._bus = bus
         self._limiter = limiter
+        self._happenings = happenings or Happenings()
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -62,6 +94,10 @@ class Rooms:
             except Exception:
                 # The event is in the room's log; clients catch up when they resume.
                 logger.exception("publishing on %s failed", channel)
+        for happening in outbox.happenings:
+            await self._happenings.emit(happening)
+        if outbox.hallway:
+            await self._happenings.emit(Happening(ROOM_CHANGED, Recipients()))
 
     def _change(
         self, tx: AsyncSession, room: Room, now: datetime, outbox: Outbox | None = None
@@ -84,18 +120,37 @@ class Rooms:
 
     # --- creating and reading ---------------------------------------------------------------
 
-    async def create(self, user: User, title: str, kind: str, hand_raise: str) -> dict[str, Any]:
-        """Open a room; its creator is its first moderator, on stage, muted."""
+    async def create(
+        self,
+        user: User,
+        title: str,
+        kind: str,
+        hand_raise: str,
+        club_id: int | None = None,
+        members_only: bool = False,
+        for_event: bool = False,
+    ) -> dict[str, Any]:
+        """Open a room; its creator is its first moderator, on stage, muted.
+
+        A club room needs a club role that may start rooms, unless a host starts the room of
+        a scheduled event (``for_event``): scheduling it was the club's permission."""
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
         title = rules.check_title(title)
         rules.check_kind(kind)
         rules.check_hand_raise(hand_raise)
+        if members_only and club_id is None:
+            raise InvalidInput("members_only_needs_club", "Only a club room can be members-only.")
         await self._limiter.hit(
             f"room-create:{user.id}", self._settings.limit_room_creations_per_user
         )
         now = self._clock.now()
         async with self._db.transaction() as tx:
+            if club_id is not None:
+                if await club_store.club(tx, club_id) is None:
+                    raise NotFound("club_not_found", "There is no such club.")
+                if not for_event:
+                    club_rules.require(await club_store.role_of(tx, club_id, user.id), "start_room")
             room = await store.add_room(
                 tx,
                 Room(
@@ -104,6 +159,8 @@ class Rooms:
                     kind=kind,
                     hand_raise=hand_raise,
                     created_by_id=user.id,
+                    club_id=club_id,
+                    members_only=members_only,
                     status="live",
                     seq=0,
                     created_at=now,
@@ -114,6 +171,10 @@ class Rooms:
             await change.emit("room.created", {"title": title, "kind": kind})
             await change.emit("member.joined", member_view(m, user))
             snapshot = await self._snapshot(tx, room, user)
+            # An event's room is announced as the event starting instead.
+            started = started_happening(room, user, self._settings.resolved_public_url)
+            if started is not None and not for_event:
+                change.outbox.happenings.append(started)
         await self._publish(change.outbox)
         logger.info("room %s created by user %s", room.id, user.id)
         return snapshot
@@ -180,6 +241,8 @@ class Rooms:
             "title": room.title,
             "kind": room.kind,
             "hand_raise": room.hand_raise,
+            "club_id": room.club_id,
+            "members_only": room.members_only,
             "status": room.status,
             "seq": room.seq,
             "created_at": room.created_at.isoformat(),
@@ -271,6 +334,10 @@ class Rooms:
         moderators = await store.moderator_ids(tx, room.id)
         if await store.blocked_by_any(tx, user.id, moderators):
             return Forbidden("blocked_by_moderator", "You cannot join this room.")
+        if room.members_only and room.club_id is not None and room.created_by_id != user.id:
+            role = await club_store.role_of(tx, room.club_id, user.id)
+            if not club_rules.may(role, "members_only"):
+                return Forbidden("club_members_only", "This room is for the club's members only.")
         if room.kind == "open" or room.created_by_id == user.id:
             return None
         if await store.is_invited(tx, room.id, user.id):
@@ -302,14 +369,29 @@ class Rooms:
                 counts = await store.count_roles(tx, room.id)
                 if counts["listener"] >= self._settings.room_listener_capacity:
                     raise Conflict("room_full", "This room is full.")
-                m = await store.add_member(tx, room.id, user.id, "listener", now)
+                role = "listener"
+                if await event_store.hosts_room(tx, room.id, user.id):
+                    # The hosts of a scheduled event run its room together.
+                    try:
+                        await change.check_can_go_on_stage(user)
+                        role = "moderator"
+                    except (Conflict, Forbidden):
+                        pass
+                m = await store.add_member(tx, room.id, user.id, role, now)
+                if role == "moderator":
+                    await change.moderators_changed(now)
                 stage = await store.stage_ids(tx, room.id)
                 group = (
                     "followed_by_speakers"
                     if await store.followed_by_any(tx, user.id, stage)
                     else "others"
                 )
-                await change.emit("member.joined", member_view(m, user, group))
+                await change.emit(
+                    "member.joined", member_view(m, user, group if role == "listener" else None)
+                )
+                change.outbox.happenings.append(
+                    Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
+                )
             snapshot = await self._snapshot(tx, room, user)
         await self._publish(change.outbox)
         return snapshot
@@ -396,6 +478,21 @@ class Rooms:
             elif what == "gone":
                 await change.remove_member(m, u, "disconnected")
         await self._publish(outbox)
+
+    # --- for the media plane ---------------------------------------------------------------
+
+    async def stage_state(self, room_id: str) -> StageState:
+        """Who is on stage and muted, as of the room's last event number."""
+        async with self._db.transaction() as tx:
+            room = await store.room(tx, room_id)
+            if room is None:
+                raise NotFound("room_not_found", "There is no such room.")
+            stage = await store.stage_members(tx, room.id)
+            return StageState(
+                seq=room.seq,
+                live=room.status == "live",
+                stage={u.username: m.muted for m, u in stage},
+            )
 
     # --- for the WebSocket gateway ---------------------------------------------------------
 

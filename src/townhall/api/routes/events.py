@@ -1,0 +1,277 @@
+"""S7 scheduled events over HTTP: schedule, edit, cancel, remind me, start, lists, share
+link, the iCalendar file of an event and the private calendar feed."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
+from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.routes.rooms import PAGE, SnapshotOut
+from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.domain import events as rules
+from townhall.domain.events import EventInput
+from townhall.errors import NotFound, TownhallError
+
+router = APIRouter(tags=["events"])
+pages = APIRouter(include_in_schema=False)
+
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="An event's id.")]
+ICS = "text/calendar; charset=utf-8"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
+EVENT_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+class EventIn(Strict):
+    name: str = Field(max_length=rules.NAME_MAX * 2)
+    description: str = Field("", max_length=rules.DESCRIPTION_MAX * 2)
+    starts_at: datetime = Field(
+        description="Wall-clock start in `time_zone` (e.g. 2026-03-05T18:30); "
+        "a time with an offset is converted."
+    )
+    time_zone: str = Field(max_length=64, description="An IANA zone, e.g. Europe/Paris.")
+    cohosts: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50, description="Usernames of the co-hosts."
+    )
+    club: int | None = Field(None, ge=1, le=MAX_ID, description="Schedule it for this club.")
+    members_only: bool = False
+
+
+class EventEditIn(Strict):
+    """Fields left out stay as they are; ``cohosts`` replaces the list."""
+
+    name: str | None = Field(None, max_length=rules.NAME_MAX * 2)
+    description: str | None = Field(None, max_length=rules.DESCRIPTION_MAX * 2)
+    starts_at: datetime | None = None
+    time_zone: str | None = Field(None, max_length=64)
+    cohosts: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=50
+    )
+    members_only: bool | None = None
+
+
+class ClubRefOut(BaseModel):
+    id: int
+    name: str
+
+
+class EventPreviewOut(BaseModel):
+    """What anyone with the share link sees, signed in or not."""
+
+    id: int
+    name: str
+    description: str
+    starts_at: datetime = Field(description="In UTC.")
+    local_start: str = Field(description="Wall-clock start in `time_zone`.")
+    time_zone: str
+    club: ClubRefOut | None
+    members_only: bool
+    status: Literal["scheduled", "started", "cancelled"]
+    room_id: str | None = Field(description="The room, once a host has started the event.")
+    url: str
+    hosts: list[UserRef]
+
+
+class EventOut(EventPreviewOut):
+    reminded: bool = Field(description="You asked to be told when it starts.")
+    is_host: bool
+
+
+class FeedOut(BaseModel):
+    active: bool
+    created_at: datetime | None
+
+
+class NewFeedOut(BaseModel):
+    url: str = Field(description="Private: anyone with it sees your events. Shown only once.")
+
+
+def event_out(view: dict[str, Any]) -> EventOut:
+    """An event as answered (``Events`` gives JSON-ready views)."""
+    return EventOut.model_validate(view)
+
+
+def _input(body: EventIn | EventEditIn) -> EventInput:
+    return EventInput(
+        name=body.name,
+        description=body.description,
+        starts_at=body.starts_at,
+        time_zone=body.time_zone,
+        cohosts=body.cohosts,
+        club_id=body.club if isinstance(body, EventIn) else None,
+        members_only=body.members_only,
+    )
+
+
+def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    last = items[-1] if len(items) == limit else None
+    return {
+        "items": items,
+        "next_cursor": encode_cursor((datetime.fromisoformat(last["starts_at"]), last["id"]))
+        if last
+        else None,
+    }
+
+
+@router.post("/api/events", status_code=201, response_model=EventOut)
+async def schedule_event(body: EventIn, user: MemberDep, container: ContainerDep) -> Any:
+    """Schedule an event; followers of its hosts and club are told."""
+    return await container.events.create(user, _input(body))
+
+
+@router.get("/api/events/upcoming", response_model=Page[EventOut])
+async def upcoming_events(
+    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+) -> Any:
+    """Upcoming for you: events of people and clubs you follow, and the ones you host."""
+    after = decode_cursor(cursor, shape=(datetime, int))
+    return _page(await container.events.upcoming_for(user.id, limit, after), limit)
+
+
+@router.get("/api/events/mine", response_model=Page[EventOut])
+async def my_events(
+    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+) -> Any:
+    """My events: the ones you host or asked to be reminded of."""
+    after = decode_cursor(cursor, shape=(datetime, int))
+    return _page(await container.events.mine(user, after, limit), limit)
+
+
+@router.get("/api/events/{event_id}", response_model=EventOut)
+async def get_event(event_id: EventId, viewer: OptionalUserDep, container: ContainerDep) -> Any:
+    return await container.events.get(viewer, event_id)
+
+
+@router.get("/api/events/{event_id}/preview", response_model=EventPreviewOut)
+async def event_preview(event_id: EventId, container: ContainerDep) -> Any:
+    """The public preview behind the share link."""
+    return await container.events.get(None, event_id)
+
+
+@router.patch("/api/events/{event_id}", response_model=EventOut)
+async def edit_event(
+    event_id: EventId, body: EventEditIn, user: UserDep, container: ContainerDep
+) -> Any:
+    """Change an event that has not started (the person who scheduled it)."""
+    return await container.events.edit(user, event_id, _input(body))
+
+
+@router.post("/api/events/{event_id}/cancel", response_model=EventOut)
+async def cancel_event(event_id: EventId, user: UserDep, container: ContainerDep) -> Any:
+    """Cancel an event that has neither started nor passed."""
+    return await container.events.cancel(user, event_id)
+
+
+@router.put("/api/events/{event_id}/reminder", response_model=EventOut)
+async def remind_me(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
+    """Be told when the event starts."""
+    return await container.events.remind(user, event_id, True)
+
+
+@router.delete("/api/events/{event_id}/reminder", response_model=EventOut)
+async def do_not_remind_me(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
+    return await container.events.remind(user, event_id, False)
+
+
+@router.post("/api/events/{event_id}/start", status_code=201, response_model=SnapshotOut)
+async def start_event(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
+    """Open the event's room (a host); you are its first moderator."""
+    return await container.events.start(user, event_id)
+
+
+@router.get(
+    "/api/events/{event_id}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+async def event_calendar(event_id: EventId, container: ContainerDep) -> Response:
+    """The event as an iCalendar file, to add to a calendar."""
+    body = await container.events.calendar_file(event_id)
+    return Response(
+        body,
+        media_type=ICS,
+        headers={"Content-Disposition": f'attachment; filename="townhall-event-{event_id}.ics"'},
+    )
+
+
+@router.get("/api/me/calendar-feed", response_model=FeedOut)
+async def calendar_feed_status(user: UserDep, container: ContainerDep) -> FeedOut:
+    """Whether you have a private calendar feed address, and since when."""
+    created = await container.events.feed_created_at(user)
+    return FeedOut(active=created is not None, created_at=created)
+
+
+@router.post("/api/me/calendar-feed", status_code=201, response_model=NewFeedOut)
+async def new_calendar_feed(user: UserDep, container: ContainerDep) -> NewFeedOut:
+    """A new private feed address of your events; the previous one stops working."""
+    token = await container.events.new_feed(user)
+    return NewFeedOut(url=f"{container.settings.resolved_public_url}/calendar/{token}.ics")
+
+
+@router.delete("/api/me/calendar-feed", response_model=OkOut)
+async def revoke_calendar_feed(user: UserDep, container: ContainerDep) -> OkOut:
+    """Revoke your feed address: calendars using it stop receiving your events."""
+    await container.events.revoke_feed(user)
+    return OkOut()
+
+
+@pages.get("/calendar/{token}.ics")
+async def calendar_feed(token: str, container: ContainerDep) -> Response:
+    """A person's private calendar feed (the address is the secret)."""
+    if not TOKEN.fullmatch(token):
+        raise NotFound("calendar_feed_not_found", "This calendar address does not exist.")
+    body = await container.events.feed(token)
+    return Response(body, media_type=ICS, headers={"Cache-Control": "private, no-store"})
+
+
+def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        PAGE.format(title=escape(title), body=body),
+        status_code=status,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    )
+
+
+@pages.get("/e/{event_id}", response_class=HTMLResponse)
+async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
+    """The share link of an event: a public preview and a way to sign in."""
+    missing = _html(
+        "No such event",
+        "<h1>No such event</h1>\n<p>This link leads nowhere.</p>\n"
+        '<p><a href="/">Go to Townhall</a></p>',
+        404,
+    )
+    if not EVENT_ID.fullmatch(event_id) or int(event_id) > MAX_ID:
+        return missing
+    try:
+        v = await container.events.get(None, int(event_id))
+    except TownhallError:
+        return missing
+    hosts = "".join(
+        f"<li>{escape(u['display_name'] or u['username'])} "
+        f"<span>@{escape(u['username'])}</span></li>\n"
+        for u in v["hosts"]
+    )
+    when = f"{v['local_start'].replace('T', ' ')} ({v['time_zone']})"
+    body = f'<h1>{escape(v["name"])}</h1>\n<p class="when">{escape(when)}</p>\n'
+    if v["club"]:
+        body += f'<p class="club">{escape(v["club"]["name"])}</p>\n'
+    if v["description"]:
+        body += f"<p>{escape(v['description'])}</p>\n"
+    body += f'<h2>Hosts</h2>\n<ul class="hosts">\n{hosts}</ul>\n'
+    if v["status"] == "cancelled":
+        body += "<p>This event was cancelled.</p>\n"
+    elif v["status"] == "started":
+        body += "<p>This event is live now.</p>\n"
+    body += (
+        f'<p><a class="button" href="/api/events/{v["id"]}/calendar.ics">Add to calendar</a></p>\n'
+        '<p><a class="button" href="/">Sign in to join</a></p>'
+    )
+    return _html(v["name"], body)

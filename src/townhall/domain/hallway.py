@@ -1,0 +1,302 @@
+"""The hallway (S6): live rooms a person may join, ranked for them, and upcoming events.
+
+Ranking is the pure function ``score`` over a room's ``Signals``; the weights are in
+``WEIGHTS`` and explained in docs/hallway.md. Building one person's hallway reads every
+live room's figures and that person's standing to them in a fixed number of queries
+(storage/hallway.py), then decides in memory, so its cost does not grow with queries per
+room.
+
+Live updates: room changes that the hallway shows mark it dirty; every
+``hallway_hint_seconds`` a dirty process publishes one ``{"type":"hallway.changed"}`` on
+the shared channel ``hallway``, which every socket gateway forwards to all its sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.bus import EventBus
+from townhall.clock import Clock
+from townhall.config import Settings
+from townhall.domain.happenings import Happening
+from townhall.storage import hallway as store
+from townhall.storage.db import Database
+from townhall.storage.models import User
+from townhall.tasks import Periodic
+
+logger = logging.getLogger(__name__)
+
+HALLWAY_CHANNEL = "hallway"
+HINT = '{"type":"hallway.changed"}'
+ROOM_CHANGED = "room.changed"
+ROOM_JOINED = "room.joined"
+
+ROOMS_CACHE_SECONDS = 2
+"""How long one process reuses the live rooms' figures for everyone's hallway."""
+LIVELY_MINUTES = 10
+"""Arrivals within this many minutes make a room lively."""
+TOPICS_KEPT = 50
+"""Words remembered per person; older ones are forgotten."""
+TITLE_WORDS = 8
+TOPIC_MATCHES = 3
+"""At most this many of a title's words count as topics."""
+
+STOPWORDS = frozenset(
+    "the and for with you your are was were this that what how why who when where our out "
+    "about from have has had not but all can will just into over under more less than then "
+    "them they their there here let lets talk talks chat room live new".split()
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Weights:
+    followed_on_stage: float = 10.0
+    """Each person you follow on stage."""
+    followed_listening: float = 5.0
+    """Each person you follow in the audience."""
+    club_member: float = 4.0
+    """A room of a club you are a member of (any role but follower)."""
+    club_follower: float = 2.0
+    """A room of a club you follow."""
+    size: float = 2.0
+    """Times log10(1 + people in the room)."""
+    liveliness: float = 2.0
+    """Times log10(1 + people who came in during the last ``LIVELY_MINUTES``)."""
+    topic: float = 1.5
+    """Each title word (up to ``TOPIC_MATCHES``) from rooms you joined before."""
+
+
+WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the ranking knows about one room, for one person."""
+
+    followed_on_stage: int = 0
+    followed_listening: int = 0
+    club: str | None = None
+    """``member``, ``follower`` or None."""
+    people: int = 0
+    recent_joins: int = 0
+    topic_matches: int = 0
+
+
+def score(s: Signals, w: Weights = WEIGHTS) -> tuple[float, str]:
+    """The room's score for the person, and the main reason for it (for the client to say
+    "2 people you follow are speaking" and so on)."""
+    parts = {
+        "followed_on_stage": w.followed_on_stage * s.followed_on_stage,
+        "followed_listening": w.followed_listening * s.followed_listening,
+        "club": w.club_member
+        if s.club == "member"
+        else w.club_follower
+        if s.club == "follower"
+        else 0.0,
+        "popular": w.size * math.log10(1 + s.people)
+        + w.liveliness * math.log10(1 + s.recent_joins),
+        "topic": w.topic * min(s.topic_matches, TOPIC_MATCHES),
+    }
+    reason = max(parts, key=lambda k: parts[k])
+    return round(sum(parts.values()), 3), reason
+
+
+def topic_words(title: str) -> list[str]:
+    """The words of a title worth remembering: lower-case, three letters or more, no
+    common words, at most ``TITLE_WORDS``."""
+    text = unicodedata.normalize("NFKC", title).lower()
+    words = [w[:40] for w in _WORD.findall(text) if len(w) >= 3 and w not in STOPWORDS]
+    return list(dict.fromkeys(words))[:TITLE_WORDS]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A room the person may join, and how it ranks."""
+
+    room: store.LiveRoom
+    score: float
+    reason: str
+
+
+@dataclass
+class Ranked:
+    rooms: list[Choice] = field(default_factory=list)
+    hidden: int = 0
+
+
+def rank(
+    rooms: list[store.LiveRoom],
+    standing: dict[str, dict[str, int]],
+    user_id: int,
+    member_clubs: set[int],
+    followed_clubs: set[int],
+    topics: dict[str, int],
+    weights: Weights = WEIGHTS,
+) -> Ranked:
+    """Which rooms the person may join, best first; rooms where someone they blocked is on
+    stage are counted in ``hidden`` instead. Pure: everything it needs is given."""
+
+    def has(fact: str, room_id: str) -> bool:
+        return room_id in standing.get(fact, {})
+
+    out = Ranked()
+    for room in rooms:
+        inside = has("member", room.id)
+        if not inside and not _may_enter(room, user_id, member_clubs, has):
+            continue
+        if has("blocked_on_stage", room.id):
+            out.hidden += 1
+            continue
+        club = None
+        if room.club_id is not None and room.club_id in member_clubs:
+            club = "member"
+        elif room.club_id is not None and room.club_id in followed_clubs:
+            club = "follower"
+        signals = Signals(
+            followed_on_stage=standing.get("followed_on_stage", {}).get(room.id, 0),
+            followed_listening=standing.get("followed_listening", {}).get(room.id, 0),
+            club=club,
+            people=room.listeners + room.on_stage,
+            recent_joins=room.recent_joins,
+            topic_matches=sum(1 for w in topic_words(room.title) if w in topics),
+        )
+        value, reason = score(signals, weights)
+        out.rooms.append(Choice(room, value, reason))
+    out.rooms.sort(key=lambda c: (-c.score, -c.room.created_at.timestamp(), c.room.id))
+    return out
+
+
+def _may_enter(
+    room: store.LiveRoom,
+    user_id: int,
+    member_clubs: set[int],
+    has: Callable[[str, str], bool],
+) -> bool:
+    """The room rules of ``Rooms._may_enter``, on the facts read in bulk; plus a club's
+    members-only rooms, which exist only for its members."""
+    if room.members_only and room.club_id not in member_clubs:
+        return False
+    if has("banned", room.id) or has("blocked_by_moderator", room.id):
+        return False
+    if room.kind == "open" or room.created_by_id == user_id or has("invited", room.id):
+        return True
+    return room.kind == "social" and has("moderator_follows", room.id)
+
+
+@dataclass(frozen=True)
+class LiveRooms:
+    at: datetime
+    rooms: list[store.LiveRoom]
+    stages: dict[str, list[store.OnStage]]
+
+
+UpcomingEvents = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
+"""``(user_id, limit)`` → the events coming up for that person, in their wire form."""
+
+
+class Hallway:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        bus: EventBus,
+        upcoming: UpcomingEvents | None = None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._bus = bus
+        self._upcoming = upcoming
+        self._dirty = False
+        self._rooms_cache: LiveRooms | None = None
+        self._hints = Periodic("hallway-hints", settings.hallway_hint_seconds, self.hint)
+
+    def start(self) -> None:
+        self._hints.start()
+
+    async def close(self) -> None:
+        await self._hints.close()
+
+    # --- building -------------------------------------------------------------------------
+
+    async def build(self, user: User, limit: int, events: int = 10) -> dict[str, Any]:
+        """``{"events": [...], "rooms": [...], "hidden_rooms": n}`` for ``user``."""
+        async with self._db.transaction() as tx:
+            live = await self._live(tx)
+            facts = await store.standing(tx, user.id)
+        member_clubs = {int(c) for c in facts.get("club_member", {})}
+        followed_clubs = member_clubs | {int(c) for c in facts.get("club_follower", {})}
+        topics = facts.get("topic", {})
+        ranked = rank(live.rooms, facts, user.id, member_clubs, followed_clubs, topics)
+        shown = ranked.rooms[:limit]
+        stages = live.stages
+        upcoming = await self._upcoming(user.id, events) if self._upcoming else []
+        return {
+            "events": upcoming,
+            "rooms": [
+                {
+                    "id": c.room.id,
+                    "title": c.room.title,
+                    "kind": c.room.kind,
+                    "stage": [
+                        {
+                            "username": p.username,
+                            "display_name": p.display_name,
+                            "avatar_url": f"/files/{p.avatar}" if p.avatar else None,
+                            "role": p.role,
+                        }
+                        for p in stages.get(c.room.id, [])
+                    ],
+                    "listeners": c.room.listeners,
+                    "reason": c.reason,
+                    "score": c.score,
+                }
+                for c in shown
+            ],
+            "hidden_rooms": ranked.hidden,
+        }
+
+    async def _live(self, tx: AsyncSession) -> LiveRooms:
+        """Every live room's figures and stage: the same for every viewer, so shared by the
+        hallways built in this process for ``ROOMS_CACHE_SECONDS``, and read again at once
+        after a change made here. (Changes made by other processes show within that time.)"""
+        now = self._clock.now()
+        cached = self._rooms_cache
+        if cached is not None and now - cached.at < timedelta(seconds=ROOMS_CACHE_SECONDS):
+            return cached
+        rooms = await store.live_rooms(tx, now - timedelta(minutes=LIVELY_MINUTES))
+        stages = await store.live_stages(tx)
+        self._rooms_cache = LiveRooms(now, rooms, stages)
+        return self._rooms_cache
+
+    # --- listening ------------------------------------------------------------------------
+
+    async def on_happening(self, h: Happening) -> None:
+        if h.kind == ROOM_CHANGED or h.kind == "room.started":
+            self._dirty = True
+            self._rooms_cache = None
+        elif h.kind == ROOM_JOINED and h.actor_id is not None:
+            words = topic_words(str(h.data.get("title", "")))
+            if words:
+                async with self._db.transaction() as tx:
+                    await store.remember_topics(
+                        tx, h.actor_id, words, self._clock.now(), TOPICS_KEPT
+                    )
+
+    async def hint(self) -> None:
+        """Tell every socket the hallway changed, at most once per interval."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        await self._bus.publish(HALLWAY_CHANNEL, HINT)

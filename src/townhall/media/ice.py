@@ -1,0 +1,119 @@
+"""Where the media plane listens: host candidates on chosen addresses and ports.
+
+aiortc gathers on every non-loopback interface with any free port. A server needs more
+control: the addresses to bind (``media_bind_addresses``), a UDP port range a firewall can
+open (``media_port_min``..``media_port_max``), and, behind a 1:1 NAT (a cloud VM), the
+public addresses to announce (``media_public_ips``): each is advertised with the port of
+the matching local socket, and connectivity checks sent to it arrive on that socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import random
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from aioice import Candidate
+from aioice.candidate import candidate_foundation, candidate_priority
+from aioice.ice import Connection, StunProtocol, get_host_addresses
+from aiortc import RTCPeerConnection
+
+from townhall.errors import ConfigError
+
+RECEIVE_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class Binding:
+    addresses: tuple[str, ...] = ()
+    """Local addresses to bind; empty: every non-loopback interface."""
+    ports: tuple[int, int] | None = None
+    """An inclusive UDP port range; None: any free port."""
+    public_ips: tuple[str, ...] = ()
+
+
+def ice_connections(pc: RTCPeerConnection) -> list[Connection]:
+    """The ICE connection of each transceiver (one with BUNDLE)."""
+    found: list[Connection] = []
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport
+        if dtls is None:
+            continue
+        connection = dtls.transport.iceGatherer._connection
+        if connection not in found:
+            found.append(connection)
+    return found
+
+
+def bind(pc: RTCPeerConnection, binding: Binding) -> None:
+    """Make ``pc`` gather host candidates as ``binding`` says. Call before gathering."""
+    for connection in ice_connections(pc):
+
+        async def gather(
+            component: int,
+            addresses: list[str],
+            timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
+            _c: Connection = connection,
+        ) -> list[Candidate]:
+            return await _gather(_c, component, binding)
+
+        connection.get_component_candidates = gather  # type: ignore[method-assign]
+
+
+async def _gather(connection: Connection, component: int, binding: Binding) -> list[Candidate]:
+    loop = asyncio.get_running_loop()
+    addresses = list(binding.addresses) or get_host_addresses(use_ipv4=True, use_ipv6=False)
+    candidates: list[Candidate] = []
+    for address in addresses:
+        transport, protocol = await _endpoint(loop, connection, address, binding.ports)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        host, port = transport.get_extra_info("sockname")[:2]
+        protocol.local_candidate = _host_candidate(component, host, port)
+        connection._protocols.append(protocol)
+        candidates.append(protocol.local_candidate)
+        for public in binding.public_ips:
+            candidates.append(_host_candidate(component, public, port))
+    return candidates
+
+
+def _host_candidate(component: int, host: str, port: int) -> Candidate:
+    return Candidate(
+        foundation=candidate_foundation("host", "udp", host),
+        component=component,
+        transport="udp",
+        priority=candidate_priority(component, "host"),
+        host=host,
+        port=port,
+        type="host",
+    )
+
+
+async def _endpoint(
+    loop: asyncio.AbstractEventLoop,
+    connection: Connection,
+    address: str,
+    ports: tuple[int, int] | None,
+) -> tuple[Any, StunProtocol]:
+    if ports is None:
+        return await loop.create_datagram_endpoint(
+            lambda: StunProtocol(connection), local_addr=(address, 0)
+        )
+    low, high = ports
+    start = random.randint(low, high)
+    for offset in range(high - low + 1):
+        port = low + (start - low + offset) % (high - low + 1)
+        try:
+            return await loop.create_datagram_endpoint(
+                lambda: StunProtocol(connection), local_addr=(address, port)
+            )
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    raise ConfigError(
+        "media_ports_exhausted", f"No free UDP port between {low} and {high} on {address}."
+    )

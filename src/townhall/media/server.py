@@ -1,0 +1,252 @@
+"""The embedded media server: every room's sessions, policy and mix in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc.sdp import candidate_from_sdp
+
+from townhall.bus import EventBus
+from townhall.config import Settings
+from townhall.errors import ConfigError, Gone, InvalidInput, NotFound, Unavailable
+from townhall.media import ice
+from townhall.media.mixer import RoomMix
+from townhall.media.policy import RoomPolicy, StageState
+from townhall.media.session import Session, negotiate
+
+logger = logging.getLogger(__name__)
+
+LEVELS_PREFIX = '{"type":"event","name":"audio.levels"'
+Seed = Callable[[], Awaitable[StageState]]
+
+
+def room_channel(room_id: str) -> str:
+    return f"room:{room_id}"
+
+
+def levels_payload(room_id: str, levels: dict[str, float]) -> str:
+    """Unnumbered and not kept: a late listener needs only the next one."""
+    body = json.dumps(
+        {"stream": room_channel(room_id), "data": {"levels": levels}}, separators=(",", ":")
+    )
+    return LEVELS_PREFIX + "," + body[1:]
+
+
+@dataclass
+class RoomMedia:
+    room_id: str
+    policy: RoomPolicy
+    mix: RoomMix
+    handler: Callable[[str, str], None]
+
+
+class MediaServer:
+    def __init__(self, settings: Settings, bus: EventBus) -> None:
+        self._settings = settings
+        self._bus = bus
+        ports = (
+            (settings.media_port_min, settings.media_port_max) if settings.media_port_min else None
+        )
+        self._binding = ice.Binding(
+            addresses=tuple(settings.media_bind_addresses),
+            ports=ports,
+            public_ips=tuple(settings.media_public_ips),
+        )
+        self._rooms: dict[str, RoomMedia] = {}
+        self._opening: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        """The STUN/TURN servers clients should use, as RTCIceServer dictionaries."""
+        servers = []
+        for server in self._settings.media_ice_servers:
+            entry: dict[str, Any] = {"urls": list(server.urls)}
+            if server.username is not None:
+                entry["username"] = server.username
+            if server.credential is not None:
+                entry["credential"] = server.credential.get_secret_value()
+            servers.append(entry)
+        return servers
+
+    # --- sessions --------------------------------------------------------------------------
+
+    async def connect(
+        self, room_id: str, user_id: int, username: str, offer: str, seed: Seed
+    ) -> dict[str, str]:
+        """Answer ``offer``; the person's earlier sessions in the room are replaced."""
+        room = await self._room(room_id, seed)
+        if not room.policy.live:
+            raise Gone("room_ended", "This room has ended.")
+        if len(room.mix.sessions) >= self._settings.media_sessions_per_room:
+            raise Unavailable("media_full", "This room's audio is full; try again later.")
+        try:
+            pc, transceiver, answer, sends = await negotiate(offer, self._binding)
+        except ConfigError as exc:
+            logger.error("media: %s", exc.message)
+            raise Unavailable(
+                "media_unavailable", "No audio port is free; try again later."
+            ) from None
+        session = Session(
+            room_id,
+            user_id,
+            username,
+            pc,
+            transceiver,
+            sends,
+            self._settings.media_input_frames,
+        )
+        for old in [s for s in room.mix.sessions.values() if s.user_id == user_id]:
+            await self._drop(room, old, "replaced")
+        session.attach(on_ready=lambda s: room.mix.ready(), on_gone=self._gone)
+        room.mix.add(session)
+        self._spawn(self._expire_unconnected(room, session))
+        return {"type": "answer", "sdp": answer, "session": session.id}
+
+    async def add_candidate(
+        self,
+        room_id: str,
+        user_id: int,
+        session_id: str,
+        candidate: str,
+        mid: str | None,
+        index: int | None,
+    ) -> None:
+        session = self._session(room_id, user_id, session_id)
+        text = candidate.strip()
+        if not text:
+            return  # end of candidates
+        try:
+            parsed = candidate_from_sdp(text.removeprefix("candidate:"))
+        except (ValueError, IndexError):
+            raise InvalidInput(
+                "invalid_candidate", "That ICE candidate could not be read."
+            ) from None
+        parsed.sdpMid = mid
+        parsed.sdpMLineIndex = index
+        await session.pc.addIceCandidate(parsed)
+
+    async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
+        session = self._session(room_id, user_id, session_id)
+        await self._drop(self._rooms[room_id], session)
+
+    def present(self) -> dict[str, set[int]]:
+        """Who has a working audio connection, per room: a sign of life like a socket."""
+        return {
+            room_id: {s.user_id for s in room.mix.sessions.values() if s.outlet is not None}
+            for room_id, room in self._rooms.items()
+        }
+
+    def sessions_of(self, room_id: str) -> list[Session]:
+        room = self._rooms.get(room_id)
+        return list(room.mix.sessions.values()) if room else []
+
+    def mix_of(self, room_id: str) -> RoomMix | None:
+        room = self._rooms.get(room_id)
+        return room.mix if room else None
+
+    async def close(self) -> None:
+        for room in list(self._rooms.values()):
+            await self._close_room(room)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _session(self, room_id: str, user_id: int, session_id: str) -> Session:
+        room = self._rooms.get(room_id)
+        session = room.mix.sessions.get(session_id) if room else None
+        if session is None or session.user_id != user_id:
+            raise NotFound("media_session_not_found", "There is no such audio connection.")
+        return session
+
+    # --- rooms -----------------------------------------------------------------------------
+
+    async def _room(self, room_id: str, seed: Seed) -> RoomMedia:
+        room = self._rooms.get(room_id)
+        if room is not None:
+            return room
+        lock = self._opening.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            room = self._rooms.get(room_id)
+            if room is not None:
+                return room
+            policy = RoomPolicy()
+            settings = self._settings
+            mix = RoomMix(
+                policy,
+                settings.media_bitrate,
+                settings.media_audience_frame_ms,
+                settings.media_levels_interval_ms,
+                on_levels=lambda levels: self._spawn(
+                    self._bus.publish(room_channel(room_id), levels_payload(room_id, levels))
+                ),
+            )
+
+            def on_message(channel: str, payload: str) -> None:
+                if not payload.startswith(LEVELS_PREFIX):
+                    policy.apply(payload)
+
+            room = RoomMedia(room_id, policy, mix, on_message)
+            policy.on_change = lambda username, what: self._obey(room, username, what)
+            # Listen first, then read the state: nothing said in between is missed.
+            await self._bus.subscribe(room_channel(room_id), on_message)
+            try:
+                policy.seed(await seed())
+            except BaseException:
+                await self._bus.unsubscribe(room_channel(room_id), on_message)
+                raise
+            self._rooms[room_id] = room
+            self._opening.pop(room_id, None)
+            return room
+
+    def _obey(self, room: RoomMedia, username: str, what: str) -> None:
+        # Runs inside the bus reader: the mix changes now, closing waits for a task.
+        if what == "stage":
+            room.mix.refresh(username)
+        elif what == "left":
+            for s in [s for s in room.mix.sessions.values() if s.username == username]:
+                s.stop_hearing()
+                self._spawn(self._drop(room, s, "left the room"))
+        elif what == "ended":
+            for s in room.mix.sessions.values():
+                s.stop_hearing()
+            self._spawn(self._close_room(room))
+
+    def _gone(self, session: Session) -> None:
+        room = self._rooms.get(session.room_id)
+        if room is not None:
+            self._spawn(self._drop(room, session, f"connection {session.pc.connectionState}"))
+
+    async def _drop(self, room: RoomMedia, session: Session, why: str = "hung up") -> None:
+        if not session.closed:
+            logger.info(
+                "media: %s's connection in room %s closed: %s", session.username, room.room_id, why
+            )
+        room.mix.remove(session)
+        await session.close()
+        if room.mix.empty and self._rooms.get(room.room_id) is room:
+            await self._close_room(room)
+
+    async def _close_room(self, room: RoomMedia) -> None:
+        if self._rooms.get(room.room_id) is not room:
+            return
+        del self._rooms[room.room_id]
+        await self._bus.unsubscribe(room_channel(room.room_id), room.handler)
+        await room.mix.close()
+        for session in list(room.mix.sessions.values()):
+            room.mix.remove(session)
+            await session.close()
+
+    async def _expire_unconnected(self, room: RoomMedia, session: Session) -> None:
+        await asyncio.sleep(self._settings.media_connect_timeout_seconds)
+        if session.outlet is None and not session.closed:
+            await self._drop(room, session, "never connected")
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,197 @@
+"""Scheduled events: the events, their hosts, reminders and personal calendar feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.storage.clubs import MEMBER_ROLES
+from townhall.storage.models import (
+    CalendarFeed,
+    Club,
+    ClubMember,
+    Event,
+    EventHost,
+    EventReminder,
+    Follow,
+    User,
+)
+
+
+async def add_event(tx: AsyncSession, event: Event) -> Event:
+    tx.add(event)
+    await tx.flush()
+    return event
+
+
+async def event(tx: AsyncSession, event_id: int) -> Event | None:
+    return await tx.get(Event, event_id)
+
+
+async def lock_event(tx: AsyncSession, event_id: int) -> Event | None:
+    query = select(Event).where(Event.id == event_id).with_for_update()
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def set_hosts(tx: AsyncSession, event_id: int, user_ids: list[int]) -> None:
+    """The hosts, in order: the creator first, then the co-hosts."""
+    await tx.execute(delete(EventHost).where(EventHost.event_id == event_id))
+    for position, user_id in enumerate(user_ids):
+        tx.add(EventHost(event_id=event_id, user_id=user_id, position=position))
+    await tx.flush()
+
+
+async def hosts(tx: AsyncSession, event_ids: list[int]) -> dict[int, list[User]]:
+    """Event id -> its hosts in order."""
+    if not event_ids:
+        return {}
+    query = (
+        select(EventHost.event_id, User)
+        .join(User, User.id == EventHost.user_id)
+        .where(EventHost.event_id.in_(event_ids))
+        .order_by(EventHost.event_id, EventHost.position)
+    )
+    found: dict[int, list[User]] = {i: [] for i in event_ids}
+    for event_id, user in (await tx.execute(query)).all():
+        found[event_id].append(user)
+    return found
+
+
+async def is_host(tx: AsyncSession, event_id: int, user_id: int) -> bool:
+    return await tx.get(EventHost, (event_id, user_id)) is not None
+
+
+async def hosts_room(tx: AsyncSession, room_id: str, user_id: int) -> bool:
+    """Is the person a host of the event whose room this is?"""
+    query = select(
+        exists().where(
+            Event.room_id == room_id, EventHost.event_id == Event.id, EventHost.user_id == user_id
+        )
+    )
+    return bool((await tx.execute(query)).scalar())
+
+
+async def clubs(tx: AsyncSession, club_ids: list[int]) -> dict[int, Club]:
+    if not club_ids:
+        return {}
+    return {
+        c.id: c for c in (await tx.execute(select(Club).where(Club.id.in_(club_ids)))).scalars()
+    }
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+async def set_reminder(tx: AsyncSession, event_id: int, user_id: int, now: datetime) -> None:
+    if await tx.get(EventReminder, (event_id, user_id)) is None:
+        tx.add(EventReminder(event_id=event_id, user_id=user_id, created_at=now))
+        await tx.flush()
+
+
+async def drop_reminder(tx: AsyncSession, event_id: int, user_id: int) -> None:
+    await tx.execute(
+        delete(EventReminder).where(
+            EventReminder.event_id == event_id, EventReminder.user_id == user_id
+        )
+    )
+
+
+async def reminded(tx: AsyncSession, event_ids: list[int], user_id: int) -> set[int]:
+    if not event_ids:
+        return set()
+    query = select(EventReminder.event_id).where(
+        EventReminder.user_id == user_id, EventReminder.event_id.in_(event_ids)
+    )
+    return set((await tx.execute(query)).scalars())
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def _hosted_by(user_id: int) -> Any:
+    return exists().where(EventHost.event_id == Event.id, EventHost.user_id == user_id)
+
+
+def _page(query: Any, after: tuple[datetime, int] | None, limit: int) -> Any:
+    if after is not None:
+        at, event_id = after
+        query = query.where(
+            or_(Event.starts_at > at, and_(Event.starts_at == at, Event.id > event_id))
+        )
+    return query.order_by(Event.starts_at, Event.id).limit(limit)
+
+
+async def upcoming_for(
+    tx: AsyncSession,
+    user_id: int,
+    since: datetime,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Event]:
+    """Events not cancelled, starting after ``since``, hosted by the person or by people they
+    follow, or of clubs they follow; members-only events only for the club's members."""
+    followed = select(Follow.followee_id).where(Follow.follower_id == user_id)
+    by_followed = exists().where(EventHost.event_id == Event.id, EventHost.user_id.in_(followed))
+    clubs_followed = select(ClubMember.club_id).where(ClubMember.user_id == user_id)
+    member_of = select(ClubMember.club_id).where(
+        ClubMember.user_id == user_id, ClubMember.role.in_(MEMBER_ROLES)
+    )
+    hosted = _hosted_by(user_id)
+    query = select(Event).where(
+        Event.status != "cancelled",
+        Event.starts_at >= since,
+        or_(hosted, by_followed, Event.club_id.in_(clubs_followed)),
+        or_(Event.members_only == false(), Event.club_id.in_(member_of), hosted),
+    )
+    return list((await tx.execute(_page(query, after, limit))).scalars())
+
+
+async def mine(
+    tx: AsyncSession,
+    user_id: int,
+    since: datetime,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Event]:
+    """Events the person hosts or asked to be reminded of, not cancelled, after ``since``."""
+    asked = exists().where(EventReminder.event_id == Event.id, EventReminder.user_id == user_id)
+    query = select(Event).where(
+        Event.status != "cancelled",
+        Event.starts_at >= since,
+        or_(_hosted_by(user_id), asked),
+    )
+    return list((await tx.execute(_page(query, after, limit))).scalars())
+
+
+# --- calendar feeds -------------------------------------------------------------------------
+
+
+async def feed_by_hash(tx: AsyncSession, token_hash: str) -> CalendarFeed | None:
+    query = select(CalendarFeed).where(CalendarFeed.token_hash == token_hash)
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def active_feed(tx: AsyncSession, user_id: int) -> CalendarFeed | None:
+    query = select(CalendarFeed).where(
+        CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None)
+    )
+    return (await tx.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def revoke_feeds(tx: AsyncSession, user_id: int, now: datetime) -> int:
+    result = await tx.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.user_id == user_id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_feed(tx: AsyncSession, user_id: int, token_hash: str, now: datetime) -> CalendarFeed:
+    feed = CalendarFeed(user_id=user_id, token_hash=token_hash, created_at=now)
+    tx.add(feed)
+    await tx.flush()
+    return feed

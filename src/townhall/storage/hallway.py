@@ -1,0 +1,185 @@
+"""The hallway's reads (S6): every live room's figures, and how one person stands to each,
+in a fixed number of queries whatever the number of rooms; and the topics a person joined.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, and_, case, cast, delete, func, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townhall.storage.models import (
+    Block,
+    ClubMember,
+    Follow,
+    HallwayTopic,
+    Room,
+    RoomBan,
+    RoomInvitation,
+    RoomMember,
+    User,
+)
+
+STAGE = ("moderator", "speaker")
+
+
+@dataclass(frozen=True)
+class LiveRoom:
+    id: str
+    title: str
+    kind: str
+    club_id: int | None
+    members_only: bool
+    created_by_id: int | None
+    created_at: datetime
+    listeners: int
+    on_stage: int
+    recent_joins: int
+
+
+async def live_rooms(tx: AsyncSession, joined_since: datetime) -> list[LiveRoom]:
+    """Every live room with its listeners, people on stage and recent arrivals."""
+    m = RoomMember
+    query = (
+        select(
+            Room.id,
+            Room.title,
+            Room.kind,
+            Room.club_id,
+            Room.members_only,
+            Room.created_by_id,
+            Room.created_at,
+            func.coalesce(func.sum(case((m.role == "listener", 1), else_=0)), 0),
+            func.coalesce(func.sum(case((m.role.in_(STAGE), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((m.joined_at > joined_since, 1), else_=0)), 0),
+        )
+        .outerjoin(m, m.room_id == Room.id)
+        .where(Room.status == "live")
+        .group_by(Room.id)
+    )
+    return [
+        LiveRoom(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], int(r[7]), int(r[8]), int(r[9]))
+        for r in (await tx.execute(query)).all()
+    ]
+
+
+async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
+    """Everything the hallway needs to know about one person, in one round trip: for each
+    fact, key → number.
+
+    About rooms (key: room id): ``member`` (they are in it), ``followed_on_stage`` /
+    ``followed_listening`` (people they follow), ``blocked_on_stage`` (people they
+    blocked), ``blocked_by_moderator``, ``banned``, ``invited``, ``moderator_follows`` (a
+    moderator follows them). About them (other keys): ``topic`` (word → weight),
+    ``club_member`` / ``club_follower`` (club id → 1)."""
+    m = RoomMember
+
+    parts = [
+        select(m.room_id).where(m.user_id == user_id).add_columns(literal("member"), literal(1)),
+        select(m.room_id)
+        .join(Follow, and_(Follow.followee_id == m.user_id, Follow.follower_id == user_id))
+        .where(m.role.in_(STAGE))
+        .group_by(m.room_id)
+        .add_columns(literal("followed_on_stage"), func.count()),
+        select(m.room_id)
+        .join(Follow, and_(Follow.followee_id == m.user_id, Follow.follower_id == user_id))
+        .where(m.role == "listener")
+        .group_by(m.room_id)
+        .add_columns(literal("followed_listening"), func.count()),
+        select(m.room_id)
+        .join(Block, and_(Block.blocked_id == m.user_id, Block.blocker_id == user_id))
+        .where(m.role.in_(STAGE))
+        .group_by(m.room_id)
+        .add_columns(literal("blocked_on_stage"), func.count()),
+        select(m.room_id)
+        .join(Block, and_(Block.blocker_id == m.user_id, Block.blocked_id == user_id))
+        .where(m.role == "moderator")
+        .group_by(m.room_id)
+        .add_columns(literal("blocked_by_moderator"), func.count()),
+        # Only social rooms need it; starting from their moderators keeps a person with
+        # many followers cheap.
+        select(m.room_id)
+        .join(Room, and_(Room.id == m.room_id, Room.kind == "social"))
+        .join(Follow, and_(Follow.follower_id == m.user_id, Follow.followee_id == user_id))
+        .where(m.role == "moderator")
+        .group_by(m.room_id)
+        .add_columns(literal("moderator_follows"), func.count()),
+        select(RoomBan.room_id)
+        .where(RoomBan.user_id == user_id)
+        .add_columns(literal("banned"), literal(1)),
+        select(RoomInvitation.room_id)
+        .where(RoomInvitation.user_id == user_id)
+        .add_columns(literal("invited"), literal(1)),
+        select(HallwayTopic.word, literal("topic"), HallwayTopic.weight).where(
+            HallwayTopic.user_id == user_id
+        ),
+        select(
+            cast(ClubMember.club_id, String),
+            case((ClubMember.role == "follower", "club_follower"), else_="club_member"),
+            literal(1),
+        ).where(ClubMember.user_id == user_id),
+    ]
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for room_id, name, n in (await tx.execute(union_all(*parts))).all():
+        out[str(name)][str(room_id)] = int(n)
+    return out
+
+
+@dataclass(frozen=True)
+class OnStage:
+    role: str
+    username: str
+    display_name: str
+    avatar: str | None
+
+
+async def live_stages(tx: AsyncSession) -> dict[str, list[OnStage]]:
+    """Who is on stage in every live room, moderators first, then by arrival."""
+    query = (
+        select(RoomMember.room_id, RoomMember.role, User.username, User.display_name, User.avatar)
+        .join(User, User.id == RoomMember.user_id)
+        .join(Room, Room.id == RoomMember.room_id)
+        .where(Room.status == "live", RoomMember.role.in_(STAGE))
+        .order_by(RoomMember.room_id, RoomMember.role, RoomMember.joined_at)
+    )
+    out: dict[str, list[OnStage]] = defaultdict(list)
+    for room_id, role, username, display_name, avatar in (await tx.execute(query)).all():
+        out[room_id].append(OnStage(role, username, display_name, avatar))
+    return out
+
+
+# --- topics --------------------------------------------------------------------------------
+
+
+async def remember_topics(
+    tx: AsyncSession, user_id: int, words: list[str], now: datetime, keep: int
+) -> None:
+    """Count these words for the person, then forget all but their ``keep`` most recent."""
+    if not words:
+        return
+    dialect = tx.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    query = insert(HallwayTopic).values(
+        [{"user_id": user_id, "word": w, "weight": 1, "updated_at": now} for w in words]
+    )
+    await tx.execute(
+        query.on_conflict_do_update(
+            index_elements=["user_id", "word"],
+            set_={"weight": HallwayTopic.weight + 1, "updated_at": now},
+        )
+    )
+    recent = (
+        select(HallwayTopic.word)
+        .where(HallwayTopic.user_id == user_id)
+        .order_by(HallwayTopic.updated_at.desc(), HallwayTopic.weight.desc())
+        .limit(keep)
+    )
+    await tx.execute(
+        delete(HallwayTopic).where(
+            HallwayTopic.user_id == user_id, HallwayTopic.word.not_in(recent)
+        )
+    )

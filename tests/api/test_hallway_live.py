@@ -1,0 +1,48 @@
+"""S6 the hallway's live updates: a hint on every socket when live rooms change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.api.roomkit import create
+from tests.api.test_ws import Socket, serving, token_of
+
+
+@pytest.fixture
+async def base(app: Any) -> AsyncIterator[str]:
+    async with serving(app) as url:
+        yield url
+
+
+async def hint(s: Socket) -> dict[str, Any]:
+    while True:
+        message = await s.receive()
+        if message["type"] == "hallway.changed":
+            return message
+        s.inbox.append(message)
+
+
+@pytest.mark.settings(hallway_hint_seconds=0.05)
+async def test_sockets_are_told_when_the_hallway_changes(base: str, people: Any) -> None:
+    """Starting and ending a room each bring a hallway.changed hint to everyone's socket,
+    and the hallway then shows the change."""
+    host, ann = await people.member("host"), await people.member("ann")
+    ws = await connect(
+        f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token_of(ann)}"}
+    )
+    s = Socket(ws)
+    await s.request("unsubscribe", room="none")
+    room = await create(host, title="Fresh")
+    assert await hint(s) == {"type": "hallway.changed"}
+    rooms = (await ann.get("/api/hallway")).json()["rooms"]
+    assert [r["id"] for r in rooms] == [room["id"]]
+
+    r = await host.post(f"/api/rooms/{room['id']}/commands", json={"command": "end"})
+    assert r.status_code == 200, r.text
+    await hint(s)
+    assert (await ann.get("/api/hallway")).json()["rooms"] == []
+    await ws.close()

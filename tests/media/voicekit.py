@@ -1,0 +1,58 @@
+"""Helpers for audio tests: connect people's audio over HTTP and look for tones by FFT."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+from aiortc import MediaStreamTrack
+
+from townhall.client.voice import HttpSignalling, RoomAudio
+from townhall.media.codec import RATE
+
+LOOPBACK = ("127.0.0.1",)
+MEDIA_SETTINGS = {"media_bind_addresses": ["127.0.0.1"]}
+
+
+def signalling(client: httpx.AsyncClient, room_id: str) -> HttpSignalling:
+    async def post(path: str, body: dict[str, Any]) -> Any:
+        r = await client.post(path, json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def delete(path: str) -> Any:
+        return (await client.delete(path)).json()
+
+    return HttpSignalling(room_id, post, delete)
+
+
+async def connect(
+    client: httpx.AsyncClient, room_id: str, source: MediaStreamTrack | None = None
+) -> RoomAudio:
+    return await RoomAudio.open(signalling(client, room_id), source=source, bind_addresses=LOOPBACK)
+
+
+def band_share(pcm: np.ndarray, frequency: float, width: float = 15.0) -> float:
+    """The share of the signal's power within ``width`` Hz of ``frequency`` (0..1)."""
+    if len(pcm) < RATE // 10:
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(len(pcm)))) ** 2
+    freqs = np.fft.rfftfreq(len(pcm), 1 / RATE)
+    total = spectrum.sum()
+    if total <= 0:
+        return 0.0
+    return float(spectrum[np.abs(freqs - frequency) <= width].sum() / total)
+
+
+def loudness(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(pcm.astype(np.float64))))) if len(pcm) else 0.0
+
+
+async def hear_for(seconds: float) -> tuple[float, float]:
+    """Let audio flow; the (start, end) of that stretch on the monotonic clock."""
+    start = time.monotonic()
+    await asyncio.sleep(seconds)
+    return start, time.monotonic()
