@@ -49,7 +49,8 @@ if [ $# -eq 0 ]; then
   "$VENV/bin/ruff" check src tests
   "$VENV/bin/ruff" format --check --quiet src tests
   "$VENV/bin/mypy"
-  # Every worker has its own databases, SMTP server and Redis key prefix.
-  set -- -n 2
+  # Every worker has its own databases, SMTP server and Redis key prefix. A file's tests stay
+  # on one worker: the browser modules share one server and one story across their tests.
+  set -- -n 2 --dist loadfile
 fi
 exec "$VENV/bin/python" -m pytest "$@"

@@ -283,8 +283,8 @@ class RoomAudio:
             now = time.monotonic()
             count = len(pcm) // FRAME_SAMPLES
             for i in range(count):
-                # Frames of one packet arrived together; date each by when it would play.
-                at = now + (i - count + 1) * FRAME_SECONDS
+                # Frames of one packet arrive together: the first can play now, the next after it.
+                at = now + i * FRAME_SECONDS
                 frames.append((at, pcm[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]))
 
         dtls._handle_rtp_data = on_rtp  # type: ignore[method-assign]
