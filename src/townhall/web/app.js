@@ -1,125 +1,170 @@
-// The minimal Townhall client: sign in with an emailed code, the waitlist, invitations.
-const app = document.getElementById("app");
+// The Townhall web app: boots the language, the session, the live connection and the routes.
+import { ApiError, get } from "./api.js";
+import { LANGUAGES, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { live } from "./live.js";
+import { bell } from "./notify.js";
+import { RoomSession } from "./room-session.js";
+import { currentRoute, href, onRoute } from "./router.js";
+import { displayName, el, errorText, toast } from "./ui.js";
+import * as clubs from "./views/clubs.js";
+import * as events from "./views/events.js";
+import * as hallway from "./views/hallway.js";
+import * as invites from "./views/invites.js";
+import * as notifications from "./views/notifications.js";
+import * as profile from "./views/profile.js";
+import * as room from "./views/room.js";
+import * as signin from "./views/signin.js";
+import * as waitlist from "./views/waitlist.js";
 
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    credentials: "same-origin",
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const error = new Error(data.error?.message || `HTTP ${response.status}`);
-    error.code = data.error?.code;
-    throw error;
+const main = document.getElementById("app");
+let cleanup = null;
+
+const ctx = {
+  me: null,
+  session: null, // the RoomSession the user is in, if any
+  inviteToken: location.pathname.startsWith("/invite/")
+    ? decodeURIComponent(location.pathname.slice("/invite/".length))
+    : null,
+  async signedIn() {
+    if (ctx.inviteToken) {
+      ctx.inviteToken = null;
+      history.replaceState(null, "", `/${location.hash}`);
+    }
+    await start();
+  },
+  setMe(me) {
+    ctx.me = me;
+    document.getElementById("nav-profile").href = href(`/u/${me.username}`);
+  },
+  /** The session for room id: the current one, or a new one (leaving the old quietly). */
+  roomSession(id) {
+    if (ctx.session && ctx.session.id === id && ctx.session.status === "in") return ctx.session;
+    if (ctx.session) ctx.session.leave();
+    ctx.session = new RoomSession(id, ctx.me.username);
+    ctx.session.onChange(() => inRoomBar());
+    ctx.session.enter();
+    return ctx.session;
+  },
+  show,
+};
+
+function languagePicker() {
+  const select = document.getElementById("language");
+  select.replaceChildren(
+    ...LANGUAGES.map((code) => el("option", { value: code }, t(`language.${code}`))),
+  );
+  select.setAttribute("aria-label", t("nav.language"));
+  select.value = document.documentElement.lang;
+  select.onchange = () => setLanguage(select.value, true);
+}
+
+/** "You are in <room>" with a way back, while looking elsewhere in the app. */
+function inRoomBar() {
+  const bar = document.getElementById("inroom");
+  const s = ctx.session;
+  const route = currentRoute();
+  const elsewhere = !(route.name === "room" && route.params[0] === s?.id);
+  if (!s || s.status !== "in" || !elsewhere) {
+    bar.hidden = true;
+    bar.replaceChildren();
+    return;
   }
-  return data;
+  bar.hidden = false;
+  bar.replaceChildren(
+    el("span", {}, t("inroom.label", { title: s.room.title || t("room.untitled") })),
+    el("a", { href: href(`/room/${s.id}`), class: "button small" }, t("inroom.back")),
+    el("button", { type: "button", class: "secondary small", onclick: () => s.leave() }, t("room.leave")),
+  );
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
+function connectionLine(state) {
+  const line = document.getElementById("connection");
+  line.hidden = state !== "reconnecting";
+  line.textContent = state === "reconnecting" ? t("live.reconnecting") : "";
+}
+
+function show(route = currentRoute()) {
+  if (cleanup) cleanup();
+  cleanup = null;
+  const me = ctx.me;
+  inRoomBar();
+  if (!me) {
+    cleanup = signin.render(main, ctx);
+    return;
   }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function field(id, label, type = "text", extra = {}) {
-  return [el("label", { for: id }, label), el("input", { id, name: id, type, ...extra })];
-}
-
-function form(onSubmit, ...children) {
-  const errorLine = el("p", { class: "error", role: "alert" });
-  const node = el("form", {
-    onsubmit: async (event) => {
-      event.preventDefault();
-      errorLine.textContent = "";
-      try { await onSubmit(new FormData(node)); } catch (error) { errorLine.textContent = error.message; }
-    },
-  }, ...children, errorLine);
-  return node;
-}
-
-const inviteToken = location.pathname.startsWith("/invite/") ? location.pathname.slice(8) : null;
-
-function showEmail() {
-  app.replaceChildren(el("section", {},
-    el("h1", {}, "Sign in"),
-    el("p", { class: "muted" }, "We email you a one-time code. No password."),
-    form(async (data) => {
-      const email = data.get("email");
-      await api("POST", "/api/auth/code", { email });
-      showCode(email, false);
-    }, ...field("email", "Email", "email", { required: "", autocomplete: "email" }),
-      el("button", { type: "submit" }, "Send me a code"))));
-  app.querySelector("input").focus();
-}
-
-function showCode(email, needUsername) {
-  const extra = needUsername
-    ? field("username", "Choose a username", "text", { required: "", pattern: "[a-z0-9_]{3,20}" })
-    : [];
-  app.replaceChildren(el("section", {},
-    el("h1", {}, "Check your email"),
-    el("p", {}, `We sent a code to ${email}.`),
-    form(async (data) => {
-      const body = { email, code: data.get("code"), session: "cookie" };
-      if (needUsername) body.username = data.get("username");
-      if (inviteToken) body.invite = inviteToken;
-      try {
-        await api("POST", "/api/auth/verify", body);
-      } catch (error) {
-        if (error.code === "username_required") return showCode(email, true);
-        throw error;
-      }
-      history.replaceState(null, "", "/");
-      await start();
-    }, ...field("code", "Code", "text", { required: "", inputmode: "numeric", autocomplete: "one-time-code" }),
-      ...extra, el("button", { type: "submit" }, "Sign in"))));
-  app.querySelector("input").focus();
-}
-
-async function showHome(me) {
-  const parts = [el("section", {},
-    el("h1", {}, me.display_name || `@${me.username}`),
-    el("p", { class: "muted" }, `@${me.username} · ${me.email}`),
-    el("button", { class: "secondary", onclick: async () => { await api("POST", "/api/auth/signout"); start(); } }, "Sign out"))];
   if (me.status === "waitlisted") {
-    parts.push(el("section", {}, el("h2", {}, "You're on the list"),
-      el("p", {}, `Your username @${me.username} is reserved. A member can let you in, or an operator will approve you.`)));
-  } else {
-    parts.push(await invitesSection());
+    cleanup = waitlist.render(main, ctx);
+    return;
   }
-  app.replaceChildren(...parts);
+  const views = {
+    hallway, room, profile, people: profile, edit: profile, invites,
+    clubs, club: clubs, events, "event-new": events, event: events,
+    notifications, settings: notifications,
+  };
+  cleanup = views[route.name].render(main, ctx, route);
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
-async function invitesSection() {
-  const { invites_left: left, invites } = await api("GET", "/api/invites");
-  const result = el("p", { role: "status" });
-  const list = el("ul", {}, ...invites.map((i) => el("li", {}, `${i.email || "link"} — ${i.status}`)));
-  return el("section", {},
-    el("h2", {}, "Invitations"),
-    el("p", {}, `You have ${left} invite${left === 1 ? "" : "s"} left.`),
-    form(async (data) => {
-      const email = data.get("email") || null;
-      const sent = await api("POST", "/api/invites", { email });
-      result.replaceChildren(email ? `Invite sent to ${email}.` : "Share this link once: ", email ? "" : el("code", {}, sent.link));
-      list.prepend(el("li", {}, `${email || "link"} — pending`));
-    }, ...field("email", "Invite by email (leave empty for a link)", "email"),
-      el("button", { type: "submit" }, "Invite")),
-    result, list);
+function onNotice(notice) {
+  if (notice.name === "room.pinged") {
+    const d = notice.data;
+    const by = typeof d.by === "string" ? `@${d.by}` : displayName(d.by || {});
+    toast([
+      t("notice.pinged", { by, title: d.title || t("room.untitled") }),
+      " ",
+      el("a", { href: href(`/room/${d.room}`) }, t("notice.join")),
+    ], { timeout: 20000 });
+  } else if (notice.name === "room.removed") {
+    const route = currentRoute();
+    const looking = route.name === "room" && route.params[0] === notice.data.room;
+    if (!looking) toast(t("room.removed"));
+  }
 }
 
 async function start() {
   try {
-    await showHome(await api("GET", "/api/me"));
+    ctx.setMe(await get("/api/me"));
   } catch (error) {
-    if (error.code === "not_signed_in") showEmail();
-    else app.replaceChildren(el("p", { class: "error" }, error.message));
+    if (!(error instanceof ApiError) || error.code !== "not_signed_in") {
+      main.replaceChildren(el("p", { class: "error", role: "alert" }, errorText(error)));
+      return;
+    }
+    ctx.me = null;
+    if (ctx.session) ctx.session.close();
+    ctx.session = null;
+  }
+  if (ctx.me && ctx.inviteToken) {
+    // Already signed in: the invitation is for someone else.
+    ctx.inviteToken = null;
+    history.replaceState(null, "", `/${location.hash}`);
+  }
+  document.getElementById("nav").hidden = !ctx.me || ctx.me.status !== "member";
+  if (ctx.me) live.start();
+  else live.stop();
+  if (ctx.me && ctx.me.status === "member") bell.start(ctx.me.username);
+  else bell.stop();
+  show();
+}
+
+async function boot() {
+  await setLanguage(preferredLanguage());
+  languagePicker();
+  onLanguageChange(() => {
+    languagePicker();
+    show();
+  });
+  live.onState(connectionLine);
+  live.onNotice(onNotice);
+  onRoute(show);
+  const params = new URLSearchParams(location.search);
+  if (params.has("signin_error")) {
+    toast(t("error.link_invalid"));
+    history.replaceState(null, "", `/${location.hash}`);
+  }
+  await start();
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").catch(() => {});
   }
 }
 
-start();
+boot();

@@ -1,0 +1,76 @@
+// Sign in with an emailed code; first-timers choose a username; an invite link lets them in.
+import { enc, get, post } from "../api.js";
+import { t } from "../i18n.js";
+import { el, field, form } from "../ui.js";
+
+export function render(main, ctx) {
+  let alive = true;
+  const invited = el("p", { class: "invited" });
+  if (ctx.inviteToken) {
+    invited.textContent = t("signin.invite_link");
+    get(`/api/invites/link/${enc(ctx.inviteToken)}`).then(
+      ({ inviter }) => {
+        if (alive) invited.textContent = t("signin.invited_by", { name: `@${inviter.username}` });
+      },
+      () => {
+        if (alive) invited.textContent = t("signin.invite_unusable");
+      },
+    );
+  }
+
+  function emailStep(email = "") {
+    main.replaceChildren(el("section", { class: "card narrow" },
+      el("h1", {}, t("signin.title")),
+      ctx.inviteToken ? invited : null,
+      el("p", { class: "muted" }, t("signin.explain")),
+      form({ "aria-label": t("signin.title") }, async (data) => {
+        const address = String(data.get("email")).trim();
+        await post("/api/auth/code", { email: address });
+        codeStep(address, false);
+      },
+      field("email", "signin.email", { type: "email", required: true, autocomplete: "email", value: email }),
+      el("button", { type: "submit" }, t("signin.send_code")))));
+    main.querySelector("input").focus();
+  }
+
+  function codeStep(email, needUsername) {
+    const username = needUsername
+      ? [field("username", "signin.username", {
+          required: true, pattern: "[a-z0-9_]{3,20}", autocomplete: "username",
+          "aria-describedby": "username-help",
+        }), el("p", { id: "username-help", class: "muted small" }, t("signin.username_help"))]
+      : [];
+    main.replaceChildren(el("section", { class: "card narrow" },
+      el("h1", {}, t("signin.check_email")),
+      el("p", {}, t("signin.code_sent", { email })),
+      form({ "aria-label": t("signin.check_email") }, async (data) => {
+        const body = { email, code: String(data.get("code")).trim(), session: "cookie" };
+        if (needUsername) body.username = String(data.get("username")).trim().toLowerCase();
+        if (ctx.inviteToken) body.invite = ctx.inviteToken;
+        try {
+          await post("/api/auth/verify", body);
+        } catch (error) {
+          if (error.code === "username_required") {
+            codeStep(email, true);
+            main.querySelector("#code").value = body.code;
+            main.querySelector("#username").focus();
+            return;
+          }
+          throw error;
+        }
+        await ctx.signedIn();
+      },
+      field("code", "signin.code", {
+        required: true, inputmode: "numeric", autocomplete: "one-time-code", maxlength: "12",
+      }),
+      username,
+      el("button", { type: "submit" }, t("signin.submit")),
+      el("button", { type: "button", class: "link", onclick: () => emailStep(email) }, t("signin.other_email")))));
+    main.querySelector("input").focus();
+  }
+
+  emailStep();
+  return () => {
+    alive = false;
+  };
+}

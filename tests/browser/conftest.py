@@ -1,0 +1,312 @@
+"""Browser tests: a real ``townhall serve`` process and Debian's Chromium driven by Playwright.
+
+One server and one browser per module. People are created with the operator command line
+(``create-member``) and sign in through the page with the code mailed to the test SMTP server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from tests.conftest import Mailbox, code_in
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
+TONE_HZ = 440
+
+# The machines running the suite are often busy: give each page condition some room.
+expect.set_options(timeout=10_000)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data: Path
+    env: dict[str, str]
+    mailbox: Mailbox
+    log: Path
+    admin_token: str = ""
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "townhall", "--data-dir", str(self.data), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def approve(self, username: str) -> None:
+        """An operator lets a waitlisted person in (the admin API)."""
+        answer = httpx.post(
+            f"{self.url}/api/admin/waitlist/approve",
+            json={"usernames": [username]},
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
+        assert answer.status_code == 200 and answer.json()["approved"] == [username], answer.text
+
+    def code_for(self, email: str, sent_before: int) -> str:
+        deadline = time.monotonic() + 15
+        while len(self.mailbox.to(email)) <= sent_before:
+            assert time.monotonic() < deadline, f"no mail to {email}"
+            time.sleep(0.05)
+        return code_in(self.mailbox.last_to(email))
+
+
+@pytest.fixture(scope="module")
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    smtp: tuple[Mailbox, int],
+) -> Iterator[Server]:
+    """A module may set ``SERVER_ENV = {"TOWNHALL_...": "..."}`` for settings of its own."""
+    root = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNHALL_")}
+    env.update(
+        TOWNHALL_SMTP_HOST="127.0.0.1",
+        TOWNHALL_SMTP_PORT=str(smtp[1]),
+        TOWNHALL_SMTP_SECURITY="none",
+        TOWNHALL_LOG_LEVEL="WARNING",
+        TOWNHALL_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        # Every browser signs in from 127.0.0.1.
+        TOWNHALL_LIMIT_CODE_REQUESTS_PER_IP="1000/60",
+        TOWNHALL_HALLWAY_HINT_SECONDS="1",
+        TOWNHALL_LIMIT_SIGN_IN_ATTEMPTS_PER_IP="1000/60",
+    )
+    env.update(getattr(request.module, "SERVER_ENV", {}))
+    log = root / "server.log"
+    server = Server(f"http://127.0.0.1:{port}", root / "data", env, smtp[0], log)
+    link = server.cli(
+        "create-admin", "--email", "operator@example.org", "--username", "operator_one"
+    )
+    token = link.rsplit("/", 1)[-1]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "townhall", "--data-dir", str(server.data), "serve",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        signed_in = httpx.post(
+            f"{server.url}/api/auth/link", json={"token": token, "session": "token"}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        server.admin_token = signed_in.json()["token"]
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A steady sine tone for the fake microphone."""
+    path = tmp_path_factory.mktemp("tone") / "tone.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(path), "synth", "20", "sine",
+         str(TONE_HZ), "vol", "0.5"],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, tone: Path) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (scripts/test.sh installs it)")
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={tone}",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+class Person:
+    """One browser context: a person at their own screen."""
+
+    def __init__(self, server: Server, context: BrowserContext, email: str) -> None:
+        self.server = server
+        self.context = context
+        self.email = email
+        self.username = email.split("@")[0]
+        self.page: Page = context.new_page()
+        self.page.on("dialog", lambda dialog: dialog.accept())
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.server.url + path)
+        return self.page
+
+    def ask_code(self) -> None:
+        page = self.page
+        sent = len(self.server.mailbox.to(self.email))
+        page.get_by_label("Email").fill(self.email)
+        page.get_by_role("button", name="Send me a code").click()
+        page.get_by_label("Code").fill(self.server.code_for(self.email, sent))
+        page.get_by_role("button", name="Sign in").click()
+
+    def sign_up(self) -> Page:
+        """First sign-in: code, username, the waitlist; an operator approves; the hallway."""
+        page = self.open("/")
+        self.ask_code()
+        page.get_by_label("Choose a username").fill(self.username)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="You're on the list")).to_be_visible()
+        expect(page.get_by_text(f"Your username @{self.username} is reserved.")).to_be_visible()
+        self.server.approve(self.username)
+        page.get_by_role("button", name="Check again").click()
+        expect(page.get_by_role("heading", name="Hallway")).to_be_visible()
+        return page
+
+
+@pytest.fixture(scope="module")
+def people(server: Server, browser: Browser) -> Iterator[Any]:
+    """``people("ada")``: a new member signed in, in a browser context of their own (the
+    same person again when asked again in the module)."""
+    contexts: list[BrowserContext] = []
+    made: dict[str, Person] = {}
+
+    def make(
+        username: str,
+        *,
+        locale: str = "en-US",
+        width: int = 390,
+        height: int = 844,
+        timezone: str | None = None,
+    ) -> Person:
+        if username in made:
+            return made[username]
+        email = f"{username}@example.org"
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": width, "height": height},
+            base_url=server.url,
+            timezone_id=timezone,
+            accept_downloads=True,
+        )
+        contexts.append(context)
+        person = Person(server, context, email)
+        person.sign_up()
+        made[username] = person
+        return person
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shoot(page: Page, name: str, *, docs: bool = False) -> None:
+    """Save a screenshot under artifacts/screenshots; the ones marked ``docs`` also replace
+    docs/screenshots when TOWNHALL_UPDATE_SCREENSHOTS=1 (so ordinary runs change no file
+    under version control)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if docs and os.environ.get("TOWNHALL_UPDATE_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"))
+
+
+def member_tile(page: Page, username: str) -> Any:
+    return page.locator(f'.person[data-username="{username}"]')
+
+
+ROOM_URL = re.compile(r"#/room/([A-Za-z0-9_-]+)$")
+
+
+# Reads the peak of the room audio the page receives (window.townhallAudio.stream) through an
+# AnalyserNode: {hz, db} of the loudest frequency bin, or null before any audio arrived.
+PEAK_JS = """
+async () => {
+  const audio = window.townhallAudio;
+  if (!audio || !audio.stream) return null;
+  const probe = window.__townhallProbe || (window.__townhallProbe = { ctx: new AudioContext() });
+  if (probe.ctx.state !== "running") await probe.ctx.resume();
+  if (probe.stream !== audio.stream) {
+    const source = probe.ctx.createMediaStreamSource(audio.stream);
+    probe.analyser = probe.ctx.createAnalyser();
+    probe.analyser.fftSize = 4096;
+    probe.analyser.smoothingTimeConstant = 0;
+    source.connect(probe.analyser);
+    probe.stream = audio.stream;
+  }
+  const bins = new Float32Array(probe.analyser.frequencyBinCount);
+  probe.analyser.getFloatFrequencyData(bins);
+  let best = 1;
+  for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return { hz: (best * probe.ctx.sampleRate) / probe.analyser.fftSize, db: bins[best] };
+}
+"""
+
+
+def peak(page: Page) -> dict[str, float] | None:
+    """The loudest frequency the page hears right now."""
+    result: dict[str, float] | None = page.evaluate(PEAK_JS)
+    return result
+
+
+def hears(page: Page, hz: float, *, tolerance: float = 30.0, floor_db: float = -70.0) -> bool:
+    found = peak(page)
+    return bool(found and abs(found["hz"] - hz) <= tolerance and found["db"] > floor_db)
+
+
+def wait_until(check: Any, what: str, within: float = 15.0) -> None:
+    """Poll ``check()`` until it is true; fail naming ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.2)
