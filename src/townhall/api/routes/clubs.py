@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from townhall.api.routes.me import AVATAR_BODY, avatar_upload
-from townhall.api.routes.rooms import PAGE
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.api.share import public_page
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
@@ -350,8 +350,4 @@ async def share_page(club_id: str, container: ContainerDep) -> HTMLResponse:
                 f"{_count(view.followers, 'follower')}</p>\n"
             )
     page += '<p><a class="button" href="/">Sign in to Townhall</a></p>'
-    return HTMLResponse(
-        PAGE.format(title=escape(title), body=page),
-        status_code=status,
-        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
-    )
+    return public_page(title, page, status)

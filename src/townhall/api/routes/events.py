@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from townhall.api.routes.rooms import PAGE, SnapshotOut
+from townhall.api.routes.rooms import SnapshotOut
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.api.share import nowhere, public_page
 from townhall.domain import events as rules
 from townhall.domain.events import EventInput
 from townhall.errors import NotFound, TownhallError
@@ -231,23 +232,10 @@ async def calendar_feed(token: str, container: ContainerDep) -> Response:
     return Response(body, media_type=ICS, headers={"Cache-Control": "private, no-store"})
 
 
-def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        PAGE.format(title=escape(title), body=body),
-        status_code=status,
-        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
-    )
-
-
 @pages.get("/e/{event_id}", response_class=HTMLResponse)
 async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
     """The share link of an event: a public preview and a way to sign in."""
-    missing = _html(
-        "No such event",
-        "<h1>No such event</h1>\n<p>This link leads nowhere.</p>\n"
-        '<p><a href="/">Go to Townhall</a></p>',
-        404,
-    )
+    missing = nowhere("event")
     if not EVENT_ID.fullmatch(event_id) or int(event_id) > MAX_ID:
         return missing
     try:
@@ -274,4 +262,4 @@ async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
         f'<p><a class="button" href="/api/events/{v["id"]}/calendar.ics">Add to calendar</a></p>\n'
         '<p><a class="button" href="/">Sign in to join</a></p>'
     )
-    return _html(v["name"], body)
+    return public_page(v["name"], body)

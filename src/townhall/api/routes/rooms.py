@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from townhall.api.schemas import MAX_ID, OkOut, Strict
+from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
 from townhall.errors import NotFound
 
@@ -241,40 +242,10 @@ async def room_preview(room_id: RoomId, container: ContainerDep) -> Any:
     return await container.rooms.preview(room_id)
 
 
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Townhall</title>
-<link rel="stylesheet" href="/style.css">
-</head>
-<body>
-<main class="share">
-{body}
-</main>
-</body>
-</html>
-"""
-
-
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        PAGE.format(title=escape(title), body=body),
-        status_code=status,
-        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
-    )
-
-
 @pages.get("/r/{room_id}", response_class=HTMLResponse)
 async def share_page(room_id: str, container: ContainerDep) -> HTMLResponse:
     """The share link of a room: a public preview and a way to sign in."""
-    missing = _page(
-        "No such room",
-        "<h1>No such room</h1>\n<p>This link leads nowhere.</p>\n"
-        '<p><a href="/">Go to Townhall</a></p>',
-        404,
-    )
+    missing = nowhere("room")
     if not ROOM_ID.fullmatch(room_id):
         return missing
     try:
@@ -298,4 +269,4 @@ async def share_page(room_id: str, container: ContainerDep) -> HTMLResponse:
             f'<p class="listeners">{n} {"person listens" if n == 1 else "people listen"}</p>\n'
         )
     body += '<p><a class="button" href="/">Sign in to join</a></p>'
-    return _page(title, body)
+    return public_page(title, body)
