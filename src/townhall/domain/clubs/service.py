@@ -150,7 +150,8 @@ class Clubs:
             if hosted < needed:
                 raise Forbidden(
                     "club_needs_hosted_rooms",
-                    f"Host {needed} rooms before founding a club (you hosted {hosted}).",
+                    f"Host {needed} room{'' if needed == 1 else 's'} before founding a club "
+                    f"(you hosted {hosted}).",
                     needed=needed,
                     hosted=hosted,
                 )
