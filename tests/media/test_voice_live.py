@@ -179,3 +179,20 @@ async def test_an_open_audio_connection_keeps_its_owner_present(
         assert [(m["username"], m["away"]) for m in audience] == [("liz", False)]
     finally:
         await listener.close()
+
+
+async def test_the_only_connection_of_a_room_can_be_replaced(people: Any) -> None:
+    """Alone in a room, a speaker makes a new connection and still hears the room's mix."""
+    ann = await people.member("ann")
+    rid = (await create(ann, title="Alone"))["id"]
+    await ok(ann, rid, "unmute")
+    audio = await connect(ann, rid, ToneSource(440))
+    try:
+        await audio.reconnect()
+        await audio.wait_connected(10)
+        reconnected = time.monotonic()
+        await hear_for(1.0)
+        # ann hears a silent room: sparse packets, but packets, on the new connection.
+        assert any(t > reconnected for t, _ in audio.heard.frames)
+    finally:
+        await audio.close()

@@ -100,10 +100,14 @@ class MediaServer:
             sends,
             self._settings.media_input_frames,
         )
-        for old in [s for s in room.mix.sessions.values() if s.user_id == user_id]:
-            await self._drop(room, old, "replaced")
+        if self._rooms.get(room_id) is not room:
+            # Its last connection went while this one was negotiated: open the room again.
+            room = await self._room(room_id, seed)
+        earlier = [s for s in room.mix.sessions.values() if s.user_id == user_id]
         session.attach(on_ready=lambda s: room.mix.ready(), on_gone=self._gone)
-        room.mix.add(session)
+        room.mix.add(session)  # before the old ones go, so the room never looks empty
+        for old in earlier:
+            await self._drop(room, old, "replaced")
         self._spawn(self._expire_unconnected(room, session))
         return {"type": "answer", "sdp": answer, "session": session.id}
 

@@ -141,7 +141,9 @@ class Session:
 
     # --- wiring, once negotiated -----------------------------------------------------------
 
-    def attach(self, on_ready: Callable[[Session], None], on_gone: Callable[[Session], None]):
+    def attach(
+        self, on_ready: Callable[[Session], None], on_gone: Callable[[Session], None]
+    ) -> None:
         dtls = self.transceiver.sender.transport
         connection = dtls.transport._connection
         pass_on = connection.data_received
@@ -149,6 +151,8 @@ class Session:
         def arrived(data: bytes, component: int) -> None:
             # Before SRTP, before aiortc: audio that may not be heard costs one check. A
             # receive-only client's RTCP reports are not used either (nothing adapts to them).
+            if not data:
+                return
             if 127 < data[0] < 192 and (not self.sends or (rtp.is_rtp(data) and not self.may_send)):
                 self.dropped += 1
                 return
