@@ -10,6 +10,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, or_, select
 
+from tests.api.clubkit import found
+from tests.api.roomkit import create, follow, join
+from tests.api.test_events import schedule
 from townhall.storage import users as user_store
 from townhall.storage.models import (
     AuditEntry,
@@ -231,3 +234,22 @@ async def test_deleting_twice_is_a_401(people: Any) -> None:
     assert (await ada.request("DELETE", "/api/me", json={"confirm": "ada"})).status_code == 200
     r = await ada.request("DELETE", "/api/me", json={"confirm": "ada"})
     assert r.status_code == 401
+
+
+@pytest.mark.settings(club_found_min_rooms_hosted=0)
+async def test_export_holds_clubs_events_notifications_and_topics(people: Any) -> None:
+    """What the later areas keep about a person is in the export too."""
+    ada, bob = await people.member("ada"), await people.member("bob")
+    await found(ada, "Night Owls")
+    await schedule(ada, name="Owl talk")
+    await follow(ada, "bob")
+    rid = (await create(bob, title="Moonlight jazz"))["id"]  # ada is told
+    await join(ada, rid)
+    r = await ada.patch("/api/notifications/settings", json={"fewer": True})
+    assert r.status_code == 200, r.text
+    data = (await ada.get("/api/me/export")).json()
+    assert [(c["club"], c["role"]) for c in data["clubs"]] == [("Night Owls", "founder")]
+    assert [(e["event"], e["tie"]) for e in data["events"]] == [("Owl talk", "host")]
+    assert [n["kind"] for n in data["notifications"]] == ["room.started"]
+    assert data["notification_settings"]["fewer"] is True
+    assert {"moonlight", "jazz"} <= set(data["hallway_topics"])

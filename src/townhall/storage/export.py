@@ -15,9 +15,20 @@ from townhall.storage import auth as auth_store
 from townhall.storage.models import (
     AuditEntry,
     Block,
+    CalendarFeed,
+    Club,
+    ClubMember,
     ContactLink,
+    Event,
+    EventHost,
+    EventReminder,
     Follow,
+    HallwayTopic,
+    InboxItem,
     Invite,
+    Notification,
+    NotificationKindOff,
+    NotificationSettings,
     Session,
     SignInCode,
     User,
@@ -41,6 +52,39 @@ class SentInvite:
 
 
 @dataclass(frozen=True)
+class ClubTie:
+    club: str
+    role: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class EventTie:
+    event: str
+    starts_at: datetime
+    time_zone: str
+    status: str
+    tie: str
+    """"host" or "reminder"."""
+
+
+@dataclass(frozen=True)
+class Received:
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NotificationChoices:
+    fewer: bool
+    paused_until: datetime | None
+    hourly_cap: int | None
+    kinds_off: list[str]
+
+
+@dataclass(frozen=True)
 class PersonalData:
     """Everything stored about one person, as the export shows it."""
 
@@ -52,6 +96,12 @@ class PersonalData:
     blocked: list[Related]
     contacts: list[Related]
     invites: list[SentInvite]
+    clubs: list[ClubTie]
+    events: list[EventTie]
+    calendar_feeds: list[CalendarFeed]
+    notification_choices: NotificationChoices
+    inbox: list[Received]
+    hallway_topics: list[str]
 
 
 async def user_for_update(tx: AsyncSession, user_id: int) -> User | None:
@@ -86,7 +136,77 @@ async def gather(tx: AsyncSession, user_id: int) -> PersonalData | None:
             tx, ContactLink.contact_id, ContactLink.created_at, ContactLink.owner_id == user_id
         ),
         invites=await _invites(tx, user_id),
+        clubs=await _clubs(tx, user_id),
+        events=await _events(tx, user_id),
+        calendar_feeds=list(
+            (
+                await tx.execute(
+                    select(CalendarFeed)
+                    .where(CalendarFeed.user_id == user_id)
+                    .order_by(CalendarFeed.id)
+                )
+            ).scalars()
+        ),
+        notification_choices=await _notification_choices(tx, user_id),
+        inbox=await _inbox(tx, user_id),
+        hallway_topics=list(
+            (
+                await tx.execute(
+                    select(HallwayTopic.word)
+                    .where(HallwayTopic.user_id == user_id)
+                    .order_by(HallwayTopic.word)
+                )
+            ).scalars()
+        ),
     )
+
+
+async def _clubs(tx: AsyncSession, user_id: int) -> list[ClubTie]:
+    query = (
+        select(Club.name, ClubMember.role, ClubMember.created_at)
+        .join(ClubMember, ClubMember.club_id == Club.id)
+        .where(ClubMember.user_id == user_id)
+        .order_by(ClubMember.created_at, Club.id)
+    )
+    return [ClubTie(n, r, t) for n, r, t in (await tx.execute(query)).all()]
+
+
+async def _events(tx: AsyncSession, user_id: int) -> list[EventTie]:
+    ties: list[EventTie] = []
+    for link, tie in ((EventHost, "host"), (EventReminder, "reminder")):
+        query = (
+            select(Event.name, Event.starts_at, Event.time_zone, Event.status)
+            .join(link, link.event_id == Event.id)
+            .where(link.user_id == user_id)
+            .order_by(Event.starts_at, Event.id)
+        )
+        ties += [EventTie(n, t, z, s, tie) for n, t, z, s in (await tx.execute(query)).all()]
+    return ties
+
+
+async def _notification_choices(tx: AsyncSession, user_id: int) -> NotificationChoices:
+    chosen = await tx.get(NotificationSettings, user_id)
+    off = await tx.execute(
+        select(NotificationKindOff.kind)
+        .where(NotificationKindOff.user_id == user_id)
+        .order_by(NotificationKindOff.kind)
+    )
+    return NotificationChoices(
+        fewer=chosen.fewer if chosen else False,
+        paused_until=chosen.paused_until if chosen else None,
+        hourly_cap=chosen.hourly_cap if chosen else None,
+        kinds_off=list(off.scalars()),
+    )
+
+
+async def _inbox(tx: AsyncSession, user_id: int) -> list[Received]:
+    query = (
+        select(Notification.kind, Notification.data, InboxItem.created_at, InboxItem.read_at)
+        .join(InboxItem, InboxItem.notification_id == Notification.id)
+        .where(InboxItem.user_id == user_id)
+        .order_by(InboxItem.created_at, Notification.id)
+    )
+    return [Received(k, d, t, r) for k, d, t, r in (await tx.execute(query)).all()]
 
 
 async def _people(tx: AsyncSession, other_id: Any, since: Any, where: Any) -> list[Related]:

@@ -58,6 +58,39 @@ class SentInviteOut(BaseModel):
     used_by: str | None
 
 
+class ClubTieOut(BaseModel):
+    club: str
+    role: str
+    since: datetime
+
+
+class EventTieOut(BaseModel):
+    event: str
+    starts_at: datetime
+    time_zone: str
+    status: str
+    tie: Literal["host", "reminder"]
+
+
+class CalendarFeedOut(BaseModel):
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NotificationChoicesOut(BaseModel):
+    fewer: bool
+    paused_until: datetime | None
+    hourly_cap: int | None
+    kinds_off: list[str]
+
+
+class ReceivedOut(BaseModel):
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+    read_at: datetime | None
+
+
 class ExportOut(BaseModel):
     format: Literal["townhall-export/1"] = "townhall-export/1"
     exported_at: datetime
@@ -69,6 +102,12 @@ class ExportOut(BaseModel):
     blocked: list[RelatedOut]
     contacts: list[RelatedOut] = Field(description="Members found in contacts you shared.")
     invites_sent: list[SentInviteOut]
+    clubs: list[ClubTieOut]
+    events: list[EventTieOut] = Field(description="Events you host or asked to be reminded of.")
+    calendar_feeds: list[CalendarFeedOut] = Field(description="Your feed addresses, no secrets.")
+    notification_settings: NotificationChoicesOut
+    notifications: list[ReceivedOut] = Field(description="Your inbox, oldest first.")
+    hallway_topics: list[str] = Field(description="Title words that rank your hallway.")
 
 
 AVATAR_BODY: dict[str, Any] = {
@@ -156,6 +195,31 @@ def export_out(data: PersonalData, current_session: int, now: datetime) -> Expor
             )
             for sent in data.invites
         ],
+        clubs=[ClubTieOut(club=c.club, role=c.role, since=c.since) for c in data.clubs],
+        events=[
+            EventTieOut(
+                event=e.event,
+                starts_at=e.starts_at,
+                time_zone=e.time_zone,
+                status=e.status,
+                tie="host" if e.tie == "host" else "reminder",
+            )
+            for e in data.events
+        ],
+        calendar_feeds=[
+            CalendarFeedOut(created_at=f.created_at, revoked_at=f.revoked_at)
+            for f in data.calendar_feeds
+        ],
+        notification_settings=NotificationChoicesOut(
+            fewer=data.notification_choices.fewer,
+            paused_until=data.notification_choices.paused_until,
+            hourly_cap=data.notification_choices.hourly_cap,
+            kinds_off=data.notification_choices.kinds_off,
+        ),
+        notifications=[
+            ReceivedOut(kind=n.kind, data=n.data, at=n.at, read_at=n.read_at) for n in data.inbox
+        ],
+        hallway_topics=data.hallway_topics,
     )
 
 
