@@ -18,6 +18,7 @@ from townhall.bus.redis import RedisBus
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.domain.accounts import Accounts
+from townhall.domain.avatars import Pictures
 from townhall.domain.clubs.service import Clubs
 from townhall.domain.events import Events
 from townhall.domain.graph import Graph
@@ -124,6 +125,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         else MemoryBus()
     )
     happenings = Happenings()
+    pictures = Pictures(settings, limiter, files)
     notifications = Notifications(db, settings, clock, bus, mailer)
     happenings.listen(notifications.on_happening)
     rooms = Rooms(db, settings, clock, bus, limiter, happenings)
@@ -142,12 +144,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         invites=Invites(db, settings, clock, mailer, limiter),
         waitlist=Waitlist(db, settings, clock, limiter, happenings),
         operators=Operators(db, settings, clock),
-        profiles=Profiles(db, settings, clock, files, limiter),
+        profiles=Profiles(db, settings, clock, pictures, limiter),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
         bus=bus,
         happenings=happenings,
         rooms=rooms,
-        clubs=Clubs(db, settings, clock, limiter, files, happenings),
+        clubs=Clubs(db, settings, clock, limiter, pictures, happenings),
         events=events,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
         gateway=Gateway(bus, rooms, also_present=media.present),

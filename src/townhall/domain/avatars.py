@@ -5,12 +5,17 @@ Everything here is synchronous and CPU-bound; callers run it in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from io import BytesIO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from townhall.errors import InvalidInput
+from townhall.config import Settings
+from townhall.errors import InvalidInput, TooLarge
+from townhall.files import FileStore
+from townhall.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +99,48 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             # A broken profile is ignored: the pixels are still usable as they are.
             logger.debug("avatar colour profile ignored")
     return image if image.mode == mode else image.convert(mode)
+
+
+# Decoding is memory-hungry (a 50-megapixel PNG is 200 MB of pixels): a few at a time.
+RENDER_WORKERS = 2
+
+
+class Pictures:
+    """Square pictures people upload (avatars, club icons): size-checked, rate limited per
+    person, re-encoded a few at a time across the whole process, and stored as files."""
+
+    def __init__(self, settings: Settings, limiter: RateLimiter, files: FileStore) -> None:
+        self._settings = settings
+        self._limiter = limiter
+        self._files = files
+        self._renders = asyncio.Semaphore(RENDER_WORKERS)
+
+    async def replace(
+        self,
+        uploader_id: int,
+        data: bytes,
+        noun: str,
+        put: Callable[[str], Awaitable[str | None]],
+    ) -> None:
+        """Store ``data`` re-encoded, then ``put(key)`` it in place (in a transaction of the
+        caller's), which returns the key it replaced. The new file goes if ``put`` fails;
+        the replaced one goes once it succeeded."""
+        s = self._settings
+        if len(data) > s.avatar_max_bytes:
+            raise TooLarge("avatar_too_large", f"{noun} are at most {s.avatar_max_bytes} bytes.")
+        await self._limiter.hit(f"avatar:{uploader_id}", s.limit_avatar_uploads_per_user)
+        async with self._renders:
+            image = await asyncio.to_thread(
+                render_avatar, data, s.avatar_size_px, s.avatar_max_pixels
+            )
+        key = await asyncio.to_thread(self._files.put, image, "webp")
+        try:
+            old = await put(key)
+        except BaseException:
+            self._files.delete(key)
+            raise
+        self.discard(old)
+
+    def discard(self, key: str | None) -> None:
+        """Delete a picture no longer referenced (None: nothing to do)."""
+        self._files.delete(key)

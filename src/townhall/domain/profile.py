@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import unicodedata
@@ -13,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.domain.avatars import render_avatar
-from townhall.errors import InvalidInput, TooLarge, Unauthenticated
-from townhall.files import FileStore
+from townhall.domain.avatars import Pictures
+from townhall.errors import InvalidInput, Unauthenticated
 from townhall.ratelimit import RateLimiter
 from townhall.storage import export as person_store
 from townhall.storage.db import Database
@@ -41,8 +39,6 @@ HANDLES: dict[str, re.Pattern[str]] = {
 }
 # Bidirectional overrides and isolates let a name display as something it is not.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# Decoding is memory-hungry (a 50-megapixel PNG is 200 MB of pixels): a few at a time.
-AVATAR_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -100,15 +96,14 @@ class Profiles:
         db: Database,
         settings: Settings,
         clock: Clock,
-        files: FileStore,
+        pictures: Pictures,
         limiter: RateLimiter,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
-        self._files = files
+        self._pictures = pictures
         self._limiter = limiter
-        self._renders = asyncio.Semaphore(AVATAR_WORKERS)
 
     async def update(self, user: User, changes: ProfileChanges) -> User:
         """Apply ``changes`` to the person's own profile, all or nothing."""
@@ -132,30 +127,23 @@ class Profiles:
 
     async def set_avatar(self, user: User, data: bytes) -> User:
         """Replace the avatar with ``data`` re-encoded; the old file is deleted."""
-        s = self._settings
-        if len(data) > s.avatar_max_bytes:
-            raise TooLarge("avatar_too_large", f"Avatars are at most {s.avatar_max_bytes} bytes.")
-        await self._limiter.hit(f"avatar:{user.id}", s.limit_avatar_uploads_per_user)
-        async with self._renders:
-            image = await asyncio.to_thread(
-                render_avatar, data, s.avatar_size_px, s.avatar_max_pixels
-            )
-        key = await asyncio.to_thread(self._files.put, image, "webp")
-        try:
+        changed: list[User] = []
+
+        async def put(key: str) -> str | None:
             async with self._db.transaction() as tx:
                 me = await self._lock(tx, user)
                 old, me.avatar = me.avatar, key
-        except BaseException:
-            self._files.delete(key)
-            raise
-        self._files.delete(old)
-        return me
+            changed.append(me)
+            return old
+
+        await self._pictures.replace(user.id, data, "Avatars", put)
+        return changed[0]
 
     async def remove_avatar(self, user: User) -> User:
         async with self._db.transaction() as tx:
             me = await self._lock(tx, user)
             old, me.avatar = me.avatar, None
-        self._files.delete(old)
+        self._pictures.discard(old)
         return me
 
     async def export(self, user: User) -> PersonalData:
@@ -177,7 +165,7 @@ class Profiles:
             me = await self._lock(tx, user)
             avatar = me.avatar
             await person_store.erase(tx, me, self._clock.now())
-        self._files.delete(avatar)
+        self._pictures.discard(avatar)
         logger.info("user %s deleted their account", user.id)
 
     async def _lock(self, tx: AsyncSession, user: User) -> User:

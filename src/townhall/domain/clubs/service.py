@@ -8,7 +8,6 @@ transaction commits.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.domain.avatars import render_avatar
+from townhall.domain.avatars import Pictures
 from townhall.domain.clubs import rules
 from townhall.domain.graph import search_words
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
-from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
-from townhall.files import FileStore
+from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.ratelimit import RateLimiter
 from townhall.storage import clubs as store
 from townhall.storage import users as user_store
@@ -74,16 +72,15 @@ class Clubs:
         settings: Settings,
         clock: Clock,
         limiter: RateLimiter,
-        files: FileStore,
+        pictures: Pictures,
         happenings: Happenings,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
-        self._files = files
+        self._pictures = pictures
         self._happenings = happenings
-        self._renders = asyncio.Semaphore(2)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -208,31 +205,23 @@ class Clubs:
 
     async def set_icon(self, user: User, club_id: int, data: bytes) -> ClubView:
         """Replace the club's icon with ``data`` re-encoded like an avatar."""
-        s = self._settings
         async with self._db.transaction() as tx:
             club = await store.club(tx, club_id)
             if club is None:
                 raise club_not_found()
             rules.require(await store.role_of(tx, club.id, user.id), "edit")
-        if len(data) > s.avatar_max_bytes:
-            raise TooLarge("avatar_too_large", f"Icons are at most {s.avatar_max_bytes} bytes.")
-        await self._limiter.hit(f"avatar:{user.id}", s.limit_avatar_uploads_per_user)
-        async with self._renders:
-            image = await asyncio.to_thread(
-                render_avatar, data, s.avatar_size_px, s.avatar_max_pixels
-            )
-        key = await asyncio.to_thread(self._files.put, image, "webp")
-        try:
+        views: list[ClubView] = []
+
+        async def put(key: str) -> str | None:
             async with self._db.transaction() as tx:
                 club, role = await self._locked(tx, club_id, user)
                 rules.require(role, "edit")
                 old, club.icon = club.icon, key
-                view = await self._view(tx, club, user)
-        except BaseException:
-            self._files.delete(key)
-            raise
-        self._files.delete(old)
-        return view
+                views.append(await self._view(tx, club, user))
+            return old
+
+        await self._pictures.replace(user.id, data, "Icons", put)
+        return views[0]
 
     # --- joining, following, leaving -------------------------------------------------------
 
