@@ -156,8 +156,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright, tone: Path) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium (scripts/test.sh installs it)")
+    assert Path(CHROMIUM).exists(), "needs Debian's chromium: scripts/test.sh installs it"
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,

@@ -57,18 +57,17 @@ class HttpSignalling:
 
 
 class _PacedSource(MediaStreamTrack):
-    """20 ms mono frames at real-time pace; ``sent`` records when each left (for latency)."""
+    """20 ms mono frames at real-time pace from ``samples(start)``; ``on_frame`` is told when
+    each frame is handed over (for latency measurements)."""
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, samples: Callable[[int], np.ndarray]) -> None:
         super().__init__()
+        self._samples = samples
         self._start: float | None = None
         self._pts = 0
         self.on_frame: Callable[[int, float], None] | None = None
-
-    def samples(self, start: int) -> np.ndarray:
-        raise NotImplementedError
 
     async def recv(self) -> av.AudioFrame:
         if self._start is None:
@@ -77,7 +76,7 @@ class _PacedSource(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        pcm = self.samples(self._pts)
+        pcm = self._samples(self._pts)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts
@@ -92,7 +91,7 @@ class ToneSource(_PacedSource):
     """A sine tone; ``amplitude`` is a fraction of full scale."""
 
     def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
-        super().__init__()
+        super().__init__(self.samples)
         self.frequency = frequency
         self.amplitude = amplitude
 
@@ -105,7 +104,7 @@ class PcmSource(_PacedSource):
     """Plays 48 kHz mono int16 samples, then silence (or again, with ``loop``)."""
 
     def __init__(self, pcm: np.ndarray, loop: bool = False) -> None:
-        super().__init__()
+        super().__init__(self.samples)
         self.pcm = pcm.astype(np.int16)
         self.loop = loop
 
