@@ -200,7 +200,10 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_config=None,
-        proxy_headers=settings.trust_forwarded_for,
+        # The same proxies as townhall.api.deps.client_ip, so uvicorn's client address and
+        # scheme agree with the one rate limits use: the rightmost hop that is not ours.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         # Room events are small JSON sent to thousands of sockets: compressing each copy
         # per socket would cost more CPU than the bytes it saves.
         ws_per_message_deflate=False,

@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from townhall.errors import ConfigError
+from townhall.net import parse_networks
 
 ENV_PREFIX = "TOWNHALL_"
 
@@ -60,7 +61,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     cookie_secure: bool | None = None
-    trust_forwarded_for: bool = False
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Mail
     smtp_host: str | None = None
@@ -130,6 +131,7 @@ class Settings(BaseSettings):
     limit_code_resend_interval: str = "1/30"
     limit_code_requests_per_ip: str = "20/3600"
     limit_sign_in_attempts_per_ip: str = "30/600"
+    limit_sign_in_attempts_per_client_email: str = "10/3600"
     limit_invites_per_user: str = "20/86400"
     limit_let_ins_per_user: str = "20/86400"
     limit_contact_uploads_per_user: str = "10/3600"
@@ -177,6 +179,12 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
     @field_validator("media_port_max")
     @classmethod
     def _check_port_range(cls, value: int, info: ValidationInfo) -> int:
@@ -208,6 +216,23 @@ def parse_limit(value: str) -> tuple[int, int]:
     return count, seconds
 
 
+# Options that no longer exist, and what replaced them: refused by name rather than ignored,
+# because ignoring one would change behaviour without a word.
+RETIRED = {
+    "trust_forwarded_for": (
+        "trust_forwarded_for was replaced by trusted_proxies: list the addresses or networks "
+        "of your reverse proxies (for a proxy on this machine: trusted_proxies = "
+        '["127.0.0.1", "::1"]); X-Forwarded-For is read only from them'
+    ),
+}
+
+
+def _refuse_retired(file_values: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for name, message in RETIRED.items():
+        if name in file_values or name in overrides or ENV_PREFIX + name.upper() in os.environ:
+            raise ConfigError("bad_configuration", message)
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Load settings: ``overrides`` (the command line) over the environment (``TOWNHALL_*``)
     over the TOML file at ``path`` (or ``$TOWNHALL_CONFIG``) over the defaults.
@@ -228,6 +253,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(
                 "bad_configuration", f"configuration file {path} is not valid TOML: {exc}"
             ) from None
+    _refuse_retired(file_values, overrides)
     token = _file_values.set(file_values)
     try:
         return Settings(**overrides)

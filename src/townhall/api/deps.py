@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from townhall.app import Container
 from townhall.errors import Forbidden, Unauthenticated
+from townhall.net import Network, client_address, limit_key, parse_networks
 from townhall.storage.models import Session, User
 
 SESSION_COOKIE = "townhall_session"
@@ -69,13 +71,19 @@ async def current_staff(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
+@lru_cache(maxsize=8)
+def _proxies(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(entries)
+
+
 def client_ip(request: Request) -> str:
-    container = get_container(request)
-    if container.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """The client's address as rate limits count it (see ``townhall.net``): the rightmost
+    ``X-Forwarded-For`` hop that is not one of ``trusted_proxies``, an IPv6 one by its /64."""
+    proxies = _proxies(tuple(get_container(request).settings.trusted_proxies))
+    peer = request.client.host if request.client else None
+    # Every X-Forwarded-For line, in order, as one list: proxies may add a line each.
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return limit_key(client_address(peer, forwarded, proxies))
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

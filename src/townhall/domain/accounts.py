@@ -180,29 +180,31 @@ class Accounts:
         email = check_email(raw_email)
         if kind not in SESSION_KINDS:
             raise InvalidInput("invalid_session_kind", "The session kind is 'cookie' or 'token'.")
+        s = self._settings
+        await self._limiter.hit(f"verify-ip:{client_ip}", s.limit_sign_in_attempts_per_ip)
         await self._limiter.hit(
-            f"verify-ip:{client_ip}", self._settings.limit_sign_in_attempts_per_ip
+            f"verify-email:{client_ip}:{email}", s.limit_sign_in_attempts_per_client_email
         )
         now = self._clock.now()
+        # The attempt is spent, and committed, before the code is compared: a guess that
+        # finds no attempt left is never evaluated, however many arrive at once.
         async with self._db.transaction() as tx:
             pending = await auth_store.latest_code(tx, email)
             if pending is None:
                 raise InvalidInput("code_invalid", "That code is not valid. Ask for a new one.")
             if pending.expires_at <= now:
                 raise Gone("code_expired", "That code has expired. Ask for a new one.")
-            if pending.attempts >= self._settings.code_max_attempts:
+            attempts = await auth_store.spend_attempt(tx, pending.id, s.code_max_attempts)
+            if attempts is None:
                 raise Forbidden("too_many_attempts", "Too many wrong codes. Ask for a new one.")
-            matches = same(pending.code_hash, hash_code(code.strip(), email, self._secret))
-            pending_id = pending.id
-        if not matches:
-            # Counted in its own transaction: the failure below must not roll it back.
-            async with self._db.transaction() as tx:
-                attempts = await auth_store.count_attempt(tx, pending_id)
-            left = max(0, self._settings.code_max_attempts - attempts)
+            pending_id, code_hash = pending.id, pending.code_hash
+        if not same(code_hash, hash_code(code.strip(), email, self._secret)):
+            left = max(0, s.code_max_attempts - attempts)
             raise InvalidInput("code_invalid", "That code is not right.", attempts_left=left)
         async with self._db.transaction() as tx:
-            pending = await auth_store.latest_code(tx, email)
-            if pending is None or pending.id != pending_id:
+            # Claimed first: of two right guesses at once, one signs in. A refusal below
+            # (no username yet) rolls the claim back, so the code still works.
+            if not await auth_store.claim_code(tx, pending_id, now):
                 raise InvalidInput("code_invalid", "That code is not valid. Ask for a new one.")
             user = await user_store.by_email(tx, email)
             created = user is None
@@ -215,7 +217,6 @@ class Accounts:
             invite = await invite_rules.redeem_on_sign_in(
                 tx, user, invite_token, now, self._settings
             )
-            pending.used_at = now
             session, token = await self._new_session(tx, user, kind, device, now)
         logger.info("user %s signed in (%s)", user.id, kind)
         if invite is not None:

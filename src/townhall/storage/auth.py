@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +32,32 @@ async def add_code(tx: AsyncSession, code: SignInCode) -> None:
     await tx.flush()
 
 
-async def count_attempt(tx: AsyncSession, code_id: int) -> int:
-    await tx.execute(
-        update(SignInCode).where(SignInCode.id == code_id).values(attempts=SignInCode.attempts + 1)
+async def spend_attempt(tx: AsyncSession, code_id: int, cap: int) -> int | None:
+    """Spend one attempt on a code, unless ``cap`` are spent already: the attempts spent,
+    counting this one, or None when none was left.
+
+    One conditional UPDATE, so concurrent guesses cannot all read "attempts < cap" before
+    any of them writes: PostgreSQL re-checks the condition on the locked row, SQLite holds
+    the write lock from BEGIN."""
+    result: Any = await tx.execute(
+        update(SignInCode)
+        .where(SignInCode.id == code_id, SignInCode.attempts < cap)
+        .values(attempts=SignInCode.attempts + 1)
     )
-    result = await tx.execute(select(SignInCode.attempts).where(SignInCode.id == code_id))
-    return int(result.scalar_one())
+    if not result.rowcount:
+        return None
+    spent = await tx.execute(select(SignInCode.attempts).where(SignInCode.id == code_id))
+    return int(spent.scalar_one())
+
+
+async def claim_code(tx: AsyncSession, code_id: int, when: datetime) -> bool:
+    """Mark a code used, unless it is used (or replaced) already: only one sign-in wins."""
+    result: Any = await tx.execute(
+        update(SignInCode)
+        .where(SignInCode.id == code_id, SignInCode.used_at.is_(None))
+        .values(used_at=when)
+    )
+    return bool(result.rowcount)
 
 
 async def purge_codes(tx: AsyncSession, before: datetime) -> None:
