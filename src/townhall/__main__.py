@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from townhall.app import Container, build_container
-from townhall.config import Settings, load_settings
+from townhall.config import Settings, check_can_serve, load_settings
 from townhall.domain.operators import CLI
 from townhall.errors import ConfigError, TownhallError
 from townhall.logs import setup_logging
@@ -246,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.log_level, settings.log_format if ns.command == "serve" else "text")
     if ns.command == "serve":
+        try:
+            check_can_serve(settings)
+        except ConfigError as exc:
+            print(f"townhall: {exc.message}", file=sys.stderr)
+            return 2
         serve(settings)
         return 0
     try:

@@ -16,7 +16,7 @@ from townhall.bus import EventBus
 from townhall.bus.memory import MemoryBus
 from townhall.bus.redis import RedisBus
 from townhall.clock import Clock, SystemClock
-from townhall.config import Settings
+from townhall.config import Settings, check_can_serve
 from townhall.domain.accounts import Accounts
 from townhall.domain.avatars import Pictures
 from townhall.domain.clubs.service import Clubs
@@ -169,6 +169,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The ASGI app for ``townhall serve``: migrates, then serves until shut down."""
     from townhall.api.http import create_api
 
+    check_can_serve(settings)
     holder: dict[str, Container] = {}
 
     @asynccontextmanager

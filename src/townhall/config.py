@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     mail_from: str = "Townhall <no-reply@localhost>"
+    allow_no_smtp: bool = False
 
     # S1 accounts
     code_length: int = Field(6, ge=6, le=10)
@@ -202,6 +203,19 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+
+def check_can_serve(settings: Settings) -> None:
+    """Refuse to serve a configuration that would run but fail people: in production,
+    sign-in codes reach people only by mail, so a missing relay is an error unless the
+    operator said they mean it (``allow_no_smtp``)."""
+    if not settings.development and not settings.smtp_host and not settings.allow_no_smtp:
+        raise ConfigError(
+            "bad_configuration",
+            "environment is production but smtp_host is not set: nobody could receive a "
+            "sign-in code. Configure an SMTP relay, or set allow_no_smtp = true to serve "
+            "without mail (codes are then never delivered nor logged).",
+        )
 
 
 def parse_limit(value: str) -> tuple[int, int]:
