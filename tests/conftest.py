@@ -139,7 +139,7 @@ def stack(request: pytest.FixtureRequest) -> str:
 def settings(
     stack: str, request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Mailbox, int]
 ) -> Settings:
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"public_url": "http://townhall.test"}
     if stack == "postgres":
         extra["database_url"] = request.getfixturevalue("postgres_url")
         extra["redis_url"] = REDIS_URL
@@ -156,7 +156,6 @@ def settings(
         smtp_port=smtp[1],
         smtp_security="none",
         secret_key="test-secret",
-        public_url="http://townhall.test",
         **extra,
     )
 

@@ -7,6 +7,7 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     cookie_secure: bool | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
+
+    # HTTP hardening (docs/security.md)
+    allowed_origins: list[str] = Field(default_factory=list)
 
     # Mail
     smtp_host: str | None = None
@@ -184,6 +188,16 @@ class Settings(BaseSettings):
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
         parse_networks(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            bare = parts.path in ("", "/") and not parts.query
+            if parts.scheme not in ("http", "https") or not parts.netloc or not bare:
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
         return value
 
     @field_validator("media_port_max")

@@ -205,10 +205,12 @@ async def _sign_in_everything(
     link = await container.accounts.create_sign_in_link("rooty")
     link_token = link.rsplit("/", 1)[1]
     browser = make_client()
-    assert (await browser.get(f"/signin/{link_token}")).status_code == 303
+    assert (await browser.get(f"/signin/{link_token}")).status_code == 200
+    by_link = {"token": link_token, "session": "cookie"}
+    assert (await browser.post("/api/auth/link", json=by_link)).status_code == 200
     cookie = browser.cookies["townhall_session"]
     assert (await browser.get("/api/me")).status_code == 200
-    assert (await browser.get(f"/signin/{link_token}")).status_code == 303
+    assert (await browser.post("/api/auth/link", json=by_link)).status_code == 400
 
     sent = await browser.post("/api/invites", json={})
     assert sent.status_code == 201, sent.text

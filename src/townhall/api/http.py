@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from townhall import __version__
 from townhall.api import errors
 from townhall.api.deps import SESSION_COOKIE
+from townhall.api.origins import OriginPolicy, RefuseForeignOrigins
 from townhall.api.routes import ROUTERS
 from townhall.api.ws.routes import router as ws_router
 from townhall.app import Container
@@ -44,6 +45,7 @@ def create_api(
     container: Container,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
 ) -> FastAPI:
+    settings = container.settings
     app = FastAPI(
         title="Townhall",
         version=__version__,
@@ -53,7 +55,9 @@ def create_api(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    origins = OriginPolicy.from_settings(settings)
     app.state.container = container
+    app.state.origins = origins
     errors.install(app)
 
     @app.middleware("http")
@@ -97,6 +101,8 @@ def create_api(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(ws_router)
+    # Added last, so it runs first: foreign pages are refused before a body is read.
+    app.add_middleware(RefuseForeignOrigins, policy=origins)
 
     @app.get("/files/{key}", include_in_schema=False)
     async def stored_file(key: str) -> FileResponse:

@@ -25,6 +25,9 @@ const ctx = {
   inviteToken: location.pathname.startsWith("/invite/")
     ? decodeURIComponent(location.pathname.slice("/invite/".length))
     : null,
+  linkToken: location.pathname.startsWith("/signin/")
+    ? decodeURIComponent(location.pathname.slice("/signin/".length))
+    : null,
   async signedIn() {
     if (ctx.inviteToken) {
       ctx.inviteToken = null;
@@ -88,6 +91,10 @@ function show(route = currentRoute()) {
   cleanup = null;
   const me = ctx.me;
   inRoomBar();
+  if (ctx.linkToken) {
+    cleanup = signin.renderLink(main, ctx);
+    return;
+  }
   if (!me) {
     cleanup = signin.render(main, ctx);
     return;
@@ -156,11 +163,6 @@ async function boot() {
   live.onState(connectionLine);
   live.onNotice(onNotice);
   onRoute(show);
-  const params = new URLSearchParams(location.search);
-  if (params.has("signin_error")) {
-    toast(t("error.link_invalid"));
-    history.replaceState(null, "", `/${location.hash}`);
-  }
   await start();
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(() => {});

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse
 from pydantic import Field
 
 from townhall.api.deps import SESSION_COOKIE, ContainerDep, IpDep, ViewerDep
@@ -13,10 +14,11 @@ from townhall.api.schemas import OkOut, SignedInOut, Strict
 from townhall.api.views import me_out
 from townhall.app import Container
 from townhall.domain.accounts import SignedIn
-from townhall.errors import TownhallError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 pages = APIRouter(include_in_schema=False)
+
+WEB = Path(__file__).resolve().parents[2] / "web"
 
 
 class CodeIn(Strict):
@@ -109,16 +111,10 @@ async def sign_out(viewer: ViewerDep, response: Response, container: ContainerDe
 
 
 @pages.get("/signin/{token}")
-async def sign_in_page(
-    token: str, request: Request, container: ContainerDep, ip: IpDep
-) -> Response:
-    """The browser side of an operator's sign-in link: set the cookie, go home."""
-    try:
-        result = await container.accounts.use_sign_in_link(
-            token, ip, device=request.headers.get("user-agent", "")[:100]
-        )
-    except TownhallError as exc:
-        return RedirectResponse(f"/?signin_error={exc.code}", status_code=303)
-    response = RedirectResponse("/", status_code=303)
-    set_session_cookie(response, container, result.token)
-    return response
+async def sign_in_page(token: str) -> FileResponse:
+    """The browser side of an operator's sign-in link: the web app, which asks the person to
+    confirm and then signs in with ``POST /api/auth/link``. Following the link signs no one
+    in, so a page elsewhere cannot sign a visitor into an account of its choosing."""
+    return FileResponse(
+        WEB / "index.html", headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )

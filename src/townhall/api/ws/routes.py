@@ -1,4 +1,5 @@
-"""The ``/api/ws`` endpoint: authenticate, then hand the socket to a ``Connection``."""
+"""The ``/api/ws`` endpoint: check the page's origin, authenticate, then hand the socket
+to a ``Connection``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from fastapi import APIRouter, WebSocket
 
 from townhall.api.deps import SESSION_COOKIE
+from townhall.api.origins import OriginPolicy
 from townhall.api.ws.connection import CLOSE_UNAUTHENTICATED, Connection
 from townhall.app import Container
 from townhall.errors import Unauthenticated
@@ -14,6 +16,9 @@ from townhall.errors import Unauthenticated
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
+
+# A page of another site opened the socket (docs/protocol.md, docs/security.md).
+CLOSE_FOREIGN_ORIGIN = 4403
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -28,6 +33,12 @@ def _token(websocket: WebSocket) -> str | None:
 @router.websocket("/api/ws")
 async def socket(websocket: WebSocket) -> None:
     container: Container = websocket.app.state.container
+    origins: OriginPolicy = websocket.app.state.origins
+    if origins.refuses_socket(websocket.headers):
+        # Before the cookie is even read: a foreign page learns nothing about the session.
+        await websocket.accept()
+        await websocket.close(CLOSE_FOREIGN_ORIGIN, "This page may not connect here.")
+        return
     token = _token(websocket)
     user = None
     if token and len(token) <= 512:

@@ -74,3 +74,24 @@ export function render(main, ctx) {
     alive = false;
   };
 }
+
+/** An operator's one-time sign-in link: following it signs no one in; the person confirms. */
+export function renderLink(main, ctx) {
+  const leave = () => {
+    ctx.linkToken = null;
+    history.replaceState(null, "", `/${location.hash}`);
+  };
+  main.replaceChildren(el("section", { class: "card narrow" },
+    el("h1", {}, t("signin.link_title")),
+    el("p", { class: "muted" }, t("signin.link_explain")),
+    form({ "aria-label": t("signin.link_title") }, async () => {
+      await post("/api/auth/link", { token: ctx.linkToken, session: "cookie" });
+      leave();
+      await ctx.signedIn();
+    },
+    el("button", { type: "submit" }, t("signin.link_confirm")),
+    el("button", { type: "button", class: "link", onclick: () => { leave(); ctx.show(); } },
+      t("signin.link_cancel")))));
+  main.querySelector("button").focus();
+  return () => {};
+}
