@@ -181,6 +181,29 @@ def _load(ns: argparse.Namespace) -> Settings:
     return load_settings(ns.config, **overrides)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn: the listening address and the connection limits."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "http": "h11",  # the protocol whose limits are set below
+        # The same proxies as townhall.api.deps.client_ip, so uvicorn's client address and
+        # scheme agree with the one rate limits use: the rightmost hop that is not ours.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+        # Room events are small JSON sent to thousands of sockets: compressing each copy
+        # per socket would cost more CPU than the bytes it saves.
+        "ws_per_message_deflate": False,
+        # Slow or idle clients must not pile up: past this many connections and requests
+        # at once, new requests are answered 503; idle keep-alive connections are closed;
+        # request heads (line and headers) are capped.
+        "limit_concurrency": settings.http_limit_concurrency,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+    }
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -195,19 +218,7 @@ def serve(settings: Settings) -> None:
         settings.port,
         app.state.container.db.dialect,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        # The same proxies as townhall.api.deps.client_ip, so uvicorn's client address and
-        # scheme agree with the one rate limits use: the rightmost hop that is not ours.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
-        # Room events are small JSON sent to thousands of sockets: compressing each copy
-        # per socket would cost more CPU than the bytes it saves.
-        ws_per_message_deflate=False,
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
 
 
 async def _run_operator(settings: Settings, ns: argparse.Namespace) -> str:

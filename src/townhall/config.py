@@ -66,6 +66,10 @@ class Settings(BaseSettings):
 
     # HTTP hardening (docs/security.md)
     allowed_origins: list[str] = Field(default_factory=list)
+    http_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    http_limit_concurrency: int | None = Field(10_000, ge=1)
+    http_keep_alive_seconds: int = Field(5, ge=1)
+    http_max_header_bytes: int = Field(16 * 1024, ge=1024)
 
     # Mail
     smtp_host: str | None = None
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     display_name_max_chars: int = Field(50, ge=1, le=100)
     avatar_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     avatar_size_px: int = Field(512, ge=64, le=2048)
-    avatar_max_pixels: int = Field(50_000_000, ge=1_000_000)
+    avatar_max_pixels: int = Field(4096 * 4096, ge=1_000_000)
 
     # S2 the way in
     invite_only: bool = True

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from townhall import __version__
 from townhall.api import errors
 from townhall.api.deps import SESSION_COOKIE
+from townhall.api.limits import CapRequestBodies
 from townhall.api.origins import OriginPolicy, RefuseForeignOrigins
 from townhall.api.routes import ROUTERS
 from townhall.api.ws.routes import router as ws_router
@@ -101,7 +102,8 @@ def create_api(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(ws_router)
-    # Added last, so it runs first: foreign pages are refused before a body is read.
+    # Added last, so they run first: foreign pages are refused before a body is read.
+    app.add_middleware(CapRequestBodies, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(RefuseForeignOrigins, policy=origins)
 
     @app.get("/files/{key}", include_in_schema=False)

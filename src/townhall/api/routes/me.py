@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from townhall.api.deps import SESSION_COOKIE, ContainerDep, UserDep, ViewerDep
+from townhall.api.deps import SESSION_COOKIE, ContainerDep, MemberDep, UserDep, ViewerDep
+from townhall.api.limits import allow_body
 from townhall.api.schemas import MeOut, OkOut, SessionOut, Strict
 from townhall.api.views import me_out, session_out
 from townhall.domain.profile import HANDLES, PersonalData, ProfileChanges, Related
@@ -136,9 +137,14 @@ def too_large(limit: int) -> TooLarge:
     return TooLarge("avatar_too_large", f"Avatars are at most {limit:,} bytes.", limit=limit)
 
 
-async def avatar_upload(request: Request, user: UserDep, container: ContainerDep) -> bytes:
-    """The multipart field ``file``, read in chunks; reading stops once past the limit."""
+async def avatar_upload(request: Request, user: MemberDep, container: ContainerDep) -> bytes:
+    """The multipart field ``file``, read in chunks; reading stops once past the limit.
+
+    Members only, checked before a byte is read: decoding pictures is the costliest thing
+    the API does, and anyone can be on the waitlist (S1: they reserve a username only)."""
     limit = container.settings.avatar_max_bytes
+    # Past the general body cap; the checks below answer first, with the avatar's own code.
+    allow_body(request, limit + 2 * MULTIPART_SLACK)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
         raise too_large(limit)
