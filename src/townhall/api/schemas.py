@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 # Every integer id in a path fits PostgreSQL's BIGINT; larger numbers are a 422, not a crash.
 MAX_ID = 2**63 - 1
@@ -13,6 +13,22 @@ MAX_ID = 2**63 - 1
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """A response body read off a domain view's attributes (``Model.model_validate(view)``),
+    the same for HTTP and the WebSocket (``townhall.api.views.as_json``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+IsoTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(), return_type=str)]
+"""A time written as Python writes it (``2026-03-05T18:30:00.123456+00:00``): room events,
+snapshots and notifications have always carried this form."""
+WallClock = Annotated[
+    datetime, PlainSerializer(lambda t: t.isoformat(timespec="minutes"), return_type=str)
+]
+"""A wall-clock time without a zone, to the minute (``2026-03-05T18:30``)."""
 
 
 class ErrorDetail(BaseModel):
@@ -38,8 +54,8 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class UserRef(BaseModel):
-    """A person as shown in lists."""
+class UserRef(Out):
+    """A person as shown everywhere: lists, stages, hosts, actors (``PersonView``)."""
 
     username: str
     display_name: str

@@ -1,19 +1,27 @@
-"""Turn domain records into response bodies."""
+"""Turn domain views and records into response bodies; the WebSocket sends the same."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 from townhall.api.schemas import MeOut, SessionOut, UserRef
+from townhall.domain.views import PersonView, file_url
 from townhall.storage.models import Session, User
 
 
+def as_json(body: BaseModel) -> dict[str, Any]:
+    """A response body as the HTTP routes send it, for a WebSocket message."""
+    return body.model_dump(mode="json")
+
+
 def avatar_url(user: User) -> str | None:
-    return f"/files/{user.avatar}" if user.avatar else None
+    return file_url(user.avatar)
 
 
 def user_ref(user: User) -> UserRef:
-    return UserRef(
-        username=user.username, display_name=user.display_name, avatar_url=avatar_url(user)
-    )
+    return UserRef.model_validate(PersonView.of(user))
 
 
 def session_out(session: Session, current_id: int) -> SessionOut:

@@ -23,8 +23,8 @@ from townhall.domain import calendar
 from townhall.domain.clubs import rules as club_rules
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
-from townhall.domain.rooms.events import person
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.views import PersonView
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from townhall.ratelimit import RateLimiter
 from townhall.security import hash_token, new_token
@@ -57,6 +57,39 @@ class EventInput:
     cohosts: list[str] | None = None
     club_id: int | None = None
     members_only: bool | None = None
+
+
+@dataclass(frozen=True)
+class ClubRef:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as one viewer sees it (``reminded`` and ``is_host`` are theirs)."""
+
+    id: int
+    name: str
+    description: str
+    starts_at: datetime
+    """In UTC."""
+    local_start: datetime
+    """The wall-clock start in ``time_zone``, without a zone."""
+    time_zone: str
+    club: ClubRef | None
+    members_only: bool
+    status: str
+    room_id: str | None
+    url: str
+    hosts: tuple[PersonView, ...]
+    host_ids: tuple[int, ...]
+    reminded: bool
+    is_host: bool
+    sequence: int
+    """Grows with each change; calendars compare it."""
+    created_at: datetime
+    updated_at: datetime
 
 
 def event_not_found() -> NotFound:
@@ -190,7 +223,7 @@ class Events:
 
     async def _views(
         self, tx: AsyncSession, events: list[Event], viewer: User | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventView]:
         ids = [e.id for e in events]
         hosts = await store.hosts(tx, ids)
         clubs = await store.clubs(tx, sorted({e.club_id for e in events if e.club_id}))
@@ -198,30 +231,32 @@ class Events:
         out = []
         for e in events:
             club = clubs.get(e.club_id) if e.club_id else None
-            local = e.starts_at.astimezone(ZoneInfo(e.time_zone))
+            people = hosts.get(e.id, [])
             out.append(
-                {
-                    "id": e.id,
-                    "name": e.name,
-                    "description": e.description,
-                    "starts_at": e.starts_at.isoformat(),
-                    "local_start": local.replace(tzinfo=None).isoformat(timespec="minutes"),
-                    "time_zone": e.time_zone,
-                    "club": {"id": club.id, "name": club.name} if club else None,
-                    "members_only": e.members_only,
-                    "status": e.status,
-                    "room_id": e.room_id,
-                    "url": self.url(e.id),
-                    "hosts": [person(u) for u in hosts.get(e.id, [])],
-                    "host_ids": [u.id for u in hosts.get(e.id, [])],
-                    "reminded": e.id in reminded,
-                    "is_host": viewer is not None
-                    and any(h.id == viewer.id for h in hosts.get(e.id, [])),
-                }
+                EventView(
+                    id=e.id,
+                    name=e.name,
+                    description=e.description,
+                    starts_at=e.starts_at,
+                    local_start=e.starts_at.astimezone(ZoneInfo(e.time_zone)).replace(tzinfo=None),
+                    time_zone=e.time_zone,
+                    club=ClubRef(club.id, club.name) if club else None,
+                    members_only=e.members_only,
+                    status=e.status,
+                    room_id=e.room_id,
+                    url=self.url(e.id),
+                    hosts=tuple(PersonView.of(u) for u in people),
+                    host_ids=tuple(u.id for u in people),
+                    reminded=e.id in reminded,
+                    is_host=viewer is not None and any(h.id == viewer.id for h in people),
+                    sequence=e.sequence,
+                    created_at=e.created_at,
+                    updated_at=e.updated_at,
+                )
             )
         return out
 
-    async def _view(self, tx: AsyncSession, event: Event, viewer: User | None) -> dict[str, Any]:
+    async def _view(self, tx: AsyncSession, event: Event, viewer: User | None) -> EventView:
         return (await self._views(tx, [event], viewer))[0]
 
     async def _emit(self, happening: Happening | None) -> None:
@@ -229,37 +264,37 @@ class Events:
             await self._happenings.emit(happening)
 
     def _happening(
-        self, kind: str, event: dict[str, Any], actor: User, host_ids: tuple[int, ...], **extra: Any
+        self, kind: str, event: EventView, actor: User, host_ids: tuple[int, ...], **extra: Any
     ) -> Happening:
-        club = event["club"]
+        club = event.club
         return Happening(
             kind=kind,
-            recipients=Recipients(event=event["id"])
+            recipients=Recipients(event=event.id)
             if kind == "event.cancelled"
             else Recipients(
-                event=event["id"] if kind == "event.starting" else None,
+                event=event.id if kind == "event.starting" else None,
                 followers_of=host_ids,
-                club=club["id"] if club else None,
+                club=club.id if club else None,
             ),
             actor_id=actor.id,
             data={
-                "event_id": event["id"],
-                "name": event["name"],
-                "starts_at": event["starts_at"],
-                "time_zone": event["time_zone"],
-                "club_id": club["id"] if club else None,
-                "club_name": club["name"] if club else None,
-                "members_only": event["members_only"],
-                "hosts": [h["username"] for h in event["hosts"]],
-                "url": event["url"],
+                "event_id": event.id,
+                "name": event.name,
+                "starts_at": event.starts_at.isoformat(),
+                "time_zone": event.time_zone,
+                "club_id": club.id if club else None,
+                "club_name": club.name if club else None,
+                "members_only": event.members_only,
+                "hosts": [h.username for h in event.hosts],
+                "url": event.url,
                 **extra,
             },
-            key=f"{kind}:{event['id']}",
+            key=f"{kind}:{event.id}",
         )
 
     # --- creating and changing -------------------------------------------------------------
 
-    async def create(self, user: User, data: EventInput) -> dict[str, Any]:
+    async def create(self, user: User, data: EventInput) -> EventView:
         """Schedule an event; its followers (of the hosts and of the club) are told."""
         require_member(user)
         name = check_name(data.name or "")
@@ -314,7 +349,7 @@ class Events:
             )
         return event
 
-    async def edit(self, user: User, event_id: int, data: EventInput) -> dict[str, Any]:
+    async def edit(self, user: User, event_id: int, data: EventInput) -> EventView:
         """Change what was given; the calendar entry keeps its UID and its SEQUENCE grows."""
         name = check_name(data.name) if data.name is not None else None
         description = check_description(data.description) if data.description is not None else None
@@ -342,7 +377,7 @@ class Events:
             event.updated_at = self._clock.now()
             return await self._view(tx, event, user)
 
-    async def cancel(self, user: User, event_id: int) -> dict[str, Any]:
+    async def cancel(self, user: User, event_id: int) -> EventView:
         """Cancel an event that has neither started nor passed; reminded people are told."""
         async with self._db.transaction() as tx:
             event = await self._own(tx, user, event_id)
@@ -352,13 +387,13 @@ class Events:
             event.sequence += 1
             event.updated_at = self._clock.now()
             view = await self._view(tx, event, user)
-            host_ids = tuple(view["host_ids"])
+            host_ids = view.host_ids
         await self._emit(self._happening("event.cancelled", view, user, host_ids))
         return view
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def get(self, viewer: User | None, event_id: int) -> dict[str, Any]:
+    async def get(self, viewer: User | None, event_id: int) -> EventView:
         async with self._db.transaction() as tx:
             event = await store.event(tx, event_id)
             if event is None:
@@ -367,7 +402,7 @@ class Events:
 
     async def upcoming_for(
         self, user_id: int, limit: int = 10, after: Key | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventView]:
         """ "Upcoming for you": events of people and clubs you follow and events you host."""
         since = self._clock.now() - LISTED_AFTER_START
         async with self._db.transaction() as tx:
@@ -375,7 +410,7 @@ class Events:
             events = await store.upcoming_for(tx, user_id, since, after, limit)
             return await self._views(tx, events, viewer)
 
-    async def mine(self, user: User, after: Key | None, limit: int) -> list[dict[str, Any]]:
+    async def mine(self, user: User, after: Key | None, limit: int) -> list[EventView]:
         """ "My events": the ones you host or asked to be reminded of."""
         since = self._clock.now() - LISTED_AFTER_START
         async with self._db.transaction() as tx:
@@ -384,7 +419,7 @@ class Events:
 
     # --- remind me and starting ------------------------------------------------------------
 
-    async def remind(self, user: User, event_id: int, on: bool) -> dict[str, Any]:
+    async def remind(self, user: User, event_id: int, on: bool) -> EventView:
         require_member(user)
         async with self._db.transaction() as tx:
             event = await store.event(tx, event_id)
@@ -426,7 +461,7 @@ class Events:
                 event.room_id = snapshot["id"]
                 event.updated_at = self._clock.now()
                 view = await self._view(tx, event, user)
-                host_ids = tuple(view["host_ids"])
+                host_ids = view.host_ids
         except Conflict:
             # Another host started it (or it was cancelled) meanwhile: keep one room only.
             await self._rooms.command(user, snapshot["id"], "end")
@@ -451,32 +486,24 @@ class Events:
 
     # --- calendars -------------------------------------------------------------------------
 
-    def _entries(self, views: list[dict[str, Any]]) -> list[calendar.CalendarEntry]:
+    def _entries(self, views: list[EventView]) -> list[calendar.CalendarEntry]:
         host = self._settings.resolved_public_url.split("://", 1)[-1].split("/")[0]
         return [
             calendar.CalendarEntry(
-                uid=f"event-{v['id']}@{host}",
-                sequence=v["sequence"],
-                name=v["name"],
-                description=v["description"],
-                starts_at=datetime.fromisoformat(v["starts_at"]),
-                time_zone=v["time_zone"],
-                url=v["url"],
-                cancelled=v["status"] == "cancelled",
-                created_at=v["created_at"],
-                updated_at=v["updated_at"],
-                hosts=tuple(h["username"] for h in v["hosts"]),
+                uid=f"event-{v.id}@{host}",
+                sequence=v.sequence,
+                name=v.name,
+                description=v.description,
+                starts_at=v.starts_at,
+                time_zone=v.time_zone,
+                url=v.url,
+                cancelled=v.status == "cancelled",
+                created_at=v.created_at,
+                updated_at=v.updated_at,
+                hosts=tuple(h.username for h in v.hosts),
             )
             for v in views
         ]
-
-    async def _calendar_views(self, tx: AsyncSession, events: list[Event]) -> list[dict[str, Any]]:
-        views = await self._views(tx, events, None)
-        for view, event in zip(views, events, strict=True):
-            view.update(
-                sequence=event.sequence, created_at=event.created_at, updated_at=event.updated_at
-            )
-        return views
 
     async def calendar_file(self, event_id: int) -> bytes:
         """The add-to-calendar file of one event."""
@@ -484,7 +511,7 @@ class Events:
             event = await store.event(tx, event_id)
             if event is None:
                 raise event_not_found()
-            views = await self._calendar_views(tx, [event])
+            views = await self._views(tx, [event], None)
         return calendar.render(self._entries(views), self._clock.now())
 
     async def new_feed(self, user: User) -> str:
@@ -516,5 +543,5 @@ class Events:
             if found.revoked_at is not None:
                 raise Gone("calendar_feed_revoked", "This calendar address was revoked.")
             events = await store.mine(tx, found.user_id, now - LISTED_AFTER_START, None, 200)
-            views = await self._calendar_views(tx, events)
+            views = await self._views(tx, events, None)
         return calendar.render(self._entries(views), now, title="Townhall events")

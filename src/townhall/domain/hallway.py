@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +28,14 @@ from townhall.bus import EventBus
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
+from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.storage import hallway as store
 from townhall.storage.db import Database
 from townhall.storage.models import User
 from townhall.tasks import Periodic
+
+if TYPE_CHECKING:
+    from townhall.domain.events import EventView
 
 logger = logging.getLogger(__name__)
 
@@ -194,14 +198,31 @@ def _may_enter(
 
 
 @dataclass(frozen=True)
+class HallwayRoom(RoomCard):
+    reason: str
+    """What counts most for the room's place: a key of ``score``'s parts."""
+    score: float
+
+
+@dataclass(frozen=True)
+class HallwayView:
+    events: list[EventView]
+    """Upcoming for the person, soonest first."""
+    rooms: list[HallwayRoom]
+    """Live rooms they may join, best first."""
+    hidden_rooms: int
+    """Rooms not shown because someone they blocked is on stage."""
+
+
+@dataclass(frozen=True)
 class LiveRooms:
     at: datetime
     rooms: list[store.LiveRoom]
     stages: dict[str, list[store.OnStage]]
 
 
-UpcomingEvents = Callable[[int, int], Awaitable[list[dict[str, Any]]]]
-"""``(user_id, limit)`` → the events coming up for that person, in their wire form."""
+UpcomingEvents = Callable[[int, int], Awaitable[list["EventView"]]]
+"""``(user_id, limit)`` → the events coming up for that person."""
 
 
 class Hallway:
@@ -230,8 +251,7 @@ class Hallway:
 
     # --- building -------------------------------------------------------------------------
 
-    async def build(self, user: User, limit: int, events: int = 10) -> dict[str, Any]:
-        """``{"events": [...], "rooms": [...], "hidden_rooms": n}`` for ``user``."""
+    async def build(self, user: User, limit: int, events: int = 10) -> HallwayView:
         async with self._db.transaction() as tx:
             live = await self._live(tx)
             facts = await store.standing(tx, user.id)
@@ -239,33 +259,26 @@ class Hallway:
         followed_clubs = member_clubs | {int(c) for c in facts.get("club_follower", {})}
         topics = facts.get("topic", {})
         ranked = rank(live.rooms, facts, user.id, member_clubs, followed_clubs, topics)
-        shown = ranked.rooms[:limit]
-        stages = live.stages
         upcoming = await self._upcoming(user.id, events) if self._upcoming else []
-        return {
-            "events": upcoming,
-            "rooms": [
-                {
-                    "id": c.room.id,
-                    "title": c.room.title,
-                    "kind": c.room.kind,
-                    "stage": [
-                        {
-                            "username": p.username,
-                            "display_name": p.display_name,
-                            "avatar_url": f"/files/{p.avatar}" if p.avatar else None,
-                            "role": p.role,
-                        }
-                        for p in stages.get(c.room.id, [])
-                    ],
-                    "listeners": c.room.listeners,
-                    "reason": c.reason,
-                    "score": c.score,
-                }
-                for c in shown
+        return HallwayView(
+            events=upcoming,
+            rooms=[
+                HallwayRoom(
+                    id=c.room.id,
+                    title=c.room.title,
+                    kind=c.room.kind,
+                    stage=tuple(
+                        StagePersonView(p.username, p.display_name, file_url(p.avatar), p.role)
+                        for p in live.stages.get(c.room.id, [])
+                    ),
+                    listeners=c.room.listeners,
+                    reason=c.reason,
+                    score=c.score,
+                )
+                for c in ranked.rooms[:limit]
             ],
-            "hidden_rooms": ranked.hidden,
-        }
+            hidden_rooms=ranked.hidden,
+        )
 
     async def _live(self, tx: AsyncSession) -> LiveRooms:
         """Every live room's figures and stage: the same for every viewer, so shared by the

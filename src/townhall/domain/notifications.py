@@ -27,6 +27,7 @@ from townhall.bus import EventBus
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
+from townhall.domain.views import PersonView, person_data
 from townhall.errors import InvalidInput, NotFound
 from townhall.mail import Mail, Mailer
 from townhall.storage import notifications as store
@@ -72,10 +73,14 @@ SUMMARY = "summary"
 
 @dataclass(frozen=True)
 class Item:
-    """One notification as its recipient sees it."""
+    """One notification in its recipient's inbox."""
 
-    notification: Notification
-    actor: User | None
+    id: int
+    name: str
+    """The kind (a key of ``KINDS``, or ``summary``)."""
+    actor: PersonView | None
+    data: dict[str, Any]
+    at: datetime
     read: bool
 
 
@@ -87,30 +92,18 @@ class NotificationSettingsView:
     hourly_cap: int
 
 
-def _person(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "avatar_url": f"/files/{user.avatar}" if user.avatar else None,
-    }
-
-
-def wire(n: Notification, actor: User | None, read: bool = False) -> dict[str, Any]:
-    """The form of a notification in the inbox and on the socket (with ``type`` there)."""
-    return {
+def live_payload(n: Notification, actor: User | None) -> str:
+    """A new notification on its recipients' sockets: the inbox item (the API's
+    ``NotificationOut``) with ``type`` added, written here because it goes on the bus."""
+    item = {
         "id": n.id,
         "name": n.kind,
-        "actor": _person(actor),
+        "actor": person_data(actor) if actor else None,
         "data": n.data,
         "at": n.created_at.isoformat(),
-        "read": read,
+        "read": False,
     }
-
-
-def live_payload(n: Notification, actor: User | None) -> str:
-    return json.dumps({"type": "notification", **wire(n, actor)}, separators=(",", ":"))
+    return json.dumps({"type": "notification", **item}, separators=(",", ":"))
 
 
 def shared_payload(user_ids: list[int], payload: str) -> str:
@@ -222,9 +215,19 @@ class Notifications:
         """The person's notifications, newest first, and the id to continue below."""
         async with self._db.transaction() as tx:
             rows = await store.page(tx, user.id, before, limit + 1)
-        items = [Item(n, actor, i.read_at is not None) for n, i, actor in rows[:limit]]
+        items = [
+            Item(
+                id=n.id,
+                name=n.kind,
+                actor=PersonView.of(actor) if actor else None,
+                data=n.data,
+                at=n.created_at,
+                read=i.read_at is not None,
+            )
+            for n, i, actor in rows[:limit]
+        ]
         more = len(rows) > limit
-        return items, items[-1].notification.id if more else None
+        return items, items[-1].id if more else None
 
     async def unread(self, user: User) -> int:
         async with self._db.transaction() as tx:
@@ -291,4 +294,4 @@ class Notifications:
         return self._view(saved, off)
 
 
-__all__ = ["KINDS", "SHARED_CHANNEL", "Item", "Notifications", "wire"]
+__all__ = ["KINDS", "SHARED_CHANNEL", "Item", "Notifications"]

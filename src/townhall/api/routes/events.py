@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from townhall.api.routes.rooms import SnapshotOut
-from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef, WallClock
 from townhall.api.share import nowhere, public_page
 from townhall.domain import events as rules
-from townhall.domain.events import EventInput
+from townhall.domain.events import EventInput, EventView
 from townhall.errors import NotFound, TownhallError
 
 router = APIRouter(tags=["events"])
@@ -58,19 +58,19 @@ class EventEditIn(Strict):
     members_only: bool | None = None
 
 
-class ClubRefOut(BaseModel):
+class ClubRefOut(Out):
     id: int
     name: str
 
 
-class EventPreviewOut(BaseModel):
+class EventPreviewOut(Out):
     """What anyone with the share link sees, signed in or not."""
 
     id: int
     name: str
     description: str
     starts_at: datetime = Field(description="In UTC.")
-    local_start: str = Field(description="Wall-clock start in `time_zone`.")
+    local_start: WallClock = Field(description="Wall-clock start in `time_zone`.")
     time_zone: str
     club: ClubRefOut | None
     members_only: bool
@@ -94,8 +94,7 @@ class NewFeedOut(BaseModel):
     url: str = Field(description="Private: anyone with it sees your events. Shown only once.")
 
 
-def event_out(view: dict[str, Any]) -> EventOut:
-    """An event as answered (``Events`` gives JSON-ready views)."""
+def event_out(view: EventView) -> EventOut:
     return EventOut.model_validate(view)
 
 
@@ -111,20 +110,18 @@ def _input(body: EventIn | EventEditIn) -> EventInput:
     )
 
 
-def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    last = items[-1] if len(items) == limit else None
-    return {
-        "items": items,
-        "next_cursor": encode_cursor((datetime.fromisoformat(last["starts_at"]), last["id"]))
-        if last
-        else None,
-    }
+def _page(views: list[EventView], limit: int) -> Page[EventOut]:
+    last = views[-1] if len(views) == limit else None
+    return Page[EventOut](
+        items=[event_out(v) for v in views],
+        next_cursor=encode_cursor((last.starts_at, last.id)) if last else None,
+    )
 
 
 @router.post("/api/events", status_code=201, response_model=EventOut)
 async def schedule_event(body: EventIn, user: MemberDep, container: ContainerDep) -> Any:
     """Schedule an event; followers of its hosts and club are told."""
-    return await container.events.create(user, _input(body))
+    return event_out(await container.events.create(user, _input(body)))
 
 
 @router.get("/api/events/upcoming", response_model=Page[EventOut])
@@ -147,13 +144,13 @@ async def my_events(
 
 @router.get("/api/events/{event_id}", response_model=EventOut)
 async def get_event(event_id: EventId, viewer: OptionalUserDep, container: ContainerDep) -> Any:
-    return await container.events.get(viewer, event_id)
+    return event_out(await container.events.get(viewer, event_id))
 
 
 @router.get("/api/events/{event_id}/preview", response_model=EventPreviewOut)
 async def event_preview(event_id: EventId, container: ContainerDep) -> Any:
     """The public preview behind the share link."""
-    return await container.events.get(None, event_id)
+    return EventPreviewOut.model_validate(await container.events.get(None, event_id))
 
 
 @router.patch("/api/events/{event_id}", response_model=EventOut)
@@ -161,24 +158,24 @@ async def edit_event(
     event_id: EventId, body: EventEditIn, user: UserDep, container: ContainerDep
 ) -> Any:
     """Change an event that has not started (the person who scheduled it)."""
-    return await container.events.edit(user, event_id, _input(body))
+    return event_out(await container.events.edit(user, event_id, _input(body)))
 
 
 @router.post("/api/events/{event_id}/cancel", response_model=EventOut)
 async def cancel_event(event_id: EventId, user: UserDep, container: ContainerDep) -> Any:
     """Cancel an event that has neither started nor passed."""
-    return await container.events.cancel(user, event_id)
+    return event_out(await container.events.cancel(user, event_id))
 
 
 @router.put("/api/events/{event_id}/reminder", response_model=EventOut)
 async def remind_me(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
     """Be told when the event starts."""
-    return await container.events.remind(user, event_id, True)
+    return event_out(await container.events.remind(user, event_id, True))
 
 
 @router.delete("/api/events/{event_id}/reminder", response_model=EventOut)
 async def do_not_remind_me(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
-    return await container.events.remind(user, event_id, False)
+    return event_out(await container.events.remind(user, event_id, False))
 
 
 @router.post("/api/events/{event_id}/start", status_code=201, response_model=SnapshotOut)
@@ -243,23 +240,22 @@ async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
     except TownhallError:
         return missing
     hosts = "".join(
-        f"<li>{escape(u['display_name'] or u['username'])} "
-        f"<span>@{escape(u['username'])}</span></li>\n"
-        for u in v["hosts"]
+        f"<li>{escape(u.display_name or u.username)} <span>@{escape(u.username)}</span></li>\n"
+        for u in v.hosts
     )
-    when = f"{v['local_start'].replace('T', ' ')} ({v['time_zone']})"
-    body = f'<h1>{escape(v["name"])}</h1>\n<p class="when">{escape(when)}</p>\n'
-    if v["club"]:
-        body += f'<p class="club">{escape(v["club"]["name"])}</p>\n'
-    if v["description"]:
-        body += f"<p>{escape(v['description'])}</p>\n"
+    when = f"{v.local_start.isoformat(timespec='minutes').replace('T', ' ')} ({v.time_zone})"
+    body = f'<h1>{escape(v.name)}</h1>\n<p class="when">{escape(when)}</p>\n'
+    if v.club:
+        body += f'<p class="club">{escape(v.club.name)}</p>\n'
+    if v.description:
+        body += f"<p>{escape(v.description)}</p>\n"
     body += f'<h2>Hosts</h2>\n<ul class="hosts">\n{hosts}</ul>\n'
-    if v["status"] == "cancelled":
+    if v.status == "cancelled":
         body += "<p>This event was cancelled.</p>\n"
-    elif v["status"] == "started":
+    elif v.status == "started":
         body += "<p>This event is live now.</p>\n"
     body += (
-        f'<p><a class="button" href="/api/events/{v["id"]}/calendar.ics">Add to calendar</a></p>\n'
+        f'<p><a class="button" href="/api/events/{v.id}/calendar.ics">Add to calendar</a></p>\n'
         '<p><a class="button" href="/">Sign in to join</a></p>'
     )
-    return public_page(v["name"], body)
+    return public_page(v.name, body)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from townhall.api.deps import ContainerDep, MemberDep
-from townhall.api.routes.events import EventOut, event_out
+from townhall.api.routes.events import EventOut
 from townhall.api.routes.rooms import RoomCardOut
+from townhall.api.schemas import Out
 
 router = APIRouter(tags=["hallway"])
 
@@ -21,7 +22,7 @@ class HallwayRoomOut(RoomCardOut):
     score: float
 
 
-class HallwayOut(BaseModel):
+class HallwayOut(Out):
     events: list[EventOut] = Field(description="Upcoming events for you, soonest first.")
     rooms: list[HallwayRoomOut] = Field(description="Live rooms you may join, best first.")
     hidden_rooms: int = Field(description="Rooms not shown: someone you blocked is on stage.")
@@ -35,5 +36,4 @@ async def hallway(
 ) -> Any:
     """Your home feed. A `hallway.changed` message on the WebSocket says it is worth
     fetching again (docs/protocol.md)."""
-    body = await container.hallway.build(user, limit)
-    return {**body, "events": [event_out(e) for e in body["events"]]}
+    return HallwayOut.model_validate(await container.hallway.build(user, limit))

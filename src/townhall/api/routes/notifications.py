@@ -10,24 +10,20 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, UserDep
 from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
-from townhall.domain.notifications import (
-    CAP_MAX,
-    KINDS,
-    PAUSE_MAX_HOURS,
-    NotificationSettingsView,
-    wire,
-)
+from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
+from townhall.domain.notifications import CAP_MAX, KINDS, PAUSE_MAX_HOURS, NotificationSettingsView
 
 router = APIRouter(tags=["notifications"])
 
 
-class NotificationOut(BaseModel):
+class NotificationOut(Out):
+    """An inbox item; the WebSocket sends the same with ``"type": "notification"``."""
+
     id: int
     name: str = Field(description="The kind, e.g. `room.started` (docs/notifications.md).")
     actor: UserRef | None = Field(description="Who did it; null for summaries and the like.")
     data: dict[str, Any]
-    at: str = Field(description="When it happened (ISO 8601, UTC).")
+    at: IsoTime = Field(description="When it happened (ISO 8601, UTC).")
     read: bool
 
 
@@ -78,10 +74,10 @@ async def inbox(
     """Your notifications, newest first."""
     key = decode_cursor(cursor, (int,))
     items, next_id = await container.notifications.inbox(user, key[0] if key else None, limit)
-    return {
-        "items": [wire(i.notification, i.actor, i.read) for i in items],
-        "next_cursor": encode_cursor((next_id,)) if next_id is not None else None,
-    }
+    return Page[NotificationOut](
+        items=[NotificationOut.model_validate(i) for i in items],
+        next_cursor=encode_cursor((next_id,)) if next_id is not None else None,
+    )
 
 
 @router.get("/api/notifications/unread", response_model=UnreadOut)

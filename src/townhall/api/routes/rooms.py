@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from townhall.api.schemas import MAX_ID, OkOut, Strict
+from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef
 from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
 from townhall.errors import NotFound
@@ -71,13 +71,7 @@ class CommandIn(Strict):
         return self
 
 
-class PersonOut(BaseModel):
-    username: str
-    display_name: str
-    avatar_url: str | None
-
-
-class MemberOut(PersonOut):
+class MemberOut(UserRef):
     role: Role
     muted: bool
     away: bool = Field(description="Their connection dropped; they may come back.")
@@ -86,14 +80,14 @@ class MemberOut(PersonOut):
     )
 
 
-class MeInRoomOut(BaseModel):
+class MeInRoomOut(Out):
     role: Role
     muted: bool
     hand_raised: bool
     invited_to_speak: bool
 
 
-class SnapshotOut(BaseModel):
+class SnapshotOut(Out):
     """The whole state of a room as the viewer may see it; ``seq`` is its last event."""
 
     id: str
@@ -114,11 +108,11 @@ class SnapshotOut(BaseModel):
     me: MeInRoomOut | None = Field(description="The viewer's place in the room; null outside.")
 
 
-class StagePersonOut(PersonOut):
+class StagePersonOut(UserRef):
     role: Role
 
 
-class RoomCardOut(BaseModel):
+class RoomCardOut(Out):
     id: str
     title: str
     kind: Kind
@@ -126,11 +120,11 @@ class RoomCardOut(BaseModel):
     listeners: int
 
 
-class RoomListOut(BaseModel):
+class RoomListOut(Out):
     items: list[RoomCardOut]
 
 
-class PreviewOut(BaseModel):
+class PreviewOut(Out):
     """What anyone with the share link sees, signed in or not."""
 
     id: str
@@ -140,14 +134,14 @@ class PreviewOut(BaseModel):
     listeners: int
 
 
-class EventOut(BaseModel):
+class EventOut(Out):
     seq: int
     name: str
     data: dict[str, Any]
     at: str
 
 
-class EventsOut(BaseModel):
+class EventsOut(Out):
     """Either the events after ``after`` the viewer may see, or a fresh snapshot when the
     viewer is too far behind to replay them."""
 
@@ -217,7 +211,7 @@ async def room_events(
     return await container.rooms.events_for(user, room_id, after)
 
 
-class AudiencePageOut(BaseModel):
+class AudiencePageOut(Out):
     items: list[MemberOut]
     next_cursor: str | None
 
