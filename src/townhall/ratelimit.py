@@ -23,23 +23,48 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    """Sliding-window log per key for a single process."""
+    """Sliding-window log per key for a single process.
+
+    Memory stays bounded by the keys hit within their window: a key whose newest hit is
+    older than its window is dropped, on its next hit and by a sweep of all keys at most
+    every ``SWEEP_SECONDS`` (so keys never hit again, say one per client, go too)."""
+
+    SWEEP_SECONDS = 60.0
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
+        # key -> (window in seconds, times of its hits within that window, oldest first)
+        self._hits: dict[str, tuple[int, deque[float]]] = {}
         self._lock = asyncio.Lock()
+        self._next_sweep = 0.0
+
+    def __len__(self) -> int:
+        """How many keys are held."""
+        return len(self._hits)
 
     async def hit(self, key: str, limit: str) -> None:
         count, window = parse_limit(limit)
         now = self._clock.now().timestamp()
         async with self._lock:
-            hits = self._hits.setdefault(key, deque())
+            if now >= self._next_sweep:
+                self._sweep(now)
+                self._next_sweep = now + self.SWEEP_SECONDS
+            _, hits = self._hits.get(key) or (window, deque())
             while hits and hits[0] <= now - window:
                 hits.popleft()
             if len(hits) >= count:
+                self._hits[key] = (window, hits)
                 raise RateLimited(retry_after=math.ceil(hits[0] + window - now))
             hits.append(now)
+            self._hits[key] = (window, hits)
+
+    def _sweep(self, now: float) -> None:
+        # O(keys), once a minute at most; never awaits, so it runs under the lock whole.
+        stale = [
+            k for k, (window, hits) in self._hits.items() if not hits or hits[-1] <= now - window
+        ]
+        for key in stale:
+            del self._hits[key]
 
     async def reset(self, key: str) -> None:
         async with self._lock:
