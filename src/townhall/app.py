@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from townhall.domain.profile import Profiles
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
-from townhall.files import FileStore
+from townhall.files import FileStore, private_dir
 from townhall.mail import Mailer
 from townhall.media.server import MediaServer
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -101,15 +102,19 @@ def instance_secret(settings: Settings) -> bytes:
         return hashlib.sha256(settings.secret_key.get_secret_value().encode()).digest()
     path = settings.data_dir / "secret.key"
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
+        private_dir(settings.data_dir)
+        # Created with its final mode: never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    elif path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return bytes.fromhex(path.read_text().strip())
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     db = Database(settings.resolved_database_url)
     limiter: RateLimiter = (
         RedisRateLimiter(settings.redis_url, clock, settings.redis_prefix + "rl:")

@@ -10,6 +10,15 @@ from pathlib import Path
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[a-z]{3,4}$")
 
 
+def private_dir(path: Path) -> None:
+    """Make ``path`` (and missing parents) a directory only its owner can enter. One that
+    exists already keeps its mode, which is the operator's choice; what Townhall writes in
+    it is private anyway (the database and the secret are created 0600)."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,7 +37,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_file(Path(self.url.database))
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -90,6 +91,17 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
     logger.info("database schema is up to date")
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it (an
+    empty file is an empty database), and tighten one made before that rule. SQLite gives
+    its -wal and -shm files the mode of the database file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists() and each.stat().st_mode & 0o077:
+            each.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
