@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
 
     # Rate limits, as "count/seconds"
-    limit_code_requests_per_email: str = "5/3600"
+    limit_code_requests_per_email: str = "20/3600"
+    limit_code_requests_per_client_email: str = "5/3600"
     limit_code_resend_interval: str = "1/30"
     limit_code_requests_per_ip: str = "20/3600"
     limit_sign_in_attempts_per_ip: str = "30/600"

@@ -133,8 +133,14 @@ class Accounts:
         """Mail a one-time code. Answers the same whether or not the address is known."""
         email = check_email(raw_email)
         s = self._settings
+        # Counted per client first, so one client's asking cannot lock the address's owner
+        # out; the cap for the address as a whole comes last and is only spent by
+        # requests that passed the others.
         await self._limiter.hit(f"code-ip:{client_ip}", s.limit_code_requests_per_ip)
-        await self._limiter.hit(f"code-resend:{email}", s.limit_code_resend_interval)
+        await self._limiter.hit(f"code-resend:{client_ip}:{email}", s.limit_code_resend_interval)
+        await self._limiter.hit(
+            f"code-client-email:{client_ip}:{email}", s.limit_code_requests_per_client_email
+        )
         await self._limiter.hit(f"code-email:{email}", s.limit_code_requests_per_email)
         now = self._clock.now()
         code = new_code(s.code_length)
