@@ -14,6 +14,7 @@ from townhall.config import Settings, check_can_serve, load_settings
 from townhall.domain.operators import CLI
 from townhall.errors import ConfigError, TownhallError
 from townhall.logs import setup_logging
+from townhall.vocabulary import StaffRole
 
 logger = logging.getLogger("townhall")
 
@@ -69,7 +70,7 @@ async def _signin_link(c: Container, ns: argparse.Namespace) -> str:
     "give someone a staff role (admin, trust_safety) or take it away",
     lambda p: (
         p.add_argument("username"),
-        p.add_argument("role", choices=["admin", "trust_safety", "none"]),
+        p.add_argument("role", choices=[*StaffRole, "none"]),
     ),
 )
 async def _set_staff_role(c: Container, ns: argparse.Namespace) -> str:

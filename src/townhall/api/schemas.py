@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from townhall.vocabulary import UserStatus
+
 # Every integer id in a path fits PostgreSQL's BIGINT; larger numbers are a 422, not a crash.
 MAX_ID = 2**63 - 1
 
@@ -71,7 +73,7 @@ class MeOut(BaseModel):
     bio: str
     avatar_url: str | None
     links: dict[str, str]
-    status: Literal["waitlisted", "member"]
+    status: UserStatus
     staff_role: str | None
     invites_left: int
     show_nominator: bool

@@ -19,6 +19,7 @@ import sys
 from townhall.client.errors import TownhallAPIError
 from townhall.client.http import Townhall
 from townhall.client.voice import PcmSource, RoomAudio
+from townhall.vocabulary import STAGE_ROLES
 
 
 async def play(th: Townhall, room: str, path: str, loop: bool, bind: tuple[str, ...]) -> None:
@@ -32,7 +33,7 @@ async def play(th: Townhall, room: str, path: str, loop: bool, bind: tuple[str, 
             if me.get("invited_to_speak"):
                 await th.command(room, "accept_speak")
                 continue
-            if me.get("role") in ("moderator", "speaker"):
+            if me.get("role") in STAGE_ROLES:
                 if me.get("muted"):
                     await th.command(room, "unmute")
                     print("on stage, unmuted: playing", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain import invites as invite_rules
+from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from townhall.mail import Mail, Mailer
@@ -30,33 +30,12 @@ from townhall.storage import auth as auth_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import Session, SignInCode, SignInLink, User
+from townhall.vocabulary import StaffRole, UserStatus
 
 logger = logging.getLogger(__name__)
 
-USERNAME = re.compile(r"^[a-z0-9_]{3,20}$")
-RESERVED_USERNAMES = frozenset(
-    {
-        "admin",
-        "administrator",
-        "api",
-        "root",
-        "staff",
-        "support",
-        "townhall",
-        "moderator",
-        "system",
-        "help",
-        "security",
-        "abuse",
-        "postmaster",
-        "null",
-        "undefined",
-        "me",
-        "search",
-    }
-)
 SESSION_KINDS = ("cookie", "token")
-STAFF_ROLES = ("admin", "trust_safety")
+STAFF_ROLES = tuple(StaffRole)
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough.
 TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -79,18 +58,6 @@ def check_email(raw: str) -> str:
     return normalize_email(info.normalized)
 
 
-def check_username(raw: str) -> str:
-    name = raw.strip().lower()
-    if not USERNAME.match(name):
-        raise InvalidInput(
-            "invalid_username",
-            "A username is 3 to 20 characters: lower-case letters, digits and underscores.",
-        )
-    if name in RESERVED_USERNAMES:
-        raise Conflict("username_taken", "That username is not available.")
-    return name
-
-
 def device_label(raw: str) -> str:
     """A session's label, sent by the client or taken from its User-Agent: printable text
     only, since PostgreSQL cannot store NUL or half a surrogate pair."""
@@ -99,9 +66,9 @@ def device_label(raw: str) -> str:
 
 def admit(user: User, now: datetime, settings: Settings, nominator: User | None = None) -> None:
     """Make a waitlisted person a member: they get their invites and, maybe, a nominator."""
-    if user.status == "member":
+    if user.status == UserStatus.MEMBER:
         return
-    user.status = "member"
+    user.status = UserStatus.MEMBER
     user.joined_at = now
     user.invites_left = settings.invites_per_member
     if nominator is not None and nominator.id != user.id:
@@ -219,7 +186,7 @@ class Accounts:
                     raise InvalidInput(
                         "username_required", "Choose a username to finish signing up."
                     )
-                user = await self._create_user(tx, email, check_username(username), now)
+                user = await self._create_user(tx, email, usernames.check(username), now)
             invite = await invite_rules.redeem_on_sign_in(
                 tx, user, invite_token, now, self._settings
             )
@@ -247,7 +214,7 @@ class Accounts:
             display_name="",
             bio="",
             links={},
-            status="waitlisted",
+            status=UserStatus.WAITLISTED,
             show_nominator=True,
             invites_left=0,
             email_hash=email_hash(email),
@@ -262,7 +229,7 @@ class Accounts:
     ) -> User:
         """Operator path: create a person directly (used by the command line)."""
         email = check_email(raw_email)
-        name = check_username(username)
+        name = usernames.check(username)
         if staff_role is not None and staff_role not in STAFF_ROLES:
             raise InvalidInput("invalid_staff_role", f"Staff roles are {', '.join(STAFF_ROLES)}.")
         now = self._clock.now()
@@ -279,7 +246,7 @@ class Accounts:
         if role is not None and role not in STAFF_ROLES:
             raise InvalidInput("invalid_staff_role", f"Staff roles are {', '.join(STAFF_ROLES)}.")
         async with self._db.transaction() as tx:
-            user = await user_store.by_username(tx, username)
+            user = await usernames.find(tx, username)
             if user is None:
                 raise NotFound("user_not_found", f"No one is called @{username}.")
             user.staff_role = role
@@ -294,7 +261,7 @@ class Accounts:
         now = self._clock.now()
         token = new_token()
         async with self._db.transaction() as tx:
-            user = await user_store.by_username(tx, username)
+            user = await usernames.find(tx, username)
             if user is None:
                 raise NotFound("user_not_found", f"No one is called @{username}.")
             await auth_store.add_link(

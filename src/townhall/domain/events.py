@@ -9,7 +9,6 @@ moderators when they join that room. Happenings are emitted after each commit:
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.domain import calendar
+from townhall.domain import calendar, text
+from townhall.domain import usernames as username_rules
 from townhall.domain.clubs import rules as club_rules
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
@@ -42,7 +42,6 @@ LISTED_AFTER_START = timedelta(hours=1)
 """Lists keep an event this long after its start time, so a late-comer still finds it."""
 
 Key = tuple[datetime, int]
-USERNAME = re.compile(r"[a-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -97,28 +96,21 @@ def event_not_found() -> NotFound:
 
 
 def check_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = text.clean(name, field="name", what="event name", max_chars=NAME_MAX, codes="event_name")
     if not name:
         raise InvalidInput("event_name_missing", "Give the event a name.")
-    if len(name) > NAME_MAX:
-        raise InvalidInput(
-            "event_name_too_long", f"An event name has at most {NAME_MAX} characters."
-        )
-    if any(ord(c) < 32 for c in name):
-        raise InvalidInput("event_control_characters", "The name has control characters.")
     return name
 
 
-def check_description(text: str) -> str:
-    text = text.strip()
-    if len(text) > DESCRIPTION_MAX:
-        raise InvalidInput(
-            "event_description_too_long",
-            f"An event description has at most {DESCRIPTION_MAX} characters.",
-        )
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise InvalidInput("event_control_characters", "The description has control characters.")
-    return text
+def check_description(description: str) -> str:
+    return text.clean(
+        description,
+        field="description",
+        what="event description",
+        max_chars=DESCRIPTION_MAX,
+        multiline=True,
+        codes="event_description",
+    )
 
 
 def zone(name: str) -> ZoneInfo:
@@ -173,19 +165,19 @@ class Events:
     async def _cohosts(
         self, tx: AsyncSession, creator: User, usernames: list[str], club_id: int | None
     ) -> list[int]:
-        names = list(dict.fromkeys(u.strip().removeprefix("@").lower() for u in usernames))
+        names = list(dict.fromkeys(username_rules.normalise(u) for u in usernames))
         names = [n for n in names if n and n != creator.username]
+        most = self._settings.event_max_cohosts
+        if len(names) > most:
+            raise InvalidInput("too_many_cohosts", f"An event has at most {most} co-hosts.")
         # Only well-formed usernames reach the database; the others are nobody.
-        malformed = [n for n in names if not USERNAME.fullmatch(n)]
+        malformed = [n for n in names if not username_rules.is_username(n)]
         if malformed:
             raise InvalidInput(
                 "cohost_not_member",
                 "Co-hosts must be members of Townhall: " + ", ".join(f"@{n}" for n in malformed),
                 usernames=malformed,
             )
-        most = self._settings.event_max_cohosts
-        if len(names) > most:
-            raise InvalidInput("too_many_cohosts", f"An event has at most {most} co-hosts.")
         found = {u.username: u for u in await user_store.by_usernames(tx, names)}
         unknown = [n for n in names if n not in found or found[n].status != "member"]
         if unknown:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
 from townhall.errors import Forbidden, InvalidInput, NotFound
@@ -32,7 +33,6 @@ SEARCH_WORD_MAX_CHARS = 40
 SUGGESTION_NAMES = 3
 """How many of the people you follow a suggestion names ("followed by @a, @b, @c")."""
 
-_USERNAME = re.compile(r"^[a-z0-9_]{1,20}$")
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -96,7 +96,7 @@ def search_words(query: str) -> tuple[list[str], str]:
     if not words:
         raise InvalidInput("query_too_short", "Type at least one letter or digit to search.")
     exact = text.strip().removeprefix("@")
-    return words, exact if _USERNAME.match(exact) else ""
+    return words, exact if usernames.is_username(exact) else ""
 
 
 class Graph:
@@ -136,7 +136,7 @@ class Graph:
     async def follow(self, viewer: User, username: str) -> Relationship:
         """Follow someone (idempotent). Members only; never across a block."""
         require_member(viewer)
-        if _normal(username) == viewer.username:
+        if usernames.normalise(username) == viewer.username:
             raise InvalidInput("cannot_follow_self", "You cannot follow yourself.")
         await self._limiter.hit(f"follow:{viewer.id}", self._settings.limit_follows_per_user)
         async with self._db.transaction() as tx:
@@ -239,15 +239,11 @@ class Graph:
         ]
 
 
-def _normal(username: str) -> str:
-    return username.strip().removeprefix("@").lower()
-
-
 async def _person(tx: AsyncSession, username: str) -> User:
-    name = _normal(username)
-    user = await user_store.by_username(tx, name) if _USERNAME.match(name) else None
+    user = await usernames.find(tx, username)
     if user is None:
-        raise NotFound("user_not_found", f"No one is called @{name[:20]}.")
+        name = usernames.normalise(username)[: usernames.MAX_CHARS]
+        raise NotFound("user_not_found", f"No one is called @{name}.")
     return user
 
 

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.domain.accounts import USERNAME
+from townhall.domain import usernames as username_rules
 from townhall.domain.invites import cancel as cancel_invite
-from townhall.domain.waitlist import clean_username, find_user
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.storage import audit as audit_store
 from townhall.storage import invites as invite_store
@@ -97,9 +96,11 @@ class Operators:
         )
 
     async def _user(self, tx: AsyncSession, username: str) -> User:
-        user = await find_user(tx, username)
+        user = await username_rules.find(tx, username)
         if user is None:
-            raise NotFound("user_not_found", f"No one is called @{clean_username(username)}.")
+            raise NotFound(
+                "user_not_found", f"No one is called @{username_rules.normalise(username)}."
+            )
         return user
 
     # --- the waitlist -------------------------------------------------------------------
@@ -119,7 +120,7 @@ class Operators:
 
     async def approve(self, actor: Actor, usernames: list[str]) -> Approval:
         """Let the named people in. Names that match no one are reported, not fatal."""
-        names = list(dict.fromkeys(clean_username(u) for u in usernames if u.strip()))
+        names = list(dict.fromkeys(username_rules.normalise(u) for u in usernames if u.strip()))
         if not names:
             raise InvalidInput("no_usernames", "Name at least one person to approve.")
         if len(names) > MAX_BULK:
@@ -128,7 +129,7 @@ class Operators:
             )
         now = self._clock.now()
         async with self._db.transaction() as tx:
-            people = await user_store.by_usernames(tx, [n for n in names if USERNAME.match(n)])
+            people = await username_rules.find_all(tx, names)
             found = {u.username for u in people}
             waiting = [u.id for u in people if u.status == "waitlisted"]
             approved = await waitlist_store.admit(

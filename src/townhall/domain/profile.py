@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain import text
 from townhall.domain.avatars import Pictures
 from townhall.errors import InvalidInput, Unauthenticated
 from townhall.ratelimit import RateLimiter
@@ -29,7 +29,6 @@ __all__ = [
     "Profiles",
     "Related",
     "clean_links",
-    "clean_text",
 ]
 
 # The social handles a profile may show, and what each network allows in one.
@@ -37,8 +36,6 @@ HANDLES: dict[str, re.Pattern[str]] = {
     "twitter": re.compile(r"[A-Za-z0-9_]{1,15}"),
     "instagram": re.compile(r"(?!\.)(?!.*\.\.)(?!.*\.\Z)[A-Za-z0-9._]{1,30}"),
 }
-# Bidirectional overrides and isolates let a name display as something it is not.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -49,23 +46,6 @@ class ProfileChanges:
     bio: str | None = None
     show_nominator: bool | None = None
     links: Mapping[str, str | None] | None = None
-
-
-def clean_text(raw: str, field: str, limit: int, *, multiline: bool) -> str:
-    """Trimmed, NFC-normalised text without control characters, at most ``limit`` characters."""
-    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n")).strip()
-    for ch in text:
-        if ch == "\n" and multiline:
-            continue
-        if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
-            raise InvalidInput(
-                "control_characters", f"The {field} contains control characters.", field=field
-            )
-    if len(text) > limit:
-        raise InvalidInput(
-            f"{field}_too_long", f"The {field} is longer than {limit} characters.", field=field
-        )
-    return text
 
 
 def clean_links(raw: Mapping[str, str | None]) -> dict[str, str]:
@@ -110,11 +90,16 @@ class Profiles:
         s = self._settings
         values: dict[str, object] = {}
         if changes.display_name is not None:
-            values["display_name"] = clean_text(
-                changes.display_name, "display_name", s.display_name_max_chars, multiline=False
+            values["display_name"] = text.clean(
+                changes.display_name,
+                field="display_name",
+                what="display name",
+                max_chars=s.display_name_max_chars,
             )
         if changes.bio is not None:
-            values["bio"] = clean_text(changes.bio, "bio", s.bio_max_chars, multiline=True)
+            values["bio"] = text.clean(
+                changes.bio, field="bio", what="bio", max_chars=s.bio_max_chars, multiline=True
+            )
         if changes.show_nominator is not None:
             values["show_nominator"] = changes.show_nominator
         if changes.links is not None:

@@ -12,17 +12,14 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.domain.accounts import USERNAME
+from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from townhall.ratelimit import RateLimiter
 from townhall.storage import contacts as contact_store
-from townhall.storage import users as user_store
 from townhall.storage import waitlist as waitlist_store
 from townhall.storage.db import Database
 from townhall.storage.models import User
@@ -30,18 +27,6 @@ from townhall.storage.models import User
 logger = logging.getLogger(__name__)
 
 CONTACT_HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-def clean_username(raw: str) -> str:
-    """``@Ada`` and ``ada`` name the same person."""
-    return raw.strip().removeprefix("@").lower()
-
-
-async def find_user(tx: AsyncSession, raw: str) -> User | None:
-    """The person called ``raw``; a string that cannot be a username never reaches the
-    database (PostgreSQL refuses some characters, NUL for one, outright)."""
-    name = clean_username(raw)
-    return await user_store.by_username(tx, name) if USERNAME.match(name) else None
 
 
 class Waitlist:
@@ -116,11 +101,11 @@ class Waitlist:
     async def let_in(self, user: User, username: str) -> User:
         """Let a waitlisted contact in without spending an invite; ``user`` nominates them."""
         require_member(user)
-        name = clean_username(username)
+        name = usernames.normalise(username)
         await self._limiter.hit(f"let-in:{user.id}", self._settings.limit_let_ins_per_user)
         now = self._clock.now()
         async with self._db.transaction() as tx:
-            target = await find_user(tx, name)
+            target = await usernames.find(tx, name)
             if target is None:
                 raise NotFound("user_not_found", f"No one is called @{name}.")
             if target.status == "member":

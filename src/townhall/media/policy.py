@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGE_ROLES = ("moderator", "speaker")
+from townhall.vocabulary import STAGE_ROLES
 
 
 @dataclass

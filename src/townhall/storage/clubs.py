@@ -13,9 +13,10 @@ from sqlalchemy import and_, column, delete, func, literal_column, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage.models import Club, ClubMember, ClubRequest, Room, User
+from townhall.vocabulary import CLUB_MANAGER_ROLES, CLUB_MEMBER_ROLES, ClubRole
 
-MEMBER_ROLES = ("founder", "admin", "leader", "member")
-MANAGER_ROLES = ("founder", "admin")
+MEMBER_ROLES = CLUB_MEMBER_ROLES
+MANAGER_ROLES = CLUB_MANAGER_ROLES
 
 
 async def member_club_ids(session: AsyncSession, user_id: int) -> set[int]:
@@ -96,7 +97,7 @@ async def count_members(tx: AsyncSession, club_id: int) -> tuple[int, int]:
         .group_by(ClubMember.role)
     )
     rows = {role: int(n) for role, n in (await tx.execute(query)).all()}
-    return sum(rows.get(r, 0) for r in MEMBER_ROLES), rows.get("follower", 0)
+    return sum(rows.get(r, 0) for r in MEMBER_ROLES), rows.get(ClubRole.FOLLOWER, 0)
 
 
 async def manager_ids(tx: AsyncSession, club_id: int) -> list[int]:

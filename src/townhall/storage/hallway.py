@@ -23,8 +23,9 @@ from townhall.storage.models import (
     RoomMember,
     User,
 )
+from townhall.vocabulary import STAGE_ROLES, ClubRole
 
-STAGE = ("moderator", "speaker")
+STAGE = STAGE_ROLES
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
         ),
         select(
             cast(ClubMember.club_id, String),
-            case((ClubMember.role == "follower", "club_follower"), else_="club_member"),
+            case((ClubMember.role == ClubRole.FOLLOWER, "club_follower"), else_="club_member"),
             literal(1),
         ).where(ClubMember.user_id == user_id),
     ]

@@ -18,8 +18,9 @@ from townhall.storage.models import (
     RoomMember,
     User,
 )
+from townhall.vocabulary import STAGE_ROLES, RoomRole
 
-STAGE = ("moderator", "speaker")
+STAGE = STAGE_ROLES
 
 
 async def add_room(tx: AsyncSession, room: Room) -> Room:
@@ -114,7 +115,7 @@ async def count_roles(tx: AsyncSession, room_id: str) -> dict[str, int]:
         .where(RoomMember.room_id == room_id)
         .group_by(RoomMember.role)
     )
-    counts = {"moderator": 0, "speaker": 0, "listener": 0}
+    counts = {role.value: 0 for role in RoomRole}
     counts.update({role: int(n) for role, n in (await tx.execute(query)).all()})
     return counts
 

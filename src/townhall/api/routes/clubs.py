@@ -21,14 +21,15 @@ from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
 from townhall.errors import NotFound
 from townhall.storage.models import Club
+from townhall.vocabulary import ClubPolicy, ClubRole
 
 router = APIRouter(prefix="/api/clubs", tags=["clubs"])
 pages = APIRouter(include_in_schema=False)
 
 ClubId = Annotated[int, Path(ge=1, le=MAX_ID, description="A club's id.")]
 Username = Annotated[str, Path(min_length=1, max_length=64, description="A username.")]
-Policy = Literal["open", "approval", "invitation"]
-Role = Literal["founder", "admin", "leader", "member", "follower"]
+Policy = ClubPolicy
+Role = ClubRole
 RequestKind = Literal["applied", "invited", "nominated"]
 
 
@@ -38,7 +39,7 @@ class FoundClubIn(Strict):
     rules: list[Annotated[str, Field(max_length=limits.RULE_MAX * 2)]] = Field(
         default_factory=list, max_length=limits.RULES_MAX
     )
-    policy: Policy = "open"
+    policy: Policy = ClubPolicy.OPEN
 
 
 class EditClubIn(Strict):

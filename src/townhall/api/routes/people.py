@@ -13,11 +13,12 @@ from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_c
 from townhall.api.schemas import UserRef
 from townhall.api.views import avatar_url, user_ref
 from townhall.domain.graph import Person, PersonPage, Profile, Relationship, Suggestion
+from townhall.vocabulary import UserStatus
 
 router = APIRouter(tags=["people"])
 
 Username = Path(min_length=1, max_length=64, description="A username, with or without @.")
-Status = Literal["waitlisted", "member"]
+Status = UserStatus
 
 
 class PersonOut(UserRef):
@@ -105,7 +106,7 @@ def profile_out(profile: Profile) -> ProfileOut:
         bio=u.bio,
         avatar_url=avatar_url(u),
         links=dict(u.links or {}),
-        status=cast(Status, u.status),
+        status=UserStatus(u.status),
         followers_count=profile.followers,
         following_count=profile.following,
         joined_at=u.joined_at,

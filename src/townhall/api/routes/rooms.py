@@ -17,6 +17,7 @@ from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef
 from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
 from townhall.errors import NotFound
+from townhall.vocabulary import HandRaise, RoomKind, RoomRole, RoomStatus
 
 router = APIRouter(tags=["rooms"])
 pages = APIRouter(include_in_schema=False)
@@ -25,9 +26,8 @@ RoomId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="A room's id, as in its share link.")
 ]
 ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
-Kind = Literal["open", "social", "closed"]
-HandRaise = Literal["off", "everyone", "followed"]
-Role = Literal["moderator", "speaker", "listener"]
+Kind = RoomKind
+Role = RoomRole
 
 # Which arguments each command needs; a command takes no argument it does not need.
 ARGUMENTS: dict[str, str | None] = {
@@ -42,8 +42,8 @@ OPTIONAL = ("target", "title", "kind", "mode")
 
 class CreateRoomIn(Strict):
     title: str = Field("", max_length=rules.TITLE_MAX)
-    kind: Kind = "open"
-    hand_raise: HandRaise = "everyone"
+    kind: Kind = RoomKind.OPEN
+    hand_raise: HandRaise = HandRaise.EVERYONE
     club: int | None = Field(None, ge=1, le=MAX_ID, description="Start the room in this club.")
     members_only: bool = Field(False, description="A club room for the club's members only.")
 
@@ -96,7 +96,7 @@ class SnapshotOut(Out):
     hand_raise: HandRaise
     club_id: int | None = Field(None, description="The club whose room this is, if any.")
     members_only: bool = False
-    status: Literal["live", "ended"]
+    status: RoomStatus
     seq: int
     created_at: str
     stage: list[MemberOut]
@@ -129,7 +129,7 @@ class PreviewOut(Out):
 
     id: str
     title: str
-    status: Literal["live", "ended"]
+    status: RoomStatus
     stage: list[StagePersonOut]
     listeners: int
 

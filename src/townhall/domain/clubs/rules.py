@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import unicodedata
 
+from townhall.domain import text
 from townhall.errors import Forbidden, InvalidInput
+from townhall.vocabulary import CLUB_MEMBER_ROLES, ClubPolicy, ClubRole
 
-FOUNDER, ADMIN, LEADER, MEMBER, FOLLOWER = "founder", "admin", "leader", "member", "follower"
+FOUNDER, ADMIN, LEADER, MEMBER, FOLLOWER = ClubRole
 VISITOR = "visitor"
-ROLES = (FOUNDER, ADMIN, LEADER, MEMBER, FOLLOWER)
-MEMBER_ROLES = frozenset({FOUNDER, ADMIN, LEADER, MEMBER})
+ROLES = tuple(ClubRole)
+MEMBER_ROLES = frozenset(CLUB_MEMBER_ROLES)
 ASSIGNABLE = (ADMIN, LEADER, MEMBER)
 """Roles a founder or admin may give; there is one founder, for the club's lifetime."""
 
-POLICIES = ("open", "approval", "invitation")
-"""open: anyone joins. approval: people apply, admins approve. invitation: only people
-invited by an admin (or nominated by a member and approved by an admin) get in."""
+POLICIES = tuple(ClubPolicy)
+"""See :class:`ClubPolicy`."""
 
 NAME_MIN, NAME_MAX = 3, 50
 DESCRIPTION_MAX = 300
@@ -76,47 +77,38 @@ def require(role: str | None, action: str) -> None:
         )
 
 
-def _clean(value: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", value).split())
-
-
-def _no_control(value: str, field: str) -> None:
-    if any(unicodedata.category(c) == "Cc" for c in value if c != "\n"):
-        raise InvalidInput("club_control_characters", f"The club's {field} has control characters.")
-
-
 def check_name(name: str) -> tuple[str, str]:
     """The name, tidied, and its key for uniqueness (case and width folded)."""
-    name = _clean(name)
-    _no_control(name, "name")
-    if len(name) < NAME_MIN:
-        raise InvalidInput(
-            "club_name_too_short", f"A club name has at least {NAME_MIN} characters."
-        )
-    if len(name) > NAME_MAX:
-        raise InvalidInput("club_name_too_long", f"A club name has at most {NAME_MAX} characters.")
+    name = text.clean(
+        name,
+        field="name",
+        what="club name",
+        min_chars=NAME_MIN,
+        max_chars=NAME_MAX,
+        codes="club_name",
+    )
     return name, unicodedata.normalize("NFKC", name).casefold()[:NAME_MAX]
 
 
-def check_description(text: str) -> str:
-    text = text.strip()
-    _no_control(text, "description")
-    if len(text) > DESCRIPTION_MAX:
-        raise InvalidInput(
-            "club_description_too_long",
-            f"A club description has at most {DESCRIPTION_MAX} characters.",
-        )
-    return text
+def check_description(description: str) -> str:
+    return text.clean(
+        description,
+        field="description",
+        what="club description",
+        max_chars=DESCRIPTION_MAX,
+        multiline=True,
+        codes="club_description",
+    )
 
 
 def check_rules(rules: list[str]) -> list[str]:
-    cleaned = [_clean(r) for r in rules if _clean(r)]
+    cleaned = [
+        text.clean(r, field="rules", what="rule", max_chars=RULE_MAX, codes="club_rule")
+        for r in rules
+    ]
+    cleaned = [r for r in cleaned if r]
     if len(cleaned) > RULES_MAX:
         raise InvalidInput("club_too_many_rules", f"A club has at most {RULES_MAX} rules.")
-    for rule in cleaned:
-        _no_control(rule, "rules")
-        if len(rule) > RULE_MAX:
-            raise InvalidInput("club_rule_too_long", f"A rule has at most {RULE_MAX} characters.")
     return cleaned
 
 

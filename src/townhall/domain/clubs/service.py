@@ -9,7 +9,6 @@ transaction commits.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain import usernames
 from townhall.domain.avatars import Pictures
 from townhall.domain.clubs import rules
 from townhall.domain.graph import search_words
@@ -29,10 +29,9 @@ from townhall.storage import clubs as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import Club, ClubMember, ClubRequest, User
+from townhall.vocabulary import CLUB_MEMBER_ROLES
 
 logger = logging.getLogger(__name__)
-
-USERNAME = re.compile(r"[a-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,6 @@ class ClubEdit:
     description: str | None = None
     rules: list[str] | None = None
     policy: str | None = None
-
-
-async def _by_username(tx: AsyncSession, username: str) -> User | None:
-    """The person, or None; malformed names never reach the database."""
-    name = username.strip().removeprefix("@").lower()
-    return await user_store.by_username(tx, name) if USERNAME.fullmatch(name) else None
 
 
 def club_not_found() -> NotFound:
@@ -105,7 +98,7 @@ class Clubs:
         return ClubView(club, founder, members, followers, role, request)
 
     async def _target(self, tx: AsyncSession, username: str) -> User:
-        target = await _by_username(tx, username)
+        target = await usernames.find(tx, username)
         if target is None:
             raise NotFound("user_not_found", "There is nobody with that username.")
         if target.status != "member":
@@ -393,7 +386,7 @@ class Clubs:
             m.role = new_role
 
     async def _member(self, tx: AsyncSession, club: Club, username: str) -> tuple[User, ClubMember]:
-        target = await _by_username(tx, username)
+        target = await usernames.find(tx, username)
         m = await store.membership(tx, club.id, target.id) if target else None
         if target is None or m is None or m.role not in rules.MEMBER_ROLES:
             raise NotFound("club_member_not_found", "That person is not a member of this club.")
@@ -412,7 +405,7 @@ class Clubs:
         after: tuple[datetime, int] | None,
         limit: int,
     ) -> tuple[list[tuple[ClubMember, User]], tuple[datetime, int] | None]:
-        roles = (rules.FOLLOWER,) if followers else tuple(rules.ROLES[:4])
+        roles = (rules.FOLLOWER,) if followers else CLUB_MEMBER_ROLES
         async with self._db.transaction() as tx:
             if await store.club(tx, club_id) is None:
                 raise club_not_found()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.config import Settings
+from townhall.domain import usernames
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.events import Outbox, event_payload, room_channel
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -65,7 +66,7 @@ class RoomChange:
         """The member a command names."""
         if not username:
             raise InvalidInput("target_required", "Say whom this is about.")
-        target = await user_store.by_username(self.tx, username)
+        target = await usernames.find(self.tx, username)
         m = await store.member(self.tx, self.room.id, target.id) if target else None
         if target is None or m is None:
             raise NotFound("not_in_room", f"@{username} is not in this room.")

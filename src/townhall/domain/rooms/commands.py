@@ -10,13 +10,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.events import member_view, notice, person, user_channel
 from townhall.errors import Conflict, Forbidden, InvalidInput
 from townhall.storage import rooms as store
-from townhall.storage import users as user_store
 from townhall.storage.models import RoomMember, User
 
 Command = Callable[..., Awaitable[None]]
@@ -249,7 +249,7 @@ async def end(c: RoomChange, me: RoomMember, user: User) -> None:
 async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = None) -> None:
     if not target:
         raise InvalidInput("target_required", "Say whom to ping.")
-    other = await user_store.by_username(c.tx, target)
+    other = await usernames.find(c.tx, target)
     if other is None or not await store.follows(c.tx, other.id, user.id):
         raise Forbidden("not_a_follower", "You can ping only people who follow you.")
     if await store.member(c.tx, c.room.id, other.id) is not None:

@@ -6,20 +6,21 @@ documentation (docs/rooms.md) and the tests follow it action by action, role by 
 
 from __future__ import annotations
 
+from townhall.domain import text
 from townhall.errors import Forbidden, InvalidInput
+from townhall.vocabulary import STAGE_ROLES, HandRaise, RoomKind, RoomRole
 
-ROLES = ("moderator", "speaker", "listener")
-STAGE_ROLES = frozenset({"moderator", "speaker"})
-KINDS = ("open", "social", "closed")
-HAND_RAISE = ("off", "everyone", "followed")
+ROLES = tuple(RoomRole)
+KINDS = tuple(RoomKind)
+HAND_RAISE = tuple(HandRaise)
 TITLE_MAX = 60
 
 # A room may only be opened up while people are inside: closed → social → open.
-OPENNESS = {"closed": 0, "social": 1, "open": 2}
+OPENNESS: dict[str, int] = {RoomKind.CLOSED: 0, RoomKind.SOCIAL: 1, RoomKind.OPEN: 2}
 
-MOD = frozenset({"moderator"})
-STAGE = frozenset({"moderator", "speaker"})
-AUDIENCE = frozenset({"listener"})
+MOD = frozenset({RoomRole.MODERATOR})
+STAGE = frozenset(STAGE_ROLES)
+AUDIENCE = frozenset({RoomRole.LISTENER})
 EVERYONE = frozenset(ROLES)
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -72,12 +73,7 @@ def check_permission(action: str, role: str) -> None:
 
 
 def check_title(title: str) -> str:
-    title = " ".join(title.split())
-    if len(title) > TITLE_MAX:
-        raise InvalidInput("title_too_long", f"A room title has at most {TITLE_MAX} characters.")
-    if any(ord(c) < 32 for c in title):
-        raise InvalidInput("control_characters", "The title has control characters.")
-    return title
+    return text.clean(title, field="title", what="room title", max_chars=TITLE_MAX)
 
 
 def check_kind(kind: str) -> str:
