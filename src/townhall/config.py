@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     # HTTP hardening (docs/security.md)
     allowed_origins: list[str] = Field(default_factory=list)
+    hsts_seconds: int = Field(31_536_000, ge=0)
     http_max_body_bytes: int = Field(64 * 1024, ge=1024)
     http_limit_concurrency: int | None = Field(10_000, ge=1)
     http_keep_alive_seconds: int = Field(5, ge=1)

@@ -37,7 +37,8 @@ async def test_healthz_names_the_database(client: Any, container: Container) -> 
 
 
 async def test_openapi_describes_the_api(client: Any) -> None:
-    """/api/openapi.json is an OpenAPI 3 document of the API, browsable at /api/docs."""
+    """/api/openapi.json is an OpenAPI 3 document of the API, browsable at /api/docs in
+    development (docs/security.md: the page loads Swagger UI from a CDN)."""
     r = await client.get("/api/openapi.json")
     assert r.status_code == 200
     doc = r.json()

@@ -186,6 +186,12 @@ class Person:
         self.username = email.split("@")[0]
         self.page: Page = context.new_page()
         self.page.on("dialog", lambda dialog: dialog.accept())
+        # Whatever the content security policy refuses shows in the console; none may.
+        self.refused: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: self.refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
 
     def open(self, path: str = "/") -> Page:
         self.page.goto(self.server.url + path)
@@ -247,6 +253,8 @@ def people(server: Server, browser: Browser) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+    refused = {p.username: p.refused for p in made.values() if p.refused}
+    assert not refused, f"the content security policy refused: {refused}"
 
 
 def shoot(page: Page, name: str, *, docs: bool = False) -> None:

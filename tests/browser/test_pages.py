@@ -244,3 +244,20 @@ def test_the_app_is_installable_and_starts_offline(server: Server, browser: Brow
         expect(page.get_by_role("alert")).to_have_text("No connection to the server.")
     finally:
         context.close()
+
+
+def test_a_sign_in_link_asks_before_it_signs_in(server: Server, browser: Browser) -> None:
+    """An operator's link opens a confirmation; only the click signs in (docs/security.md)."""
+    server.cli("create-member", "--email", "linked@example.org", "--username", "linked")
+    link = server.cli("signin-link", "linked").strip().splitlines()[-1]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(link)
+        expect(page.get_by_role("heading", name="Sign in with a link")).to_be_visible()
+        assert not [c for c in context.cookies() if c["name"] == "townhall_session"]
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Hallway")).to_be_visible()
+        assert page.url == f"{server.url}/"
+    finally:
+        context.close()

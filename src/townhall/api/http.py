@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from townhall import __version__
 from townhall.api import errors
 from townhall.api.deps import SESSION_COOKIE
+from townhall.api.headers import SecurityHeaders, security_headers
 from townhall.api.limits import CapRequestBodies
 from townhall.api.origins import OriginPolicy, RefuseForeignOrigins
 from townhall.api.routes import ROUTERS
@@ -42,21 +45,39 @@ def _logged_path(request: Request) -> str:
     return request.url.path
 
 
+# The development-only API docs page loads Swagger UI from its CDN and starts it inline.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "frame-ancestors 'none'"
+)
+
+
+class TownhallAPI(FastAPI):
+    """FastAPI with the security headers outside everything, the error pages included."""
+
+    security_headers: list[tuple[str, str]] = []
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.security_headers)
+
+
 def create_api(
     container: Container,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
 ) -> FastAPI:
     settings = container.settings
-    app = FastAPI(
+    app = TownhallAPI(
         title="Townhall",
         version=__version__,
         description='Live voice rooms. Errors are `{"error": {"code", "message"}}`.',
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     origins = OriginPolicy.from_settings(settings)
+    app.security_headers = security_headers(settings, origins.websocket_sources())
     app.state.container = container
     app.state.origins = origins
     errors.install(app)
@@ -105,6 +126,14 @@ def create_api(
     # Added last, so they run first: foreign pages are refused before a body is read.
     app.add_middleware(CapRequestBodies, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(RefuseForeignOrigins, policy=origins)
+
+    if settings.development:
+
+        @app.get("/api/docs", include_in_schema=False)
+        async def api_docs() -> HTMLResponse:
+            page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="Townhall API")
+            page.headers["Content-Security-Policy"] = DOCS_CSP
+            return page
 
     @app.get("/files/{key}", include_in_schema=False)
     async def stored_file(key: str) -> FileResponse:
