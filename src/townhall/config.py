@@ -146,6 +146,7 @@ class Settings(BaseSettings):
     limit_invites_per_user: str = "20/86400"
     limit_let_ins_per_user: str = "20/86400"
     limit_contact_uploads_per_user: str = "10/3600"
+    limit_contact_hashes_per_user: str = "10000/86400"
     limit_follows_per_user: str = "200/3600"
     limit_room_creations_per_user: str = "10/3600"
     limit_pings_per_user: str = "60/3600"

@@ -13,8 +13,9 @@ from townhall.errors import RateLimited
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key: str, limit: str) -> None:
-        """Count one attempt under ``key``; raise ``RateLimited`` when over ``limit``."""
+    async def hit(self, key: str, limit: str, cost: int = 1) -> None:
+        """Count ``cost`` attempts under ``key``; raise ``RateLimited``, counting none, when
+        they would go over ``limit``."""
         ...
 
     async def reset(self, key: str) -> None: ...
@@ -42,7 +43,7 @@ class MemoryRateLimiter:
         """How many keys are held."""
         return len(self._hits)
 
-    async def hit(self, key: str, limit: str) -> None:
+    async def hit(self, key: str, limit: str, cost: int = 1) -> None:
         count, window = parse_limit(limit)
         now = self._clock.now().timestamp()
         async with self._lock:
@@ -52,10 +53,14 @@ class MemoryRateLimiter:
             _, hits = self._hits.get(key) or (window, deque())
             while hits and hits[0] <= now - window:
                 hits.popleft()
-            if len(hits) >= count:
+            if len(hits) + cost > count:
                 self._hits[key] = (window, hits)
-                raise RateLimited(retry_after=math.ceil(hits[0] + window - now))
-            hits.append(now)
+                # The hit whose expiry makes room for ``cost`` more (never, if cost > count).
+                freeing = len(hits) + cost - count - 1
+                if cost > count or freeing >= len(hits):
+                    raise RateLimited(retry_after=window)
+                raise RateLimited(retry_after=max(1, math.ceil(hits[freeing] + window - now)))
+            hits.extend([now] * cost)
             self._hits[key] = (window, hits)
 
     def _sweep(self, now: float) -> None:
@@ -74,16 +79,22 @@ class MemoryRateLimiter:
         self._hits.clear()
 
 
-# Atomically: drop expired entries, refuse if full (returning the wait), else record the hit.
+# Atomically: drop expired entries, refuse if ``cost`` more do not fit (returning the wait),
+# else record ``cost`` hits.
 _SLIDING_WINDOW = """
-local key, now, window, count, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
-    tonumber(ARGV[3]), ARGV[4]
+local key, now, window, count, member, cost = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) >= count then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return math.ceil(tonumber(oldest[2]) + window - now)
+local held = redis.call('ZCARD', key)
+if held + cost > count then
+  if cost > count then return window end
+  local freeing = redis.call('ZRANGE', key, held + cost - count - 1, held + cost - count - 1,
+    'WITHSCORES')
+  return math.max(1, math.ceil(tonumber(freeing[2]) + window - now))
 end
-redis.call('ZADD', key, now, member)
+for i = 1, cost do
+  redis.call('ZADD', key, now, member .. ':' .. i)
+end
 redis.call('PEXPIRE', key, math.ceil(window * 1000))
 return 0
 """
@@ -101,12 +112,13 @@ class RedisRateLimiter:
         self._script = self._redis.register_script(_SLIDING_WINDOW)
         self._seq = 0
 
-    async def hit(self, key: str, limit: str) -> None:
+    async def hit(self, key: str, limit: str, cost: int = 1) -> None:
         count, window = parse_limit(limit)
         self._seq += 1
         now = self._clock.now().timestamp()
         wait = await self._script(
-            keys=[self._prefix + key], args=[now, window, count, f"{now}:{id(self)}:{self._seq}"]
+            keys=[self._prefix + key],
+            args=[now, window, count, f"{now}:{id(self)}:{self._seq}", cost],
         )
         if int(wait) > 0:
             raise RateLimited(retry_after=int(wait))

@@ -99,7 +99,12 @@ class Invites:
         return f"{self._settings.resolved_public_url}/invite/{token}"
 
     async def send(self, user: User, email: str | None) -> SentInvite:
-        """Spend one invite: mailed to ``email``, or returned as a single-use link."""
+        """Spend one invite: mailed to ``email``, or returned as a single-use link.
+
+        The inviter learns nothing about the address: whether it belongs to a member, to
+        someone waiting or to nobody, the invite is spent, stays pending and is answered
+        alike. A member is told by mail that someone invited them; someone waiting is let
+        in when they next sign in (with the link or just the address), like a newcomer."""
         from townhall.domain.accounts import check_email
 
         require_member(user)
@@ -112,12 +117,13 @@ class Invites:
             assert me is not None
             if not await invite_store.spend_one(tx, me.id):
                 raise Conflict("no_invites_left", "You have no invites left.")
+            already_in = False
             if address is not None:
-                existing = await user_store.by_email(tx, address)
-                if existing is not None and existing.status == "member":
-                    raise Conflict("already_member", "That person is already a member.")
+                # The inviter's own earlier invite: telling them says nothing about others.
                 if await invite_store.pending_for_email_from(tx, me.id, address):
                     raise Conflict("already_invited", "You already invited that address.")
+                existing = await user_store.by_email(tx, address)
+                already_in = existing is not None and existing.status == "member"
             invite = await invite_store.add(
                 tx,
                 Invite(
@@ -128,18 +134,13 @@ class Invites:
                     created_at=now,
                 ),
             )
-            admitted = False
-            if address is not None and existing is not None:
-                # Already on the waitlist: the invite lets them in right away.
-                await redeem_on_sign_in(tx, existing, token, now, self._settings)
-                admitted = True
             inviter_name = me.display_name or f"@{me.username}"
         link = self.link_for(token)
         if address is not None:
-            if admitted:
+            if already_in:
                 body = (
-                    f"{inviter_name} let you into Townhall: you are off the waitlist and a "
-                    f"member now.\n\nSign in as usual at {self._settings.resolved_public_url}\n"
+                    f"{inviter_name} invited you to Townhall. You are a member already, so "
+                    "there is nothing to do; you can ignore this message.\n"
                 )
             else:
                 body = (

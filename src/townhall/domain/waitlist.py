@@ -45,7 +45,9 @@ class Waitlist:
         self._happenings = happenings or Happenings()
 
     async def share_contacts(self, user: User, hashes: list[str]) -> int:
-        """Replace the member's contact matches with those ``hashes`` point at; how many."""
+        """Replace the member's contact matches with those ``hashes`` point at; how many
+        distinct hashes were shared. How many matched is not said: one hash, one answer,
+        would tell whether an address has an account."""
         require_member(user)
         if len(hashes) > self._settings.contacts_max_hashes:
             raise TooLarge(
@@ -58,15 +60,23 @@ class Waitlist:
                 "invalid_contact_hash",
                 "Each contact is the lower-case hex SHA-256 of a trimmed, lower-cased address.",
             )
+        distinct = set(hashes)
         await self._limiter.hit(
             f"contacts:{user.id}", self._settings.limit_contact_uploads_per_user
+        )
+        # The daily budget of addresses one person may test. The hashes themselves are not
+        # kept, so sharing the same book again counts again.
+        await self._limiter.hit(
+            f"contact-hashes:{user.id}",
+            self._settings.limit_contact_hashes_per_user,
+            cost=len(distinct),
         )
         now = self._clock.now()
         limit = self._settings.contacts_max_hashes
         async with self._db.transaction() as tx:
             await contact_store.lock_owner(tx, user.id)
             before = await contact_store.waitlisted_of(tx, user.id, None, limit)
-            matched = await contact_store.replace(tx, user.id, hashes, now)
+            matched = await contact_store.replace(tx, user.id, distinct, now)
             after = await contact_store.waitlisted_of(tx, user.id, None, limit)
         logger.info("user %s shared contacts: %s matched", user.id, matched)
         known = {u.id for u in before}
@@ -79,7 +89,7 @@ class Waitlist:
                     data={"usernames": new[:3], "count": len(new)},
                 )
             )
-        return matched
+        return len(distinct)
 
     async def forget_contacts(self, user: User) -> None:
         """Drop every contact match the person has; anyone may, member or not."""

@@ -31,7 +31,12 @@ class ContactsIn(Strict):
 
 
 class ContactsOut(BaseModel):
-    matched: int = Field(description="How many people on Townhall your contacts matched.")
+    shared: int = Field(
+        description=(
+            "How many distinct contacts you shared. Who is on Townhall is not counted here; "
+            "waitlisted matches appear in /api/me/contacts/waitlisted."
+        )
+    )
 
 
 class LetInOut(BaseModel):
@@ -42,7 +47,7 @@ class LetInOut(BaseModel):
 @router.put("/api/me/contacts", response_model=ContactsOut)
 async def share_contacts(body: ContactsIn, user: MemberDep, container: ContainerDep) -> ContactsOut:
     """Match your hashed contacts against Townhall; only the matches are kept."""
-    return ContactsOut(matched=await container.waitlist.share_contacts(user, body.hashes))
+    return ContactsOut(shared=await container.waitlist.share_contacts(user, body.hashes))
 
 
 @router.delete("/api/me/contacts", response_model=OkOut)

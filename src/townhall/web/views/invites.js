@@ -70,8 +70,8 @@ export function render(main) {
     const addresses = String(data.get("contacts")).split(/[\s,;]+/)
       .map((a) => a.trim().toLowerCase()).filter((a) => a.includes("@"));
     const hashes = await Promise.all([...new Set(addresses)].map(sha256));
-    const { matched } = await put("/api/me/contacts", { hashes });
-    result.replaceChildren(el("p", {}, tn("invites.matched", matched)));
+    const { shared } = await put("/api/me/contacts", { hashes });
+    result.replaceChildren(el("p", {}, tn("invites.shared", shared)));
     await load();
   },
   el("div", { class: "field" },
