@@ -5,6 +5,9 @@ serialised as JSON and base64url-encoded. It is opaque to clients but not secret
 forged cursor can only move the starting point of a list the caller may read anyway.
 Anything that does not decode to the expected shape is refused with 400 ``invalid_cursor``,
 so a hand-made cursor never reaches the database with the wrong types.
+
+A list route takes ``page: PageRequest = page_request(datetime, int)`` (the key's shape)
+and answers ``page_body(items, next_key)``; the stores behind it use ``storage.keyset``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import base64
 import binascii
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from townhall.errors import InvalidInput
@@ -37,6 +41,30 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A list's ``cursor`` and ``limit`` query parameters, read."""
+
+    after: tuple[Any, ...] | None
+    """The sort key to continue after, of the route's shape; None for the first page."""
+    limit: int
+
+
+def page_request(*shape: type) -> Any:
+    """The dependency reading ``cursor`` (a key of ``shape``, e.g. ``(datetime, int)``)
+    and ``limit``; a cursor of another shape is 400 ``invalid_cursor``."""
+
+    def read(limit: int = Limit, cursor: str | None = Cursor) -> PageRequest:
+        return PageRequest(decode_cursor(cursor, shape), limit)
+
+    return Depends(read)
+
+
+def page_body(items: list[T], next_key: tuple[Any, ...] | None) -> Page[T]:
+    """One page of ``items``; ``next_key`` (None on the last page) becomes ``next_cursor``."""
+    return Page(items=items, next_cursor=None if next_key is None else encode_cursor(next_key))
 
 
 def encode_cursor(values: tuple[Any, ...]) -> str:

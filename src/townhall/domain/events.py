@@ -392,22 +392,31 @@ class Events:
                 raise event_not_found()
             return await self._view(tx, event, viewer)
 
-    async def upcoming_for(
-        self, user_id: int, limit: int = 10, after: Key | None = None
-    ) -> list[EventView]:
-        """ "Upcoming for you": events of people and clubs you follow and events you host."""
+    async def upcoming_for(self, user_id: int, limit: int = 10) -> list[EventView]:
+        """The first of :meth:`upcoming_page` (for the hallway)."""
+        views, _ = await self.upcoming_page(user_id, None, limit)
+        return views
+
+    async def upcoming_page(
+        self, user_id: int, after: Key | None, limit: int
+    ) -> tuple[list[EventView], Key | None]:
+        """ "Upcoming for you": events of people and clubs you follow and events you host,
+        and the key ``(starts_at, id)`` to continue after (None on the last page)."""
         since = self._clock.now() - LISTED_AFTER_START
         async with self._db.transaction() as tx:
             viewer = await user_store.by_id(tx, user_id)
-            events = await store.upcoming_for(tx, user_id, since, after, limit)
-            return await self._views(tx, events, viewer)
+            events, next_key = await store.upcoming_for(tx, user_id, since, after, limit)
+            return await self._views(tx, events, viewer), next_key
 
-    async def mine(self, user: User, after: Key | None, limit: int) -> list[EventView]:
-        """ "My events": the ones you host or asked to be reminded of."""
+    async def mine(
+        self, user: User, after: Key | None, limit: int
+    ) -> tuple[list[EventView], Key | None]:
+        """ "My events": the ones you host or asked to be reminded of, and the key to
+        continue after."""
         since = self._clock.now() - LISTED_AFTER_START
         async with self._db.transaction() as tx:
-            events = await store.mine(tx, user.id, since, after, limit)
-            return await self._views(tx, events, user)
+            events, next_key = await store.mine(tx, user.id, since, after, limit)
+            return await self._views(tx, events, user), next_key
 
     # --- remind me and starting ------------------------------------------------------------
 
@@ -534,6 +543,6 @@ class Events:
                 raise NotFound("calendar_feed_not_found", "This calendar address does not exist.")
             if found.revoked_at is not None:
                 raise Gone("calendar_feed_revoked", "This calendar address was revoked.")
-            events = await store.mine(tx, found.user_id, now - LISTED_AFTER_START, None, 200)
+            events, _ = await store.mine(tx, found.user_id, now - LISTED_AFTER_START, None, 200)
             views = await self._views(tx, events, None)
         return calendar.render(self._entries(views), now, title="Townhall events")

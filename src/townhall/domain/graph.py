@@ -171,8 +171,8 @@ class Graph:
         """Who follows ``username``, newest first."""
         async with self._db.transaction() as tx:
             user = await _visible_person(tx, viewer, username)
-            rows = await graph_store.followers_page(tx, user.id, viewer.id, after, limit + 1)
-            return await _page(tx, viewer, rows, limit)
+            rows, next_key = await graph_store.followers_page(tx, user.id, viewer.id, after, limit)
+            return await _page(tx, viewer, rows, next_key)
 
     async def following(
         self, viewer: User, username: str, after: Key | None, limit: int
@@ -180,8 +180,8 @@ class Graph:
         """Whom ``username`` follows, newest first."""
         async with self._db.transaction() as tx:
             user = await _visible_person(tx, viewer, username)
-            rows = await graph_store.following_page(tx, user.id, viewer.id, after, limit + 1)
-            return await _page(tx, viewer, rows, limit)
+            rows, next_key = await graph_store.following_page(tx, user.id, viewer.id, after, limit)
+            return await _page(tx, viewer, rows, next_key)
 
     # --- blocks ---------------------------------------------------------------------------
 
@@ -207,8 +207,8 @@ class Graph:
     async def blocked(self, viewer: User, after: Key | None, limit: int) -> PersonPage:
         """The people the viewer blocked, newest block first."""
         async with self._db.transaction() as tx:
-            rows = await graph_store.blocked_page(tx, viewer.id, after, limit + 1)
-            return await _page(tx, viewer, rows, limit)
+            rows, next_key = await graph_store.blocked_page(tx, viewer.id, after, limit)
+            return await _page(tx, viewer, rows, next_key)
 
     # --- discovery ------------------------------------------------------------------------
 
@@ -271,11 +271,8 @@ async def _relationship(tx: AsyncSession, viewer: User, user: User) -> Relations
 
 
 async def _page(
-    tx: AsyncSession, viewer: User, rows: list[tuple[User, datetime]], limit: int
+    tx: AsyncSession, viewer: User, rows: list[tuple[User, datetime]], next_key: Key | None
 ) -> PersonPage:
-    more = len(rows) > limit
-    rows = rows[:limit]
     followed = await graph_store.followed_among(tx, viewer.id, [u.id for u, _ in rows])
     people = [Listed(u, u.id in followed, since) for u, since in rows]
-    last = rows[-1] if more else None
-    return PersonPage(people, (last[1], last[0].id) if last else None)
+    return PersonPage(people, next_key)

@@ -210,11 +210,12 @@ class Notifications:
     # --- the inbox ------------------------------------------------------------------------
 
     async def inbox(
-        self, user: User, before: int | None, limit: int
-    ) -> tuple[list[Item], int | None]:
-        """The person's notifications, newest first, and the id to continue below."""
+        self, user: User, after: tuple[int] | None, limit: int
+    ) -> tuple[list[Item], tuple[int] | None]:
+        """The person's notifications, newest first, and the key ``(id,)`` to continue
+        after (None on the last page)."""
         async with self._db.transaction() as tx:
-            rows = await store.page(tx, user.id, before, limit + 1)
+            rows, next_key = await store.page(tx, user.id, after, limit)
         items = [
             Item(
                 id=n.id,
@@ -224,10 +225,9 @@ class Notifications:
                 at=n.created_at,
                 read=i.read_at is not None,
             )
-            for n, i, actor in rows[:limit]
+            for n, i, actor in rows
         ]
-        more = len(rows) > limit
-        return items, items[-1].id if more else None
+        return items, next_key
 
     async def unread(self, user: User) -> int:
         async with self._db.transaction() as tx:

@@ -111,12 +111,8 @@ class Operators:
         """Waitlisted people, the longest waiting first, and the key to continue after
         (None on the last page)."""
         async with self._db.transaction() as tx:
-            rows = await waitlist_store.page(tx, after, limit + 1)
-        people = [Waiting(user, sent_back) for user, sent_back in rows]
-        if len(people) > limit:
-            last = people[limit - 1].user
-            return people[:limit], (last.created_at, last.id)
-        return people, None
+            rows, next_key = await waitlist_store.page(tx, after, limit)
+        return [Waiting(user, sent_back) for user, sent_back in rows], next_key
 
     async def approve(self, actor: Actor, usernames: list[str]) -> Approval:
         """Let the named people in. Names that match no one are reported, not fatal."""
@@ -297,10 +293,10 @@ class Operators:
 
     # --- the audit log ------------------------------------------------------------------
 
-    async def audit(self, before_id: int | None, limit: int) -> tuple[list[AuditEntry], int | None]:
-        """The audit log, newest first, and the id to continue before (None at the end)."""
+    async def audit(
+        self, after: tuple[int] | None, limit: int
+    ) -> tuple[list[AuditEntry], tuple[int] | None]:
+        """The audit log, newest first, and the key ``(id,)`` to continue after (None at
+        the end)."""
         async with self._db.transaction() as tx:
-            entries = await audit_store.page(tx, before_id, limit + 1)
-        if len(entries) > limit:
-            return entries[:limit], entries[limit - 1].id
-        return entries, None
+            return await audit_store.page(tx, after, limit)

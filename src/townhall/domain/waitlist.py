@@ -75,9 +75,9 @@ class Waitlist:
         limit = self._settings.contacts_max_hashes
         async with self._db.transaction() as tx:
             await contact_store.lock_owner(tx, user.id)
-            before = await contact_store.waitlisted_of(tx, user.id, None, limit)
+            before, _ = await contact_store.waitlisted_of(tx, user.id, None, limit)
             matched = await contact_store.replace(tx, user.id, distinct, now)
-            after = await contact_store.waitlisted_of(tx, user.id, None, limit)
+            after, _ = await contact_store.waitlisted_of(tx, user.id, None, limit)
         logger.info("user %s shared contacts: %s matched", user.id, matched)
         known = {u.id for u in before}
         new = [u.username for u in after if u.id not in known]
@@ -97,16 +97,13 @@ class Waitlist:
             await contact_store.clear(tx, user.id)
 
     async def waitlisted_contacts(
-        self, user: User, after: str | None, limit: int
-    ) -> tuple[list[User], str | None]:
-        """Waitlisted people in the member's contacts, by username, and the username to
-        continue after (None on the last page)."""
+        self, user: User, after: tuple[str] | None, limit: int
+    ) -> tuple[list[User], tuple[str] | None]:
+        """Waitlisted people in the member's contacts, by username, and the key
+        ``(username,)`` to continue after (None on the last page)."""
         require_member(user)
         async with self._db.transaction() as tx:
-            people = await contact_store.waitlisted_of(tx, user.id, after, limit + 1)
-        if len(people) > limit:
-            return people[:limit], people[limit - 1].username
-        return people, None
+            return await contact_store.waitlisted_of(tx, user.id, after, limit)
 
     async def let_in(self, user: User, username: str) -> User:
         """Let a waitlisted contact in without spending an invite; ``user`` nominates them."""

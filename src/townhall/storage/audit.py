@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
+from townhall.storage.keyset import Key
 from townhall.storage.models import AuditEntry
 
 # Deliberately no update or delete here: the log is append-only.
@@ -22,10 +24,11 @@ async def append(tx: AsyncSession, entries: list[AuditEntry]) -> None:
     await tx.flush()
 
 
-async def page(tx: AsyncSession, before_id: int | None, limit: int) -> list[AuditEntry]:
-    """Entries, newest first, older than ``before_id``."""
-    query = select(AuditEntry)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    query = query.order_by(AuditEntry.id.desc()).limit(limit)
-    return list((await tx.execute(query)).scalars())
+async def page(
+    tx: AsyncSession, after: Key | None, limit: int
+) -> tuple[list[AuditEntry], Key | None]:
+    """Entries, newest first, after the key ``(id,)``."""
+    rows, next_key = await keyset.page(
+        tx, select(AuditEntry), (AuditEntry.id.desc(),), after, limit
+    )
+    return [entry for (entry,) in rows], next_key

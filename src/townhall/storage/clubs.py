@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, column, delete, func, literal_column, or_, select, table, text
+from sqlalchemy import column, delete, func, literal_column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
+from townhall.storage.keyset import Key
 from townhall.storage.models import Club, ClubMember, ClubRequest, Room, User
 from townhall.vocabulary import CLUB_MANAGER_ROLES, CLUB_MEMBER_ROLES, ClubRole
 
@@ -111,40 +113,32 @@ async def members_page(
     tx: AsyncSession,
     club_id: int,
     roles: tuple[str, ...],
-    after: tuple[datetime, int] | None,
+    after: Key | None,
     limit: int,
-) -> list[tuple[ClubMember, User]]:
-    """People of the club in ``roles``, oldest membership first."""
+) -> tuple[list[tuple[ClubMember, User]], Key | None]:
+    """People of the club in ``roles``, oldest membership first, after the key
+    ``(created_at, user_id)``."""
     query = (
         select(ClubMember, User)
         .join(User, User.id == ClubMember.user_id)
         .where(ClubMember.club_id == club_id, ClubMember.role.in_(roles))
-        .order_by(ClubMember.created_at, ClubMember.user_id)
     )
-    if after is not None:
-        at, user_id = after
-        query = query.where(
-            or_(
-                ClubMember.created_at > at,
-                and_(ClubMember.created_at == at, ClubMember.user_id > user_id),
-            )
-        )
-    return [(m, u) for m, u in (await tx.execute(query.limit(limit))).all()]
+    order = (ClubMember.created_at, ClubMember.user_id)
+    rows, next_key = await keyset.page(tx, query, order, after, limit)
+    return [(m, u) for m, u in rows], next_key
 
 
 async def clubs_of(
-    tx: AsyncSession, user_id: int, roles: tuple[str, ...], after: int | None, limit: int
-) -> list[tuple[Club, str]]:
-    """The person's clubs in ``roles`` with their role, by club id."""
+    tx: AsyncSession, user_id: int, roles: tuple[str, ...], after: Key | None, limit: int
+) -> tuple[list[tuple[Club, str]], Key | None]:
+    """The person's clubs in ``roles`` with their role, by club id, after the key ``(id,)``."""
     query = (
         select(Club, ClubMember.role)
         .join(ClubMember, ClubMember.club_id == Club.id)
         .where(ClubMember.user_id == user_id, ClubMember.role.in_(roles))
-        .order_by(Club.id)
     )
-    if after is not None:
-        query = query.where(Club.id > after)
-    return [(c, r) for c, r in (await tx.execute(query.limit(limit))).all()]
+    rows, next_key = await keyset.page(tx, query, (Club.id,), after, limit)
+    return [(c, r) for c, r in rows], next_key
 
 
 # --- pending requests: applications, invitations, nominations -----------------------------
@@ -177,24 +171,18 @@ async def requests_page(
     tx: AsyncSession,
     club_id: int,
     kinds: tuple[str, ...],
-    after: tuple[datetime, int] | None,
+    after: Key | None,
     limit: int,
-) -> list[tuple[ClubRequest, User]]:
+) -> tuple[list[tuple[ClubRequest, User]], Key | None]:
+    """Pending requests of ``kinds``, oldest first, after the key ``(created_at, user_id)``."""
     query = (
         select(ClubRequest, User)
         .join(User, User.id == ClubRequest.user_id)
         .where(ClubRequest.club_id == club_id, ClubRequest.kind.in_(kinds))
-        .order_by(ClubRequest.created_at, ClubRequest.user_id)
     )
-    if after is not None:
-        at, user_id = after
-        query = query.where(
-            or_(
-                ClubRequest.created_at > at,
-                and_(ClubRequest.created_at == at, ClubRequest.user_id > user_id),
-            )
-        )
-    return [(r, u) for r, u in (await tx.execute(query.limit(limit))).all()]
+    order = (ClubRequest.created_at, ClubRequest.user_id)
+    rows, next_key = await keyset.page(tx, query, order, after, limit)
+    return [(r, u) for r, u in rows], next_key
 
 
 # --- search ---------------------------------------------------------------------------------

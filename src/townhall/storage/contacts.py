@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
+from townhall.storage.keyset import Key
 from townhall.storage.models import Block, ContactLink, User
 
 # Well under the bound-parameter limits of SQLite (32,766) and asyncpg (32,767).
@@ -72,9 +74,9 @@ async def is_contact(tx: AsyncSession, owner_id: int, contact_id: int) -> bool:
 
 
 async def waitlisted_of(
-    tx: AsyncSession, owner_id: int, after: str | None, limit: int
-) -> list[User]:
-    """Waitlisted people in the owner's matches, by username, after ``after``."""
+    tx: AsyncSession, owner_id: int, after: Key | None, limit: int
+) -> tuple[list[User], Key | None]:
+    """Waitlisted people in the owner's matches, by username, after the key ``(username,)``."""
     query = (
         select(User)
         .join(ContactLink, ContactLink.contact_id == User.id)
@@ -84,7 +86,5 @@ async def waitlisted_of(
             _no_block_between(owner_id, User.id),
         )
     )
-    if after is not None:
-        query = query.where(User.username > after)
-    query = query.order_by(User.username).limit(limit)
-    return list((await tx.execute(query)).scalars())
+    rows, next_key = await keyset.page(tx, query, (User.username,), after, limit)
+    return [user for (user,) in rows], next_key

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, or_, select, update
+from sqlalchemy import delete, exists, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
 from townhall.storage.clubs import MEMBER_ROLES
+from townhall.storage.keyset import Key
 from townhall.storage.models import (
     CalendarFeed,
     Club,
@@ -115,22 +117,21 @@ def _hosted_by(user_id: int) -> Any:
     return exists().where(EventHost.event_id == Event.id, EventHost.user_id == user_id)
 
 
-def _page(query: Any, after: tuple[datetime, int] | None, limit: int) -> Any:
-    if after is not None:
-        at, event_id = after
-        query = query.where(
-            or_(Event.starts_at > at, and_(Event.starts_at == at, Event.id > event_id))
-        )
-    return query.order_by(Event.starts_at, Event.id).limit(limit)
+async def _page(
+    tx: AsyncSession, query: Any, after: Key | None, limit: int
+) -> tuple[list[Event], Key | None]:
+    """Events by start time, after the key ``(starts_at, id)``."""
+    rows, next_key = await keyset.page(tx, query, (Event.starts_at, Event.id), after, limit)
+    return [event for (event,) in rows], next_key
 
 
 async def upcoming_for(
     tx: AsyncSession,
     user_id: int,
     since: datetime,
-    after: tuple[datetime, int] | None,
+    after: Key | None,
     limit: int,
-) -> list[Event]:
+) -> tuple[list[Event], Key | None]:
     """Events not cancelled, starting after ``since``, hosted by the person or by people they
     follow, or of clubs they follow; members-only events only for the club's members."""
     followed = select(Follow.followee_id).where(Follow.follower_id == user_id)
@@ -146,16 +147,16 @@ async def upcoming_for(
         or_(hosted, by_followed, Event.club_id.in_(clubs_followed)),
         or_(Event.members_only == false(), Event.club_id.in_(member_of), hosted),
     )
-    return list((await tx.execute(_page(query, after, limit))).scalars())
+    return await _page(tx, query, after, limit)
 
 
 async def mine(
     tx: AsyncSession,
     user_id: int,
     since: datetime,
-    after: tuple[datetime, int] | None,
+    after: Key | None,
     limit: int,
-) -> list[Event]:
+) -> tuple[list[Event], Key | None]:
     """Events the person hosts or asked to be reminded of, not cancelled, after ``since``."""
     asked = exists().where(EventReminder.event_id == Event.id, EventReminder.user_id == user_id)
     query = select(Event).where(
@@ -163,7 +164,7 @@ async def mine(
         Event.starts_at >= since,
         or_(_hosted_by(user_id), asked),
     )
-    return list((await tx.execute(_page(query, after, limit))).scalars())
+    return await _page(tx, query, after, limit)
 
 
 # --- calendar feeds -------------------------------------------------------------------------

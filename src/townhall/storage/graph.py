@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
+from townhall.storage import keyset
 from townhall.storage.models import Block, ContactLink, Follow, User
 
 Key = tuple[datetime, int]
@@ -125,7 +126,7 @@ async def counts(tx: AsyncSession, user_id: int) -> tuple[int, int]:
 
 async def followers_page(
     tx: AsyncSession, user_id: int, viewer_id: int, after: Key | None, limit: int
-) -> list[tuple[User, datetime]]:
+) -> tuple[list[tuple[User, datetime]], Key | None]:
     """People who follow ``user_id``, newest follow first, minus blocks with the viewer."""
     query = (
         select(User, Follow.created_at)
@@ -137,7 +138,7 @@ async def followers_page(
 
 async def following_page(
     tx: AsyncSession, user_id: int, viewer_id: int, after: Key | None, limit: int
-) -> list[tuple[User, datetime]]:
+) -> tuple[list[tuple[User, datetime]], Key | None]:
     """People ``user_id`` follows, newest follow first, minus blocks with the viewer."""
     query = (
         select(User, Follow.created_at)
@@ -149,7 +150,7 @@ async def following_page(
 
 async def blocked_page(
     tx: AsyncSession, blocker_id: int, after: Key | None, limit: int
-) -> list[tuple[User, datetime]]:
+) -> tuple[list[tuple[User, datetime]], Key | None]:
     """People ``blocker_id`` blocked, newest block first."""
     query = (
         select(User, Block.created_at)
@@ -166,12 +167,9 @@ async def _page(
     other_id: Any,
     after: Key | None,
     limit: int,
-) -> list[tuple[User, datetime]]:
-    if after is not None:
-        at, last_id = after
-        query = query.where(or_(created < at, and_(created == at, other_id < last_id)))
-    query = query.order_by(created.desc(), other_id.desc()).limit(limit)
-    return [(row[0], row[1]) for row in (await tx.execute(query)).all()]
+) -> tuple[list[tuple[User, datetime]], Key | None]:
+    rows, next_key = await keyset.page(tx, query, (created.desc(), other_id.desc()), after, limit)
+    return [(row[0], row[1]) for row in rows], next_key
 
 
 # --- suggestions ----------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from townhall.storage import keyset
+from townhall.storage.keyset import Key
 from townhall.storage.models import (
     Block,
     ClubMember,
@@ -194,19 +196,18 @@ async def reminded_emails(tx: AsyncSession, notification_id: int, event_id: int)
 
 
 async def page(
-    tx: AsyncSession, user_id: int, before: int | None, limit: int
-) -> list[tuple[Notification, InboxItem, User | None]]:
-    """The person's inbox, newest first, below notification id ``before``."""
+    tx: AsyncSession, user_id: int, after: Key | None, limit: int
+) -> tuple[list[tuple[Notification, InboxItem, User | None]], Key | None]:
+    """The person's inbox, newest first, after the key ``(notification_id,)``."""
     query = (
         select(Notification, InboxItem, User)
         .join(InboxItem, InboxItem.notification_id == Notification.id)
         .outerjoin(User, User.id == Notification.actor_id)
         .where(InboxItem.user_id == user_id, InboxItem.state.in_(SHOWN_STATES))
     )
-    if before is not None:
-        query = query.where(InboxItem.notification_id < before)
-    query = query.order_by(InboxItem.notification_id.desc()).limit(limit)
-    return [(n, i, u) for n, i, u in (await tx.execute(query)).all()]
+    order = (InboxItem.notification_id.desc(),)
+    rows, next_key = await keyset.page(tx, query, order, after, limit)
+    return [(n, i, u) for n, i, u in rows], next_key
 
 
 async def unread(tx: AsyncSession, user_id: int) -> int:

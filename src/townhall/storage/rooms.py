@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
+from townhall.storage.keyset import Key
 from townhall.storage.models import (
     Block,
     Follow,
@@ -76,18 +78,17 @@ async def audience_members(
 
 
 async def audience_page(
-    tx: AsyncSession, room_id: str, after: tuple[datetime, int] | None, limit: int
-) -> list[tuple[RoomMember, User]]:
-    query = _with_user(room_id).where(RoomMember.role == "listener")
-    if after is not None:
-        joined, user_id = after
-        query = query.where(
-            or_(
-                RoomMember.joined_at > joined,
-                and_(RoomMember.joined_at == joined, RoomMember.user_id > user_id),
-            )
-        )
-    return [(m, u) for m, u in (await tx.execute(query.limit(limit))).all()]
+    tx: AsyncSession, room_id: str, after: Key | None, limit: int
+) -> tuple[list[tuple[RoomMember, User]], Key | None]:
+    """Listeners in the order they came in, after the key ``(joined_at, user_id)``."""
+    query = (
+        select(RoomMember, User)
+        .join(User, User.id == RoomMember.user_id)
+        .where(RoomMember.room_id == room_id, RoomMember.role == RoomRole.LISTENER)
+    )
+    order = (RoomMember.joined_at, RoomMember.user_id)
+    rows, next_key = await keyset.page(tx, query, order, after, limit)
+    return [(m, u) for m, u in rows], next_key
 
 
 async def member_with_user(

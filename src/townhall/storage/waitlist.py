@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.storage import keyset
 from townhall.storage.audit import USER_TARGET
 from townhall.storage.invites import nominated_under
+from townhall.storage.keyset import Key
 from townhall.storage.models import AuditEntry, User
+from townhall.vocabulary import UserStatus
 
 SENT_BACK = "user.demote"
 """The audit action that records an operator sending a member back to the waitlist."""
@@ -36,18 +39,13 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
 
 
 async def page(
-    tx: AsyncSession, after: tuple[datetime, int] | None, limit: int
-) -> list[tuple[User, bool]]:
+    tx: AsyncSession, after: Key | None, limit: int
+) -> tuple[list[tuple[User, bool]], Key | None]:
     """Waitlisted people, the longest waiting first, after the key ``(created_at, id)``,
     each with whether an operator sent them back before."""
-    query = select(User, _sent_back()).where(User.status == "waitlisted")
-    if after is not None:
-        created, last_id = after
-        query = query.where(
-            or_(User.created_at > created, and_(User.created_at == created, User.id > last_id))
-        )
-    query = query.order_by(User.created_at, User.id).limit(limit)
-    return [(user, bool(sent_back)) for user, sent_back in (await tx.execute(query)).all()]
+    query = select(User, _sent_back()).where(User.status == UserStatus.WAITLISTED)
+    rows, next_key = await keyset.page(tx, query, (User.created_at, User.id), after, limit)
+    return [(user, bool(sent_back)) for user, sent_back in rows], next_key
 
 
 async def next_batch(tx: AsyncSession, limit: int) -> list[int]:

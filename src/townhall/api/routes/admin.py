@@ -4,13 +4,13 @@ and the audit log. Every route needs the staff role ``admin``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StringConstraints
 
 from townhall.api.deps import ContainerDep, StaffDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.invites import InviteId, InviteOut, invite_out
 from townhall.api.schemas import Strict
 from townhall.api.views import avatar_url
@@ -99,15 +99,11 @@ def audit_out(entry: AuditEntry) -> AuditOut:
 
 @router.get("/waitlist", response_model=Page[WaitlistedOut])
 async def waitlist(
-    staff: StaffDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+    staff: StaffDep, container: ContainerDep, page: PageRequest = page_request(datetime, int)
 ) -> Page[WaitlistedOut]:
     """Everyone on the waitlist, the longest waiting first."""
-    after = cast("tuple[datetime, int] | None", decode_cursor(cursor, (datetime, int)))
-    people, next_key = await container.operators.waitlist(after, limit)
-    return Page[WaitlistedOut](
-        items=[waitlisted_out(u) for u in people],
-        next_cursor=encode_cursor(next_key) if next_key else None,
-    )
+    people, next_key = await container.operators.waitlist(page.after, page.limit)
+    return page_body([waitlisted_out(u) for u in people], next_key)
 
 
 @router.post("/waitlist/approve", response_model=ApprovalOut)
@@ -157,12 +153,8 @@ async def cancel_invite_tree(
 
 @router.get("/audit", response_model=Page[AuditOut])
 async def audit(
-    staff: StaffDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+    staff: StaffDep, container: ContainerDep, page: PageRequest = page_request(int)
 ) -> Page[AuditOut]:
     """Every operator action, newest first. The log is append-only."""
-    before = cast("tuple[int] | None", decode_cursor(cursor, (int,)))
-    entries, next_id = await container.operators.audit(before[0] if before else None, limit)
-    return Page[AuditOut](
-        items=[audit_out(e) for e in entries],
-        next_cursor=encode_cursor((next_id,)) if next_id is not None else None,
-    )
+    entries, next_key = await container.operators.audit(page.after, page.limit)
+    return page_body([audit_out(e) for e in entries], next_key)

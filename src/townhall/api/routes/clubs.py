@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.me import AVATAR_BODY, avatar_upload
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
 from townhall.api.share import public_page
@@ -149,17 +149,12 @@ async def my_clubs(
     user: UserDep,
     container: ContainerDep,
     following: Annotated[bool, Query(description="Also the clubs you only follow.")] = False,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = page_request(int),
 ) -> Any:
     """The clubs you belong to (and, with ``following``, the ones you follow)."""
-    after = decode_cursor(cursor, shape=(int,))
-    rows, last = await container.clubs.mine(user, following, after[0] if after else None, limit)
+    rows, next_key = await container.clubs.mine(user, following, page.after, page.limit)
     url = container.settings.resolved_public_url
-    return {
-        "items": [{**_card(c, url), "my_role": role} for c, role in rows],
-        "next_cursor": encode_cursor((last,)) if last else None,
-    }
+    return page_body([{**_card(c, url), "my_role": role} for c, role in rows], next_key)
 
 
 @router.get("/{club_id}", response_model=ClubOut)
@@ -233,18 +228,14 @@ async def club_members(
     user: UserDep,
     container: ContainerDep,
     followers: Annotated[bool, Query(description="The followers instead of the members.")] = False,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = page_request(datetime, int),
 ) -> Any:
     """The club's members (or followers), longest-standing first."""
-    after = decode_cursor(cursor, shape=(datetime, int))
-    rows, last = await container.clubs.members(club_id, followers, after, limit)
-    return {
-        "items": [
-            {**user_ref(u).model_dump(), "role": m.role, "since": m.created_at} for m, u in rows
-        ],
-        "next_cursor": encode_cursor(last) if last else None,
-    }
+    rows, next_key = await container.clubs.members(club_id, followers, page.after, page.limit)
+    return page_body(
+        [{**user_ref(u).model_dump(), "role": m.role, "since": m.created_at} for m, u in rows],
+        next_key,
+    )
 
 
 @router.get("/{club_id}/requests", response_model=Page[ClubRequestOut])
@@ -252,18 +243,14 @@ async def club_requests(
     club_id: ClubId,
     user: UserDep,
     container: ContainerDep,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = page_request(datetime, int),
 ) -> Any:
     """Pending applications, nominations and invitations (admins and the founder)."""
-    after = decode_cursor(cursor, shape=(datetime, int))
-    rows, last = await container.clubs.requests(user, club_id, after, limit)
-    return {
-        "items": [
-            {**user_ref(u).model_dump(), "kind": r.kind, "since": r.created_at} for r, u in rows
-        ],
-        "next_cursor": encode_cursor(last) if last else None,
-    }
+    rows, next_key = await container.clubs.requests(user, club_id, page.after, page.limit)
+    return page_body(
+        [{**user_ref(u).model_dump(), "kind": r.kind, "since": r.created_at} for r, u in rows],
+        next_key,
+    )
 
 
 @router.post("/{club_id}/invitations", response_model=OkOut)

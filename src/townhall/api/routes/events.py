@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.rooms import SnapshotOut
 from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef, WallClock
 from townhall.api.share import nowhere, public_page
@@ -110,12 +110,7 @@ def _input(body: EventIn | EventEditIn) -> EventInput:
     )
 
 
-def _page(views: list[EventView], limit: int) -> Page[EventOut]:
-    last = views[-1] if len(views) == limit else None
-    return Page[EventOut](
-        items=[event_out(v) for v in views],
-        next_cursor=encode_cursor((last.starts_at, last.id)) if last else None,
-    )
+ByStart = page_request(datetime, int)
 
 
 @router.post("/api/events", status_code=201, response_model=EventOut)
@@ -126,20 +121,20 @@ async def schedule_event(body: EventIn, user: MemberDep, container: ContainerDep
 
 @router.get("/api/events/upcoming", response_model=Page[EventOut])
 async def upcoming_events(
-    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
-) -> Any:
+    user: UserDep, container: ContainerDep, page: PageRequest = ByStart
+) -> Page[EventOut]:
     """Upcoming for you: events of people and clubs you follow, and the ones you host."""
-    after = decode_cursor(cursor, shape=(datetime, int))
-    return _page(await container.events.upcoming_for(user.id, limit, after), limit)
+    views, next_key = await container.events.upcoming_page(user.id, page.after, page.limit)
+    return page_body([event_out(v) for v in views], next_key)
 
 
 @router.get("/api/events/mine", response_model=Page[EventOut])
 async def my_events(
-    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
-) -> Any:
+    user: UserDep, container: ContainerDep, page: PageRequest = ByStart
+) -> Page[EventOut]:
     """My events: the ones you host or asked to be reminded of."""
-    after = decode_cursor(cursor, shape=(datetime, int))
-    return _page(await container.events.mine(user, after, limit), limit)
+    views, next_key = await container.events.mine(user, page.after, page.limit)
+    return page_body([event_out(v) for v in views], next_key)
 
 
 @router.get("/api/events/{event_id}", response_model=EventOut)

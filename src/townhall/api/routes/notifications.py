@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, UserDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
 from townhall.domain.notifications import CAP_MAX, KINDS, PAUSE_MAX_HOURS, NotificationSettingsView
 
@@ -69,15 +69,11 @@ def _settings_out(view: NotificationSettingsView) -> SettingsOut:
 
 @router.get("/api/notifications", response_model=Page[NotificationOut])
 async def inbox(
-    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+    user: UserDep, container: ContainerDep, page: PageRequest = page_request(int)
 ) -> Any:
     """Your notifications, newest first."""
-    key = decode_cursor(cursor, (int,))
-    items, next_id = await container.notifications.inbox(user, key[0] if key else None, limit)
-    return Page[NotificationOut](
-        items=[NotificationOut.model_validate(i) for i in items],
-        next_cursor=encode_cursor((next_id,)) if next_id is not None else None,
-    )
+    items, next_key = await container.notifications.inbox(user, page.after, page.limit)
+    return page_body([NotificationOut.model_validate(i) for i in items], next_key)
 
 
 @router.get("/api/notifications/unread", response_model=UnreadOut)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Limit, Page, PageRequest, page_body, page_request
 from townhall.api.schemas import UserRef
 from townhall.api.views import avatar_url, user_ref
 from townhall.domain.graph import Person, PersonPage, Profile, Relationship, Suggestion
@@ -83,9 +83,8 @@ def person_out(person: Person) -> dict[str, Any]:
 
 
 def page_out(page: PersonPage) -> Page[ListedPersonOut]:
-    return Page[ListedPersonOut](
-        items=[ListedPersonOut(**person_out(p), since=p.since) for p in page.people],
-        next_cursor=encode_cursor(page.next_key) if page.next_key else None,
+    return page_body(
+        [ListedPersonOut(**person_out(p), since=p.since) for p in page.people], page.next_key
     )
 
 
@@ -126,8 +125,7 @@ def suggestion_out(s: Suggestion) -> SuggestionOut:
     )
 
 
-def key(cursor: str | None) -> tuple[datetime, int] | None:
-    return cast("tuple[datetime, int] | None", decode_cursor(cursor, (datetime, int)))
+ByTimeAndId = page_request(datetime, int)
 
 
 # Declared before /api/users/{username}, which would otherwise take "search" as a name.
@@ -172,11 +170,10 @@ async def followers(
     user: UserDep,
     container: ContainerDep,
     username: str = Username,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = ByTimeAndId,
 ) -> Page[ListedPersonOut]:
     """Who follows this person, newest first."""
-    return page_out(await container.graph.followers(user, username, key(cursor), limit))
+    return page_out(await container.graph.followers(user, username, page.after, page.limit))
 
 
 @router.get("/api/users/{username}/following", response_model=Page[ListedPersonOut])
@@ -184,11 +181,10 @@ async def following(
     user: UserDep,
     container: ContainerDep,
     username: str = Username,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = ByTimeAndId,
 ) -> Page[ListedPersonOut]:
     """Whom this person follows, newest first."""
-    return page_out(await container.graph.following(user, username, key(cursor), limit))
+    return page_out(await container.graph.following(user, username, page.after, page.limit))
 
 
 @router.put("/api/users/{username}/block", response_model=RelationshipOut)
@@ -209,10 +205,10 @@ async def unblock(
 
 @router.get("/api/me/blocks", response_model=Page[ListedPersonOut])
 async def my_blocks(
-    user: UserDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+    user: UserDep, container: ContainerDep, page: PageRequest = ByTimeAndId
 ) -> Page[ListedPersonOut]:
     """The people you blocked, most recent first."""
-    return page_out(await container.graph.blocked(user, key(cursor), limit))
+    return page_out(await container.graph.blocked(user, page.after, page.limit))
 
 
 @router.get("/api/me/suggestions", response_model=SuggestionsOut)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field, model_validator
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
-from townhall.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from townhall.api.pagination import PageRequest, page_body, page_request
 from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef
 from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
@@ -221,13 +221,10 @@ async def room_audience(
     room_id: RoomId,
     user: UserDep,
     container: ContainerDep,
-    limit: int = Limit,
-    cursor: str | None = Cursor,
+    page: PageRequest = page_request(datetime, int),
 ) -> Any:
     """The whole audience, page by page, in the order people came in."""
-    after = decode_cursor(cursor, shape=(datetime, int))
-    items, last = await container.rooms.audience(user, room_id, after, limit)
-    return {"items": items, "next_cursor": encode_cursor(last) if last else None}
+    return page_body(*await container.rooms.audience(user, room_id, page.after, page.limit))
 
 
 @router.get("/api/rooms/{room_id}/preview", response_model=PreviewOut)

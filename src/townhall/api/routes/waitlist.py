@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StringConstraints
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
-from townhall.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.schemas import OkOut, Strict, UserRef
 from townhall.api.views import user_ref
 
@@ -59,17 +59,11 @@ async def forget_contacts(user: UserDep, container: ContainerDep) -> OkOut:
 
 @router.get("/api/me/contacts/waitlisted", response_model=Page[UserRef])
 async def waitlisted_contacts(
-    user: MemberDep, container: ContainerDep, limit: int = Limit, cursor: str | None = Cursor
+    user: MemberDep, container: ContainerDep, page: PageRequest = page_request(str)
 ) -> Page[UserRef]:
     """People in your contacts who are on the waitlist, by username; you can let them in."""
-    after = cast("tuple[str] | None", decode_cursor(cursor, (str,)))
-    people, next_key = await container.waitlist.waitlisted_contacts(
-        user, after[0] if after else None, limit
-    )
-    return Page[UserRef](
-        items=[user_ref(u) for u in people],
-        next_cursor=encode_cursor((next_key,)) if next_key is not None else None,
-    )
+    people, next_key = await container.waitlist.waitlisted_contacts(user, page.after, page.limit)
+    return page_body([user_ref(u) for u in people], next_key)
 
 
 @router.post("/api/waitlist/{username}/let-in", response_model=LetInOut)

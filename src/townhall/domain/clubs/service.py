@@ -409,9 +409,7 @@ class Clubs:
         async with self._db.transaction() as tx:
             if await store.club(tx, club_id) is None:
                 raise club_not_found()
-            rows = await store.members_page(tx, club_id, roles, after, limit + 1)
-        last = rows[limit - 1][0] if len(rows) > limit else None
-        return rows[:limit], (last.created_at, last.user_id) if last else None
+            return await store.members_page(tx, club_id, roles, after, limit)
 
     async def requests(
         self, user: User, club_id: int, after: tuple[datetime, int] | None, limit: int
@@ -422,19 +420,16 @@ class Clubs:
             if club is None:
                 raise club_not_found()
             rules.require(await store.role_of(tx, club.id, user.id), "manage_members")
-            rows = await store.requests_page(
-                tx, club.id, ("applied", "nominated", "invited"), after, limit + 1
+            return await store.requests_page(
+                tx, club.id, ("applied", "nominated", "invited"), after, limit
             )
-        last = rows[limit - 1][0] if len(rows) > limit else None
-        return rows[:limit], (last.created_at, last.user_id) if last else None
 
     async def mine(
-        self, user: User, include_followed: bool, after: int | None, limit: int
-    ) -> tuple[list[tuple[Club, str]], int | None]:
-        roles = rules.ROLES if include_followed else tuple(rules.ROLES[:4])
+        self, user: User, include_followed: bool, after: tuple[int] | None, limit: int
+    ) -> tuple[list[tuple[Club, str]], tuple[int] | None]:
+        roles = rules.ROLES if include_followed else CLUB_MEMBER_ROLES
         async with self._db.transaction() as tx:
-            rows = await store.clubs_of(tx, user.id, roles, after, limit + 1)
-        return rows[:limit], rows[limit - 1][0].id if len(rows) > limit else None
+            return await store.clubs_of(tx, user.id, roles, after, limit)
 
     async def search(self, query: str, limit: int) -> list[Club]:
         words, _ = search_words(query)

@@ -267,14 +267,13 @@ class Rooms:
         its first ``room_snapshot_audience`` listeners)."""
         async with self._db.transaction() as tx:
             room = await self._readable(tx, room_id, user)
-            rows = await store.audience_page(tx, room.id, after, limit + 1)
+            rows, next_key = await store.audience_page(tx, room.id, after, limit)
             followed = set(await store.listeners_followed_by_stage(tx, room.id))
         page = [
             member_view(m, u, "followed_by_speakers" if u.id in followed else "others")
-            for m, u in rows[:limit]
+            for m, u in rows
         ]
-        last = rows[limit - 1][0] if len(rows) > limit else None
-        return page, (last.joined_at, last.user_id) if last else None
+        return page, next_key
 
     async def events_after(self, user: User, room_id: str, seq: int) -> list[RoomEvent] | None:
         """The room's events after ``seq``, or None when too many passed (take a snapshot)."""
