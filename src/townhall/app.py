@@ -21,6 +21,7 @@ from townhall.config import Settings, check_can_serve
 from townhall.domain.accounts import Accounts
 from townhall.domain.avatars import Pictures
 from townhall.domain.clubs.service import Clubs
+from townhall.domain.erasure import Erasure
 from townhall.domain.events import Events
 from townhall.domain.graph import Graph
 from townhall.domain.hallway import Hallway
@@ -58,6 +59,7 @@ class Container:
     waitlist: Waitlist
     operators: Operators
     profiles: Profiles
+    erasure: Erasure
     graph: Graph
     bus: EventBus
     happenings: Happenings
@@ -149,7 +151,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         invites=Invites(db, settings, clock, mailer, limiter),
         waitlist=Waitlist(db, settings, clock, limiter, happenings),
         operators=Operators(db, settings, clock),
-        profiles=Profiles(db, settings, clock, pictures, limiter),
+        profiles=Profiles(db, settings, pictures, limiter),
+        erasure=Erasure(db, clock, bus, rooms, pictures),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
         bus=bus,
         happenings=happenings,

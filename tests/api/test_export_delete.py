@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -11,8 +12,9 @@ from PIL import Image
 from sqlalchemy import func, or_, select
 
 from tests.api.clubkit import found
-from tests.api.roomkit import create, follow, join
+from tests.api.roomkit import create, events, follow, join, ok, snap
 from tests.api.test_events import schedule
+from tests.api.test_ws import base, close_code, open_socket  # noqa: F401 (fixtures)
 from townhall.storage import users as user_store
 from townhall.storage.models import (
     AuditEntry,
@@ -253,3 +255,80 @@ async def test_export_holds_clubs_events_notifications_and_topics(people: Any) -
     assert [n["kind"] for n in data["notifications"]] == ["room.started"]
     assert data["notification_settings"]["fewer"] is True
     assert {"moonlight", "jazz"} <= set(data["hallway_topics"])
+
+
+# --- deleting goes through the rooms' rules and leaves no name behind ----------------------
+
+
+async def test_a_moderator_who_deletes_their_account_leaves_their_room_by_its_rules(
+    people: Any,
+    container: Any,
+    open_socket: Any,  # noqa: F811
+) -> None:
+    """The room sees member.left, their socket closes with 4401, and the room left without
+    a moderator ends after the grace period; its log no longer names them."""
+    mona, lee = await people.member("mona"), await people.member("lee")
+    await mona.patch("/api/me", json={"display_name": "Mona Lisa"})
+    mona_ws, lee_ws = await open_socket(mona), await open_socket(lee)
+    rid = (await mona_ws.ok("room.create", title="Night talk"))["snapshot"]["id"]
+    await lee_ws.ok("room.join", room=rid)
+    await ok(mona, rid, "invite_to_speak", target="lee")  # names mona in "by"
+    await ok(lee, rid, "accept_speak")
+    await lee_ws.event("member.updated")
+    r = await mona.request("DELETE", "/api/me", json={"confirm": "mona"})
+    assert r.status_code == 200, r.text
+    assert (await lee_ws.event("member.left"))["data"] == {"username": "mona", "reason": "left"}
+    assert await close_code(mona_ws.ws) == 4401
+    log = await events(lee, rid)
+    text = json.dumps(log)
+    assert '"mona"' not in text and "Mona Lisa" not in text
+    # One name stands for her in every event, so the log still pairs her join and leave.
+    hers = {
+        e["data"]["username"]
+        for e in log
+        if e["name"] in ("member.joined", "member.left") and e["data"]["username"] != "lee"
+    }
+    (alias,) = hers
+    assert alias.startswith("deleted-")
+    assert [e["data"]["by"] for e in log if e["name"] == "speak.invited"] == [alias]
+
+    grace = container.settings.room_moderator_grace_seconds
+    people.clock.advance(seconds=grace - 1)
+    await join(lee, rid)  # lee is alive
+    await container.rooms.sweep()
+    assert (await snap(lee, rid))["status"] == "live"
+    people.clock.advance(seconds=2)
+    await join(lee, rid)
+    await container.rooms.sweep()
+    assert (await lee_ws.event("room.ended"))["data"] == {"reason": "no_moderator"}
+    assert (await snap(lee, rid))["status"] == "ended"
+
+
+async def test_deleting_the_account_of_someone_alone_in_a_room_ends_it(people: Any) -> None:
+    """Alone in a room, they leave it as leaving does: the room ends at once, empty."""
+    ada, bob = await people.member("ada"), await people.member("bob")
+    rid = (await create(ada, title="Solo"))["id"]
+    assert (await ada.request("DELETE", "/api/me", json={"confirm": "ada"})).status_code == 200
+    room = await snap(bob, rid)
+    assert room["status"] == "ended"
+    log = await events(bob, rid)
+    assert [e["name"] for e in log][-2:] == ["member.left", "room.ended"]
+    assert log[-1]["data"] == {"reason": "empty"}
+    assert '"ada"' not in json.dumps(log)
+
+
+async def test_other_peoples_notifications_no_longer_name_the_deleted_person(
+    people: Any,
+) -> None:
+    """What they caused goes; what others caused keeps its news without their name."""
+    ada, bob, cyd = [await people.member(n) for n in ("ada", "bob", "cyd")]
+    await follow(cyd, "bob")
+    await follow(ada, "cyd")  # cyd is told that ada follows her
+    await schedule(bob, name="Duo night", cohosts=["ada"])  # cyd is told: hosts bob, ada
+    before = (await cyd.get("/api/notifications")).json()["items"]
+    assert {n["name"] for n in before} == {"user.followed", "event.scheduled"}
+    assert (await ada.request("DELETE", "/api/me", json={"confirm": "ada"})).status_code == 200
+    after = (await cyd.get("/api/notifications")).json()["items"]
+    assert [n["name"] for n in after] == ["event.scheduled"]
+    assert after[0]["data"]["hosts"] == ["bob"]
+    assert '"ada"' not in json.dumps(after)

@@ -1,15 +1,13 @@
-"""S1 profiles: editing one's own profile and avatar, exporting one's data, deleting the account."""
+"""S1 profiles: editing one's own profile and avatar, exporting one's data."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain import text
 from townhall.domain.avatars import Pictures
@@ -19,8 +17,6 @@ from townhall.storage import export as person_store
 from townhall.storage.db import Database
 from townhall.storage.export import PersonalData, Related
 from townhall.storage.models import User
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "HANDLES",
@@ -75,13 +71,11 @@ class Profiles:
         self,
         db: Database,
         settings: Settings,
-        clock: Clock,
         pictures: Pictures,
         limiter: RateLimiter,
     ) -> None:
         self._db = db
         self._settings = settings
-        self._clock = clock
         self._pictures = pictures
         self._limiter = limiter
 
@@ -139,19 +133,6 @@ class Profiles:
         if data is None:
             raise Unauthenticated("not_signed_in", "Sign in to continue.")
         return data
-
-    async def delete_account(self, user: User, confirm: str) -> None:
-        """Delete the account for good, once the person has typed their username."""
-        if confirm.strip().removeprefix("@").lower() != user.username:
-            raise InvalidInput(
-                "confirmation_mismatch", "Type your username exactly to delete your account."
-            )
-        async with self._db.transaction() as tx:
-            me = await self._lock(tx, user)
-            avatar = me.avatar
-            await person_store.erase(tx, me, self._clock.now())
-        self._pictures.discard(avatar)
-        logger.info("user %s deleted their account", user.id)
 
     async def _lock(self, tx: AsyncSession, user: User) -> User:
         me = await person_store.user_for_update(tx, user.id)

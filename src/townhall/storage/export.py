@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,7 @@ from townhall.storage.models import (
     Notification,
     NotificationKindOff,
     NotificationSettings,
+    RoomEvent,
     Session,
     SignInCode,
     User,
@@ -230,13 +231,44 @@ async def _invites(tx: AsyncSession, user_id: int) -> list[SentInvite]:
     return [SentInvite(i, name) for i, name in (await tx.execute(query)).all()]
 
 
+async def mentions(tx: AsyncSession, username: str) -> tuple[list[RoomEvent], list[Notification]]:
+    """Room events and notifications whose JSON may name ``username``: a textual match, so
+    a few may only contain the name in passing. It reads every row of both tables, which
+    is acceptable for a deletion, not for a request path."""
+    quoted = f'%"{username}"%'
+
+    def naming(*columns: Any) -> Any:
+        return or_(*(cast(c, String).like(quoted) for c in columns))
+
+    events = await tx.execute(select(RoomEvent).where(naming(RoomEvent.data, RoomEvent.audience)))
+    notes = await tx.execute(select(Notification).where(naming(Notification.data)))
+    return list(events.scalars()), list(notes.scalars())
+
+
 async def erase(tx: AsyncSession, user: User, now: datetime) -> None:
     """Delete the person. The schema's cascades remove what is only theirs (sessions,
-    sign-in links, follows both ways, blocks both ways, contact matches, invites they sent)
-    and set to null what others keep (their nominees' nominator, invites they redeemed,
-    audit entries they made). Codes mailed to their address go too."""
+    sign-in links, follows both ways, blocks both ways, contact matches, invites they sent,
+    their inbox) and set to null what others keep (their nominees' nominator, invites they
+    redeemed, audit entries they made). Codes mailed to their address go too, and so do the
+    notifications they caused and those nobody else received.
+
+    Room memberships cascade too, silently: leave the rooms through the room service first."""
     await tx.execute(delete(SignInCode).where(SignInCode.email == user.email))
     user_id = user.id
+    others = InboxItem.__table__.alias("others")
+    await tx.execute(
+        delete(Notification).where(
+            or_(
+                Notification.actor_id == user_id,
+                Notification.id.in_(
+                    select(InboxItem.notification_id).where(InboxItem.user_id == user_id)
+                )
+                & ~exists().where(
+                    others.c.notification_id == Notification.id, others.c.user_id != user_id
+                ),
+            )
+        )
+    )
     await tx.delete(user)
     await tx.flush()
     await audit_store.append(

@@ -284,6 +284,6 @@ async def delete_me(
     body: DeleteAccountIn, user: UserDep, container: ContainerDep, response: Response
 ) -> OkOut:
     """Delete your account and everything that is only yours. This cannot be undone."""
-    await container.profiles.delete_account(user, body.confirm)
+    await container.erasure.delete_account(user, body.confirm)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return OkOut()

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from townhall.api.ws import protocol
 from townhall.api.ws.gateway import Gateway
+from townhall.domain.erasure import ACCOUNT_DELETED
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.service import Rooms, event_payload, room_channel, user_channel
 from townhall.errors import Forbidden, RateLimited, TownhallError
@@ -82,6 +83,9 @@ class Connection:
             self.send(text)
 
     def on_notice(self, notice: protocol.Notice) -> None:
+        if notice.name == ACCOUNT_DELETED:
+            self.close(CLOSE_UNAUTHENTICATED)
+            return
         self.send(notice.text)
         if notice.name == "room.removed":
             room = notice.data.get("room")

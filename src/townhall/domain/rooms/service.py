@@ -399,6 +399,17 @@ class Rooms:
         """Leave quietly: nobody is told but the room's own member list."""
         await self.command(user, room_id, "leave")
 
+    async def leave_all(self, user: User) -> None:
+        """Leave every room ``user`` is in, each as ``leave`` does (before their account
+        goes: a moderator's room starts its grace period, an empty room ends)."""
+        async with self._db.transaction() as tx:
+            room_ids = await store.rooms_of(tx, user.id)
+        for room_id in room_ids:
+            try:
+                await self.command(user, room_id, "leave")
+            except (Gone, Forbidden):
+                pass  # the room ended, or they left it, meanwhile
+
     # --- commands ----------------------------------------------------------------------------
 
     async def command(self, user: User, room_id: str, action: str, **args: Any) -> dict[str, Any]:
