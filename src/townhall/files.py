@@ -1,4 +1,4 @@
-"""Stored files (avatars) in a directory under the data dir, named by random keys."""
+"""Stored files (avatars, club icons) in a directory under the data dir, named by random keys."""
 
 from __future__ import annotations
 

@@ -28,10 +28,6 @@ class Mailer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._settings.smtp_host)
-
     async def send(self, mail: Mail) -> bool:
         s = self._settings
         if not s.smtp_host:

@@ -41,6 +41,3 @@ class Subscribers:
                 handler(channel, payload)
             except Exception:
                 logger.exception("event handler failed on %s", channel)
-
-    def channels(self) -> list[str]:
-        return list(self._handlers)

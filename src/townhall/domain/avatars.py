@@ -1,6 +1,8 @@
-"""Avatar images: decode an upload, square it, and re-encode it as WebP without metadata.
+"""Pictures (avatars and club icons): decode an upload, square it, re-encode it as WebP
+without metadata, and swap the stored file.
 
-Everything here is synchronous and CPU-bound; callers run it in a worker thread.
+The rendering functions are synchronous and CPU-bound; ``Pictures`` runs them in a worker
+thread.
 """
 
 from __future__ import annotations

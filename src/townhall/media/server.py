@@ -145,14 +145,6 @@ class MediaServer:
             for room_id, room in self._rooms.items()
         }
 
-    def sessions_of(self, room_id: str) -> list[Session]:
-        room = self._rooms.get(room_id)
-        return list(room.mix.sessions.values()) if room else []
-
-    def mix_of(self, room_id: str) -> RoomMix | None:
-        room = self._rooms.get(room_id)
-        return room.mix if room else None
-
     async def close(self) -> None:
         for room in list(self._rooms.values()):
             await self._close_room(room)

@@ -3,7 +3,7 @@
 aiortc does ICE, DTLS and SRTP key setup. After that the hot paths bypass its per-track
 tasks: the mixer writes RTP straight through the session's SRTP context and the nominated
 ICE socket (``Outlet``), and a speaker's packets are decoded as they arrive
-(``Inbound``), without aiortc's jitter buffer and decoder thread. Packets that may not be
+(``Session._on_rtp``), without aiortc's jitter buffer and decoder thread. Packets that may not be
 heard (a listener's, a muted speaker's) are dropped at the ICE layer before decryption.
 """
 

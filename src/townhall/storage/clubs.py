@@ -21,20 +21,6 @@ MEMBER_ROLES = CLUB_MEMBER_ROLES
 MANAGER_ROLES = CLUB_MANAGER_ROLES
 
 
-async def member_club_ids(session: AsyncSession, user_id: int) -> set[int]:
-    """Clubs in which the person is founder, admin, leader or member."""
-    query = select(ClubMember.club_id).where(
-        ClubMember.user_id == user_id, ClubMember.role.in_(MEMBER_ROLES)
-    )
-    return set((await session.execute(query)).scalars())
-
-
-async def followed_club_ids(session: AsyncSession, user_id: int) -> set[int]:
-    """Clubs the person belongs to in any role, followers included."""
-    query = select(ClubMember.club_id).where(ClubMember.user_id == user_id)
-    return set((await session.execute(query)).scalars())
-
-
 async def rooms_created_by(tx: AsyncSession, user_id: int) -> int:
     query = select(func.count()).select_from(Room).where(Room.created_by_id == user_id)
     return int((await tx.execute(query)).scalar_one())

@@ -281,7 +281,8 @@ class RoomInvitation(Base):
 
 
 class RoomEvent(Base):
-    """The event log of a room, kept while it is live so clients can resume."""
+    """The numbered event log of a room: clients resume from it while the room is live, and
+    it stays readable after the room ends."""
 
     __tablename__ = "room_events"
 

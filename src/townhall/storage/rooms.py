@@ -60,10 +60,6 @@ def _with_user(room_id: str) -> Any:
     )
 
 
-async def members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
-    return [(m, u) for m, u in (await tx.execute(_with_user(room_id))).all()]
-
-
 async def stage_members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
     query = _with_user(room_id).where(RoomMember.role.in_(STAGE))
     return [(m, u) for m, u in (await tx.execute(query)).all()]
@@ -233,10 +229,6 @@ async def events_after(tx: AsyncSession, room_id: str, seq: int, limit: int) -> 
         .limit(limit)
     )
     return list((await tx.execute(query)).scalars())
-
-
-async def drop_events(tx: AsyncSession, room_id: str) -> None:
-    await tx.execute(delete(RoomEvent).where(RoomEvent.room_id == room_id))
 
 
 async def touch(tx: AsyncSession, room_id: str, user_ids: list[int], now: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage.models import User
@@ -37,14 +37,3 @@ async def add(tx: AsyncSession, user: User) -> User:
     tx.add(user)
     await tx.flush()
     return user
-
-
-async def delete(tx: AsyncSession, user: User) -> None:
-    await tx.delete(user)
-    await tx.flush()
-
-
-async def count_staff(tx: AsyncSession) -> int:
-    return int(
-        (await tx.execute(select(func.count()).where(User.staff_role.is_not(None)))).scalar_one()
-    )

@@ -305,7 +305,8 @@ class Rooms:
         }
 
     async def live(self, user: User, limit: int = 50) -> list[dict[str, Any]]:
-        """Live rooms ``user`` may join, newest first (the ranked hallway comes later)."""
+        """Live rooms ``user`` may join, newest first (``GET /api/rooms``; the hallway ranks
+        them instead)."""
         out = []
         async with self._db.transaction() as tx:
             for room in await store.live_rooms(tx, limit * 3):

@@ -1,27 +1,16 @@
 // The hallway: live rooms the user may join, who is on stage, how many listen; start a room.
-import { ApiError, get, post } from "../api.js";
+import { get, post } from "../api.js";
 import { formatDateTime, t, tn } from "../i18n.js";
 import { live } from "../live.js";
 import { go, href } from "../router.js";
 import { avatar, displayName, el, field, form, replaceKeepingFocus } from "../ui.js";
 
-// With the ranked hallway the server sends a hint when it changes, and polling is only a
-// safety net; the plain room list has no hint, so it is polled more often.
-const POLL_HINTED_MS = 30000;
-const POLL_PLAIN_MS = 8000;
-let ranked = true; // GET /api/hallway until the server says it has none
+// The server sends a hint when the hallway changes; polling is only a safety net.
+const POLL_MS = 30000;
 
 async function fetchHallway() {
-  if (ranked) {
-    try {
-      const data = await get("/api/hallway");
-      return { rooms: data.rooms || [], events: data.events || [], hidden: data.hidden_rooms || 0 };
-    } catch (error) {
-      if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 405)) throw error;
-      ranked = false;
-    }
-  }
-  return { rooms: (await get("/api/rooms?limit=50")).items, events: [], hidden: 0 };
+  const data = await get("/api/hallway");
+  return { rooms: data.rooms || [], events: data.events || [], hidden: data.hidden_rooms || 0 };
 }
 
 function eventItem(event) {
@@ -128,7 +117,7 @@ export function render(main) {
     clearInterval(timer);
     timer = setInterval(() => {
       if (document.visibilityState === "visible") refresh();
-    }, ranked ? POLL_HINTED_MS : POLL_PLAIN_MS);
+    }, POLL_MS);
   }
   const onVisible = () => {
     if (document.visibilityState === "visible") refresh();
