@@ -14,9 +14,11 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.waiting import PATIENCE
 from townhall.domain.rooms.service import user_channel
 
-TIMEOUT = 5.0
+TIMEOUT = PATIENCE
+"""How long a socket waits for a message that must come: only a failing test reaches it."""
 
 
 @asynccontextmanager
@@ -34,7 +36,10 @@ async def serving(app: Any, sndbuf: int | None = None) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+    while not server.started:
+        if task.done():
+            await task  # raises why it could not start
+            raise AssertionError("the server stopped before it started")
         await asyncio.sleep(0.01)
     try:
         yield f"ws://127.0.0.1:{port}"
@@ -287,12 +292,15 @@ async def test_commands_report_domain_errors_by_code(open_socket: Any, people: A
 
 async def raw_socket(port: int, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A WebSocket opened by hand on a socket with a tiny receive buffer, for a client that
-    stops reading (a client library would keep reading into its own buffers)."""
+    stops reading (a client library would keep reading into its own buffers). The stream
+    reader stops reading the socket too once it holds twice its ``limit``: with a large one
+    it would swallow everything the server sends as long as sends come slowly enough (as
+    they do through Redis), and the server would never see a client falling behind."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=2**24)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=8192)
     writer.write(
         (
             "GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"

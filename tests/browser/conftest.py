@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import Mailbox, code_in
+from tests.waiting import PATIENCE, until_sync
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +31,8 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
 TONE_HZ = 440
 
-# The machines running the suite are often busy: give each page condition some room.
-expect.set_options(timeout=10_000)
+# The machines running the suite are often busy: a page condition waits as long as any other.
+expect.set_options(timeout=PATIENCE * 1000)
 
 
 def free_port() -> int:
@@ -70,10 +71,7 @@ class Server:
         assert answer.status_code == 200 and answer.json()["approved"] == [username], answer.text
 
     def code_for(self, email: str, sent_before: int) -> str:
-        deadline = time.monotonic() + 15
-        while len(self.mailbox.to(email)) <= sent_before:
-            assert time.monotonic() < deadline, f"no mail to {email}"
-            time.sleep(0.05)
+        until_sync(lambda: len(self.mailbox.to(email)) > sent_before, f"mail to {email}")
         return code_in(self.mailbox.last_to(email))
 
 
@@ -112,7 +110,7 @@ def server(
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             assert process.poll() is None, log.read_text()[-3000:]
             try:
@@ -311,9 +309,6 @@ def hears(page: Page, hz: float, *, tolerance: float = 30.0, floor_db: float = -
     return bool(found and abs(found["hz"] - hz) <= tolerance and found["db"] > floor_db)
 
 
-def wait_until(check: Any, what: str, within: float = 15.0) -> None:
-    """Poll ``check()`` until it is true; fail naming ``what`` after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.2)
+def wait_until(check: Any, what: str) -> None:
+    """Poll ``check()`` until it is true; fail naming ``what`` after ``PATIENCE``."""
+    until_sync(check, what)

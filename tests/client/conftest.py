@@ -18,12 +18,15 @@ from townhall.client import Townhall
 @pytest.fixture
 async def server_url(app: Any) -> AsyncIterator[str]:
     """The test app behind a real uvicorn server, so WebSockets go over real sockets."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    # The server takes the bound socket itself: a port probed and let go could be taken by
+    # another process before the server binds it.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         assert not task.done(), "the server did not start"
         await asyncio.sleep(0.01)

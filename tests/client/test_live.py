@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.client.conftest import Member
+from tests.waiting import PATIENCE
 from townhall.client import TownhallAPIError
 
 
@@ -26,12 +27,12 @@ async def test_events_reach_a_subscriber_in_order(member: Member, server_url: st
     room = await ada.create_room("Ordered")
     async with ada.live() as live:
         await live.subscribe(room["id"])
-        first = await live.wait_for(lambda m: True)
+        first = await live.wait_for(lambda m: True, within=PATIENCE)
         assert first["type"] == "snapshot" and first["snapshot"]["id"] == room["id"]
         await bob.join(room["id"])
         await bob.command(room["id"], "raise_hand")
-        joined = await live.wait_for(lambda m: m.get("name") == "member.joined")
-        hand = await live.wait_for(lambda m: m.get("name") == "hand.raised")
+        joined = await live.wait_for(lambda m: m.get("name") == "member.joined", within=PATIENCE)
+        hand = await live.wait_for(lambda m: m.get("name") == "hand.raised", within=PATIENCE)
         assert joined["data"]["username"] == "bob"
         assert hand["seq"] > joined["seq"]
 
@@ -48,12 +49,12 @@ async def test_a_dropped_socket_resumes_without_losing_events(
         await live.subscribe(room["id"])
         await live.drop()
         await bob.command(room["id"], "raise_hand")
-        await live.wait_for(lambda m: m.get("type") == "reconnected")
-        hand = await live.wait_for(lambda m: m.get("name") == "hand.raised")
+        await live.wait_for(lambda m: m.get("type") == "reconnected", within=PATIENCE)
+        hand = await live.wait_for(lambda m: m.get("name") == "hand.raised", within=PATIENCE)
         assert hand["data"]["username"] == "bob"
         assert live.reconnects == 1
         await live.request("room.command", room=room["id"], command="rename", title="Again")
-        renamed = await live.wait_for(lambda m: m.get("name") == "room.updated")
+        renamed = await live.wait_for(lambda m: m.get("name") == "room.updated", within=PATIENCE)
         assert renamed["data"] == {"title": "Again"}
         assert renamed["seq"] == hand["seq"] + 1
         assert live.streams.seq[room["id"]] == renamed["seq"]

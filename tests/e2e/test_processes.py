@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.waiting import PATIENCE
 from townhall.client import Live, Townhall
 
 POSTGRES_ADMIN = os.environ.get(
@@ -83,7 +84,7 @@ def _run_cli(env: dict[str, str], database_url: str, data_dir: Path, *args: str)
 
 
 def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"{server.url} exited:\n{server.log.read_text()[-3000:]}")
@@ -204,16 +205,20 @@ async def test_events_cross_between_processes(deployment: Deployment) -> None:
             assert snapshot["me"]["role"] == "listener"
             await b_live.subscribe(rid)
 
-            await a_live.wait_for(named("member.joined", username="bob", role="listener"))
+            await a_live.wait_for(
+                named("member.joined", username="bob", role="listener"), within=PATIENCE
+            )
             await b_live.request("room.command", room=rid, command="raise_hand")
-            await a_live.wait_for(named("hand.raised", username="bob"))
+            await a_live.wait_for(named("hand.raised", username="bob"), within=PATIENCE)
 
             await a_live.request("room.command", room=rid, command="invite_to_speak", target="bob")
-            invited = await b_live.wait_for(named("speak.invited", username="bob"))
+            invited = await b_live.wait_for(named("speak.invited", username="bob"), within=PATIENCE)
             assert invited["data"]["by"] == "alice"
 
             await b_live.request("room.command", room=rid, command="accept_speak")
-            await a_live.wait_for(named("member.updated", username="bob", role="speaker"))
+            await a_live.wait_for(
+                named("member.updated", username="bob", role="speaker"), within=PATIENCE
+            )
         assert on_stage(await alice.room(rid)) == {"alice": "moderator", "bob": "speaker"}
         assert on_stage(await bob.room(rid)) == {"alice": "moderator", "bob": "speaker"}
 
@@ -241,16 +246,20 @@ async def test_client_survives_losing_its_process(deployment: Deployment) -> Non
             one.kill()
             # Bob speaks up while Alice's client is between processes.
             await b_live.request("room.command", room=rid, command="unmute")
-            back = await a_live.wait_for(lambda m: m.get("type") == "reconnected", within=20)
+            back = await a_live.wait_for(lambda m: m.get("type") == "reconnected", within=PATIENCE)
             assert back["url"] == two.url
-            await a_live.wait_for(named("member.updated", username="bob", muted=False))
+            await a_live.wait_for(
+                named("member.updated", username="bob", muted=False), within=PATIENCE
+            )
 
             state = await alice_on_two.room(rid)
             assert state["me"]["role"] == "moderator"
             assert on_stage(state) == {"alice": "moderator", "bob": "speaker"}
 
             await a_live.request("room.command", room=rid, command="rename", title="Still here")
-            await b_live.wait_for(named("room.updated", title="Still here"))
+            await b_live.wait_for(named("room.updated", title="Still here"), within=PATIENCE)
             await a_live.request("room.command", room=rid, command="move_to_audience", target="bob")
-            await a_live.wait_for(named("member.updated", username="bob", role="listener"))
+            await a_live.wait_for(
+                named("member.updated", username="bob", role="listener"), within=PATIENCE
+            )
         assert on_stage(await alice_on_two.room(rid)) == {"alice": "moderator"}

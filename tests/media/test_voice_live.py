@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -10,7 +9,15 @@ import pytest
 
 from tests.api.roomkit import bring_on_stage, code, create, join, ok, snap
 from tests.api.test_ws import base, open_socket  # noqa: F401 (fixtures)
-from tests.media.voicekit import MEDIA_SETTINGS, band_share, connect, hear_for, signalling
+from tests.media.voicekit import (
+    MEDIA_SETTINGS,
+    band_share,
+    connect,
+    hear_for,
+    recent,
+    signalling,
+)
+from tests.waiting import PATIENCE, until
 from townhall.app import Container
 from townhall.client.voice import RoomAudio, ToneSource
 
@@ -49,17 +56,12 @@ async def test_removed_person_loses_audio_and_cannot_reconnect(people: Any) -> N
     rid, ann, liz = await speaker_and_listener(people)
     speaker = await connect(ann, rid, ToneSource(440))
     listener = await RoomAudio.open(
-        signalling(liz, rid), bind_addresses=("127.0.0.1",), reconnect=False
+        signalling(liz, rid), bind_addresses=("127.0.0.1",), reconnect=False, wait=PATIENCE
     )
     try:
-        await hear_for(0.6)
         assert listener.connected
         await ok(ann, rid, "remove", target="liz")
-        for _ in range(100):
-            if not listener.connected:
-                break
-            await asyncio.sleep(0.05)
-        assert not listener.connected
+        await until(lambda: not listener.connected, "liz's audio to be cut off")
         count = len(listener.heard.frames)
         await hear_for(0.4)
         assert len(listener.heard.frames) == count
@@ -81,14 +83,16 @@ async def test_new_connection_keeps_role_and_mute_state(people: Any) -> None:
     speaker = await connect(bob, rid, ToneSource(660))
     listener = await connect(liz, rid)
     try:
-        await hear_for(0.6)
+        await until(lambda: band_share(recent(listener), 660) > 0.2, "liz to hear bob")
         old = speaker.session
         await speaker._pc.close()  # type: ignore[union-attr]  # the network goes away
-        await speaker.wait_connected(10)
+        await speaker.wait_connected(PATIENCE)
         assert speaker.session != old and speaker.reconnects == 1
         resumed = time.monotonic()
-        await hear_for(1.0)
-        assert band_share(listener.heard.pcm(since=resumed + 0.3), 660) > 0.2
+        await until(
+            lambda: band_share(recent(listener, since=resumed + 0.3), 660) > 0.2,
+            "liz to hear bob on his new connection",
+        )
         bob_now = next(m for m in (await snap(bob, rid))["stage"] if m["username"] == "bob")
         assert bob_now["role"] == "speaker" and bob_now["muted"] is False
     finally:
@@ -189,10 +193,12 @@ async def test_the_only_connection_of_a_room_can_be_replaced(people: Any) -> Non
     audio = await connect(ann, rid, ToneSource(440))
     try:
         await audio.reconnect()
-        await audio.wait_connected(10)
+        await audio.wait_connected(PATIENCE)
         reconnected = time.monotonic()
-        await hear_for(1.0)
         # ann hears a silent room: sparse packets, but packets, on the new connection.
-        assert any(t > reconnected for t, _ in audio.heard.frames)
+        await until(
+            lambda: any(t > reconnected for t, _ in audio.heard.frames),
+            "a packet on the new connection",
+        )
     finally:
         await audio.close()

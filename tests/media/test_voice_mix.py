@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.api.roomkit import bring_on_stage, create, join, ok
-from tests.media.voicekit import MEDIA_SETTINGS, band_share, connect, hear_for
+from tests.media.voicekit import MEDIA_SETTINGS, band_share, connect, frames_after, recent
+from tests.waiting import until
 from townhall.client.voice import ToneSource
 from townhall.media.codec import FRAME_SAMPLES
 
@@ -37,12 +38,13 @@ async def test_listener_hears_both_speakers_hear_only_each_other(people: Any) ->
     b = await connect(bob, rid, ToneSource(660))
     listener = await connect(liz, rid)
     try:
-        start, end = await hear_for(1.5)
-        # The first half second fills buffers on both sides; judge the rest.
-        heard = listener.heard.pcm(since=start + 0.5, until=end)
+        start = time.monotonic()
+        # 1.5 s of audio each; the first half second fills buffers on both sides.
+        heard, by_ann, by_bob = [
+            np.concatenate((await frames_after(audio, start, 75))[25:])
+            for audio in (listener, a, b)
+        ]
         assert band_share(heard, 440) > PRESENT and band_share(heard, 660) > PRESENT
-        by_ann = a.heard.pcm(since=start + 0.5, until=end)
-        by_bob = b.heard.pcm(since=start + 0.5, until=end)
         assert band_share(by_ann, 660) > PRESENT and band_share(by_ann, 440) < ABSENT
         assert band_share(by_bob, 440) > PRESENT and band_share(by_bob, 660) < ABSENT
     finally:
@@ -56,15 +58,11 @@ async def test_moderator_mute_silences_speaker_within_100ms_of_audio(people: Any
     b = await connect(bob, rid, ToneSource(660))
     listener = await connect(liz, rid)
     try:
-        await hear_for(1.0)
-        before = listener.heard.pcm(since=time.monotonic() - 0.4)
-        assert band_share(before, 440) > PRESENT
+        await until(lambda: band_share(recent(listener, 0.4), 440) > PRESENT, "liz to hear ann")
         await ok(mod, rid, "mute_speaker", target="ann")
         muted_at = time.monotonic()
-        await hear_for(0.8)
-        after = [pcm for t, pcm in listener.heard.frames if t >= muted_at]
         # Audio time, not wall time: 5 frames of 20 ms after the mute is applied, 440 Hz is gone.
-        assert len(after) >= 25
+        after = await frames_after(listener, muted_at, 40)
         late = np.concatenate(after[5:])
         assert band_share(late, 440) < ABSENT
         assert band_share(late, 660) > PRESENT
@@ -81,7 +79,10 @@ async def test_listener_and_muted_speaker_uploads_are_never_heard(people: Any) -
     sneaky = await connect(liz, rid, ToneSource(880))  # a listener sending anyway
     listener = await connect(mod, rid)
     try:
-        start, end = await hear_for(1.2)
+        start = time.monotonic()
+        for audio in (b, sneaky, listener):  # 1.2 s of audio heard by each
+            await frames_after(audio, start, 60)
+        end = time.monotonic()
         for audio in (a, b, sneaky, listener):
             pcm = audio.heard.pcm(since=start + 0.4, until=end)
             assert band_share(pcm, 880) < ABSENT and band_share(pcm, 660) < ABSENT

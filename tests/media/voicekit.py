@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 from aiortc import MediaStreamTrack
 
+from tests.waiting import PATIENCE, until
 from townhall.client.voice import HttpSignalling, RoomAudio
 from townhall.media.codec import RATE
 
@@ -32,7 +33,29 @@ def signalling(client: httpx.AsyncClient, room_id: str) -> HttpSignalling:
 async def connect(
     client: httpx.AsyncClient, room_id: str, source: MediaStreamTrack | None = None
 ) -> RoomAudio:
-    return await RoomAudio.open(signalling(client, room_id), source=source, bind_addresses=LOOPBACK)
+    return await RoomAudio.open(
+        signalling(client, room_id), source=source, bind_addresses=LOOPBACK, wait=PATIENCE
+    )
+
+
+def recent(audio: RoomAudio, seconds: float = 0.8, since: float = 0.0) -> np.ndarray:
+    """The last ``seconds`` of what ``audio`` heard (only what arrived after ``since``)."""
+    frames = audio.heard.frames
+    if not frames:
+        return np.zeros(0, np.int16)
+    return audio.heard.pcm(since=max(since, frames[-1][0] - seconds))
+
+
+async def frames_after(audio: RoomAudio, since: float, count: int) -> list[np.ndarray]:
+    """The first ``count`` frames ``audio`` hears after ``since`` (monotonic clock), once
+    they have arrived: a stretch measured in audio, however slowly the machine runs."""
+
+    def arrived() -> list[np.ndarray] | None:
+        after = [pcm for t, pcm in audio.heard.frames if t >= since]
+        return after[:count] if len(after) >= count else None
+
+    found = await until(arrived, f"{count} frames of audio")
+    return found
 
 
 def band_share(pcm: np.ndarray, frequency: float, width: float = 15.0) -> float:

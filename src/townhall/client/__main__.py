@@ -1,12 +1,14 @@
 """``python -m townhall.client``: a room's audio from the command line, for bots and checks.
 
-    python -m townhall.client --url https://townhall.example.org --token TOKEN \\
-        play ROOM music.wav [--loop] [--bind ADDRESS]
-    python -m townhall.client --url ... --token TOKEN listen ROOM --seconds 30 --out heard.wav
+    python -m townhall.client --url https://townhall.example.org --token=TOKEN \\
+        [--bind ADDRESS] play [--loop] -- ROOM music.wav
+    python -m townhall.client --url ... --token=TOKEN listen --seconds 30 --out heard.wav -- ROOM
 
 ``play`` joins the room and sends the file once it may speak (it accepts a moderator's
 invitation to speak and unmutes itself); ``listen`` joins and records what the room hears.
-The token is a bearer token (``townhall signin-link`` gives a link to sign a bot in).
+The token is a bearer token (``townhall signin-link`` gives a link to sign a bot in), also
+read from ``TOWNHALL_TOKEN``. Tokens and room ids may begin with "-": write ``--token=TOKEN``
+and put ``--`` before the room, or they are taken for options.
 """
 
 from __future__ import annotations
