@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.bus import EventBus
 from townhall.clock import Clock
+from townhall.domain import usernames
 from townhall.domain.avatars import Pictures
 from townhall.domain.rooms.events import notice, user_channel
 from townhall.domain.rooms.service import Rooms
@@ -45,7 +46,7 @@ ATTEMPTS = 3
 def alias() -> str:
     """What a deleted person is called in logs others keep: the same in every event of
     theirs, so a replayed log still pairs each join with its leave, and never a username
-    anyone can take (usernames have no hyphen)."""
+    anyone can take (a username has no hyphen)."""
     return f"deleted-{secrets.token_hex(4)}"
 
 
@@ -83,7 +84,7 @@ class Erasure:
 
     async def delete_account(self, user: User, confirm: str) -> None:
         """Delete the account for good, once the person has typed their username."""
-        if confirm.strip().removeprefix("@").lower() != user.username:
+        if usernames.normalise(confirm) != user.username:
             raise InvalidInput(
                 "confirmation_mismatch", "Type your username exactly to delete your account."
             )
