@@ -434,3 +434,51 @@ async def test_presence_is_touched_for_connected_members(
     assert all(
         not m["away"] for m in snapshot["snapshot"]["stage"] + snapshot["snapshot"]["audience"]
     )
+
+
+@pytest.mark.settings(room_event_backlog=10)
+async def test_socket_snapshots_are_the_http_snapshots(open_socket: Any, people: Any) -> None:
+    """The snapshots of room.create, room.join, subscribe and a resync are the ones
+    GET /api/rooms/{id} answers the same person in the same state."""
+    host_client = await people.member("host")
+    bob_client = await people.member("bob")
+    carol_client = await people.member("carol")
+    r = await bob_client.patch("/api/me", json={"display_name": "Bob B."})
+    assert r.status_code == 200, r.text
+
+    async def http(client: Any, room: str) -> dict[str, Any]:
+        r = await client.get(f"/api/rooms/{room}")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    host = await open_socket(host_client)
+    created = (await host.ok("room.create", title="Same", kind="open"))["snapshot"]
+    assert created == await http(host_client, created["id"])
+    room = created["id"]
+
+    bob = await open_socket(bob_client)
+    joined = (await bob.ok("room.join", room=room))["snapshot"]
+    assert joined == await http(bob_client, room)
+    assert joined["audience"][0]["display_name"] == "Bob B."
+    assert joined["hands"] is None and joined["club_id"] is None
+
+    # A moderator's snapshot carries the raised hands.
+    await bob.ok("room.command", room=room, command="raise_hand")
+    await host.event("hand.raised")
+    host2 = await open_socket(host_client)
+    subscribed = (await host2.ok("subscribe", room=room))["snapshot"]
+    assert subscribed["hands"] == ["bob"]
+    assert subscribed == await http(host_client, room)
+
+    # Too far behind: the resumed subscription answers with the same snapshot too.
+    carol = await open_socket(carol_client)
+    last = (await carol.ok("room.join", room=room))["snapshot"]["seq"]
+    await carol.close()
+    for i in range(11):
+        await host.ok("room.command", room=room, command="rename", title=f"Title {i}")
+    carol2 = await open_socket(carol_client)
+    resumed = (await carol2.ok("subscribe", room=room, after=last))["snapshot"]
+    assert resumed == await http(carol_client, room)
+    r = await carol_client.get(f"/api/rooms/{room}/events", params={"after": last})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"snapshot": resumed}

@@ -24,6 +24,7 @@ from townhall.domain.clubs import rules as club_rules
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.rooms.views import RoomSnapshot
 from townhall.domain.views import PersonView
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from townhall.ratelimit import RateLimiter
@@ -434,7 +435,7 @@ class Events:
                 await store.drop_reminder(tx, event.id, user.id)
             return await self._view(tx, event, user)
 
-    async def start(self, user: User, event_id: int) -> dict[str, Any]:
+    async def start(self, user: User, event_id: int) -> RoomSnapshot:
         """A host opens the event's room (with its club and members-only settings); the
         event links to it, and everyone who asked to be reminded is told."""
         early = timedelta(minutes=self._settings.event_early_start_minutes)
@@ -459,16 +460,16 @@ class Events:
                 event = await store.lock_event(tx, event_id) or event
                 self._check_startable(event, early)
                 event.status = "started"
-                event.room_id = snapshot["id"]
+                event.room_id = snapshot.id
                 event.updated_at = self._clock.now()
                 view = await self._view(tx, event, user)
                 host_ids = view.host_ids
         except Conflict:
             # Another host started it (or it was cancelled) meanwhile: keep one room only.
-            await self._rooms.command(user, snapshot["id"], "end")
+            await self._rooms.command(user, snapshot.id, "end")
             raise
         await self._emit(
-            self._happening("event.starting", view, user, host_ids, room_id=snapshot["id"])
+            self._happening("event.starting", view, user, host_ids, room_id=snapshot.id)
         )
         return snapshot
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
-from townhall.api.routes.rooms import SnapshotOut
+from townhall.api.routes.rooms import SnapshotOut, snapshot_out
 from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef, WallClock
 from townhall.api.share import nowhere, public_page
 from townhall.domain import events as rules
@@ -176,7 +176,7 @@ async def do_not_remind_me(event_id: EventId, user: MemberDep, container: Contai
 @router.post("/api/events/{event_id}/start", status_code=201, response_model=SnapshotOut)
 async def start_event(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
     """Open the event's room (a host); you are its first moderator."""
-    return await container.events.start(user, event_id)
+    return snapshot_out(await container.events.start(user, event_id))
 
 
 @router.get(

@@ -13,9 +13,10 @@ from pydantic import Field, model_validator
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import PageRequest, page_body, page_request
-from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef
+from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
 from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
+from townhall.domain.rooms.views import RoomSnapshot
 from townhall.errors import NotFound
 from townhall.vocabulary import HandRaise, RoomKind, RoomRole, RoomStatus
 
@@ -98,7 +99,7 @@ class SnapshotOut(Out):
     members_only: bool = False
     status: RoomStatus
     seq: int
-    created_at: str
+    created_at: IsoTime
     stage: list[MemberOut]
     audience: list[MemberOut]
     listeners: int
@@ -138,7 +139,7 @@ class EventOut(Out):
     seq: int
     name: str
     data: dict[str, Any]
-    at: str
+    at: IsoTime
 
 
 class EventsOut(Out):
@@ -149,11 +150,18 @@ class EventsOut(Out):
     snapshot: SnapshotOut | None = None
 
 
+def snapshot_out(view: RoomSnapshot) -> SnapshotOut:
+    """A room's snapshot, as HTTP answers it and the WebSocket sends it (``as_json``)."""
+    return SnapshotOut.model_validate(view)
+
+
 @router.post("/api/rooms", status_code=201, response_model=SnapshotOut)
 async def create_room(body: CreateRoomIn, user: MemberDep, container: ContainerDep) -> Any:
     """Open a room; you are its first moderator, on stage, muted."""
-    return await container.rooms.create(
-        user, body.title, body.kind, body.hand_raise, body.club, body.members_only
+    return snapshot_out(
+        await container.rooms.create(
+            user, body.title, body.kind, body.hand_raise, body.club, body.members_only
+        )
     )
 
 
@@ -164,19 +172,21 @@ async def live_rooms(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Any:
     """Live rooms you may join, newest first."""
-    return {"items": await container.rooms.live(user, limit)}
+    return RoomListOut(
+        items=[RoomCardOut.model_validate(c) for c in await container.rooms.live(user, limit)]
+    )
 
 
 @router.get("/api/rooms/{room_id}", response_model=SnapshotOut)
 async def room_snapshot(room_id: RoomId, user: UserDep, container: ContainerDep) -> Any:
     """The room's state as you may see it (you must be in it or allowed to join it)."""
-    return await container.rooms.snapshot(user, room_id)
+    return snapshot_out(await container.rooms.snapshot(user, room_id))
 
 
 @router.post("/api/rooms/{room_id}/join", response_model=SnapshotOut)
 async def join_room(room_id: RoomId, user: MemberDep, container: ContainerDep) -> Any:
     """Enter the room, into the audience, muted; joining again keeps your place."""
-    return await container.rooms.join(user, room_id)
+    return snapshot_out(await container.rooms.join(user, room_id))
 
 
 @router.post("/api/rooms/{room_id}/leave", response_model=OkOut)
@@ -199,7 +209,7 @@ async def room_command(
 
 
 @router.get(
-    "/api/rooms/{room_id}/events", response_model=EventsOut, response_model_exclude_none=True
+    "/api/rooms/{room_id}/events", response_model=EventsOut, response_model_exclude_unset=True
 )
 async def room_events(
     room_id: RoomId,
@@ -208,7 +218,11 @@ async def room_events(
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Catch up: the events after ``after`` you may see, or a snapshot if too far behind."""
-    return await container.rooms.events_for(user, room_id, after)
+    found = await container.rooms.events_for(user, room_id, after)
+    # Only the part given is sent; the snapshot keeps its nulls, as everywhere else.
+    if found.snapshot is not None:
+        return EventsOut(snapshot=snapshot_out(found.snapshot))
+    return EventsOut(events=[EventOut.model_validate(e) for e in found.events or ()])
 
 
 class AudiencePageOut(Out):
@@ -224,13 +238,14 @@ async def room_audience(
     page: PageRequest = page_request(datetime, int),
 ) -> Any:
     """The whole audience, page by page, in the order people came in."""
-    return page_body(*await container.rooms.audience(user, room_id, page.after, page.limit))
+    members, next_key = await container.rooms.audience(user, room_id, page.after, page.limit)
+    return page_body([MemberOut.model_validate(m) for m in members], next_key)
 
 
 @router.get("/api/rooms/{room_id}/preview", response_model=PreviewOut)
 async def room_preview(room_id: RoomId, container: ContainerDep) -> Any:
     """The public preview behind a share link: title, who is on stage, how many listen."""
-    return await container.rooms.preview(room_id)
+    return PreviewOut.model_validate(await container.rooms.preview(room_id))
 
 
 @pages.get("/r/{room_id}", response_class=HTMLResponse)
@@ -243,15 +258,15 @@ async def share_page(room_id: str, container: ContainerDep) -> HTMLResponse:
         preview = await container.rooms.preview(room_id)
     except NotFound:
         return missing
-    title = preview["title"] or "A room on Townhall"
+    title = preview.title or "A room on Townhall"
     stage = "".join(
-        f"<li>{escape(p['display_name'] or p['username'])} "
-        f"<span>@{escape(p['username'])}</span>"
-        f"{' (moderator)' if p['role'] == 'moderator' else ''}</li>\n"
-        for p in preview["stage"]
+        f"<li>{escape(p.display_name or p.username)} "
+        f"<span>@{escape(p.username)}</span>"
+        f"{' (moderator)' if p.role == 'moderator' else ''}</li>\n"
+        for p in preview.stage
     )
-    n = preview["listeners"]
-    if preview["status"] != "live":
+    n = preview.listeners
+    if preview.status != "live":
         body = f"<h1>{escape(title)}</h1>\n<p>This room has ended.</p>\n"
     else:
         body = (

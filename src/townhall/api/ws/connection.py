@@ -10,11 +10,14 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from townhall.api.routes.rooms import snapshot_out
+from townhall.api.views import as_json
 from townhall.api.ws import protocol
 from townhall.api.ws.gateway import Gateway
 from townhall.domain.erasure import ACCOUNT_DELETED
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.service import Rooms, event_payload, room_channel, user_channel
+from townhall.domain.rooms.views import RoomSnapshot
 from townhall.errors import Forbidden, RateLimited, TownhallError
 from townhall.storage.models import User
 
@@ -122,9 +125,8 @@ class Connection:
                 snapshot = await self._rooms.snapshot(self.user, stream.room)
                 if self.streams.get(stream.room) is not stream:
                     return
-                self.send(protocol.resync(stream.room, snapshot))
-                me = snapshot.get("me")
-                out = stream.restart(snapshot["seq"], me["role"] if me else None)
+                self.send(protocol.resync(stream.room, _wire(snapshot)))
+                out = stream.restart(snapshot.seq, snapshot.me.role if snapshot.me else None)
             else:
                 if self.streams.get(stream.room) is not stream:
                     return
@@ -239,14 +241,14 @@ class Connection:
             snapshot = await rooms.create(
                 self.user, message.title, message.kind, message.hand_raise
             )
-            stream = await self._open(snapshot["id"])
+            stream = await self._open(snapshot.id)
             try:
-                missed = await rooms.events_after(self.user, stream.room, snapshot["seq"])
+                missed = await rooms.events_after(self.user, stream.room, snapshot.seq)
             except BaseException:
                 self.drop(stream.room)
                 raise
-            self.send(protocol.result(message.id, {"snapshot": snapshot}))
-            shown, out = stream.begin(snapshot["seq"], "moderator", _parsed(missed or []))
+            self.send(protocol.result(message.id, {"snapshot": _wire(snapshot)}))
+            shown, out = stream.begin(snapshot.seq, "moderator", _parsed(missed or []))
             for event in shown:
                 self.send(event.text)
             self._deliver(stream, out)
@@ -259,18 +261,17 @@ class Connection:
         await self._gateway.attach(room_channel(room), self)
         return stream
 
-    def _start(self, id: int, stream: protocol.RoomStream, snapshot: dict[str, Any]) -> None:
+    def _start(self, id: int, stream: protocol.RoomStream, snapshot: RoomSnapshot) -> None:
         # Never await between sending the result and starting the stream: live events
         # must follow the state they build on.
         if self.streams.get(stream.room) is not stream:
-            self.send(protocol.result(id, {"snapshot": snapshot}))
+            self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
             return
-        me = snapshot.get("me")
-        self.send(protocol.result(id, {"snapshot": snapshot}))
-        if snapshot.get("status") != "live":
+        self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
+        if snapshot.status != "live":
             self.drop(stream.room)
             return
-        _, out = stream.begin(snapshot["seq"], me["role"] if me else None, [])
+        _, out = stream.begin(snapshot.seq, snapshot.me.role if snapshot.me else None, [])
         self._deliver(stream, out)
 
     async def _subscribe(self, id: int, room: str, after: int | None) -> None:
@@ -285,7 +286,7 @@ class Connection:
                     missed = None if found is None else _parsed(found)
             if missed is None:
                 snapshot = await self._rooms.snapshot(self.user, room)
-                if snapshot.get("me") is None and snapshot.get("status") == "live":
+                if snapshot.me is None and snapshot.status == "live":
                     raise Forbidden("not_in_room", "Join the room first.")
         except BaseException:
             self.drop(room)
@@ -299,6 +300,11 @@ class Connection:
         shown, out = stream.begin(after or 0, role, missed)
         self.send(protocol.result(id, {"events": [_as_json(e) for e in shown]}))
         self._deliver(stream, out)
+
+
+def _wire(snapshot: RoomSnapshot) -> dict[str, Any]:
+    """The snapshot as ``GET /api/rooms/{id}`` answers it."""
+    return as_json(snapshot_out(snapshot))
 
 
 def _parsed(events: list[Any]) -> list[protocol.RoomEvent]:

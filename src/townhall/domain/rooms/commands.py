@@ -14,7 +14,9 @@ from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
-from townhall.domain.rooms.events import member_view, notice, person, user_channel
+from townhall.domain.rooms.events import notice, user_channel
+from townhall.domain.rooms.views import member_data
+from townhall.domain.views import person_data
 from townhall.errors import Conflict, Forbidden, InvalidInput
 from townhall.storage import rooms as store
 from townhall.storage.models import RoomMember, User
@@ -95,7 +97,7 @@ async def accept_speak(c: RoomChange, me: RoomMember, user: User) -> None:
     me.role, me.muted = "speaker", True
     me.invited_to_speak_at = None
     me.hand_raised_at = None
-    await c.emit("member.updated", member_view(me, user))
+    await c.emit("member.updated", member_data(me, user))
     await c.regroup(before)
     if c.room.kind == "open" and not c.room.members_only:
         c.outbox.happenings.append(
@@ -127,7 +129,7 @@ async def _set_muted(c: RoomChange, m: RoomMember, u: User, muted: bool) -> None
     if not m.muted and not muted:
         raise Conflict("already_unmuted", "Already unmuted.")
     m.muted = muted
-    await c.emit("member.updated", member_view(m, u))
+    await c.emit("member.updated", member_data(m, u))
 
 
 @command("mute")
@@ -155,7 +157,7 @@ async def _to_audience(c: RoomChange, m: RoomMember, u: User) -> None:
     before = await c.followed_listeners()
     m.role, m.muted = "listener", True
     m.hand_raised_at = m.invited_to_speak_at = None
-    await c.emit("member.updated", member_view(m, u, "others"))
+    await c.emit("member.updated", member_data(m, u, "others"))
     if was_moderator:
         await c.moderators_changed(c.now)
     await c.regroup(before)
@@ -188,7 +190,7 @@ async def make_moderator(
     if m.role != "speaker":
         raise Conflict("not_on_stage", "Bring them on stage first.")
     m.role = "moderator"
-    await c.emit("member.updated", member_view(m, other))
+    await c.emit("member.updated", member_data(m, other))
 
 
 @command("remove_moderator")
@@ -199,7 +201,7 @@ async def remove_moderator(
     if m.role != "moderator":
         raise Conflict("not_moderator", f"@{other.username} is not a moderator.")
     m.role = "speaker"
-    await c.emit("member.updated", member_view(m, other))
+    await c.emit("member.updated", member_data(m, other))
     await c.moderators_changed(c.now)
 
 
@@ -261,7 +263,7 @@ async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = N
         user_channel(other.id),
         notice(
             "room.pinged",
-            {"room": c.room.id, "title": c.room.title, "by": person(user), "link": _link(c)},
+            {"room": c.room.id, "title": c.room.title, "by": person_data(user), "link": _link(c)},
         ),
     )
     # The notice reaches open sockets at once; the notification keeps it in the inbox.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from townhall.domain.happenings import Happening
-from townhall.storage.models import RoomEvent, RoomMember, User
+from townhall.storage.models import RoomEvent
 
 
 def room_channel(room_id: str) -> str:
@@ -17,24 +17,6 @@ def room_channel(room_id: str) -> str:
 
 def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-def person(user: User) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "avatar_url": f"/files/{user.avatar}" if user.avatar else None,
-    }
-
-
-def member_view(m: RoomMember, u: User, group: str | None = None) -> dict[str, Any]:
-    return {
-        **person(u),
-        "role": m.role,
-        "muted": m.muted,
-        "away": m.away_since is not None,
-        "group": group if m.role == "listener" else None,
-    }
 
 
 def visible_to(audience: dict[str, Any] | None, role: str | None, username: str) -> bool:

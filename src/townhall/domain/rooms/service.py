@@ -28,12 +28,22 @@ from townhall.domain.rooms.commands import COMMANDS
 from townhall.domain.rooms.events import (
     Outbox,
     event_payload,
-    member_view,
-    person,
     room_channel,
     user_channel,
     visible_to,
 )
+from townhall.domain.rooms.views import (
+    CatchUp,
+    MeInRoom,
+    MemberView,
+    RoomEventView,
+    RoomPreview,
+    RoomSnapshot,
+    member_data,
+    member_view,
+    stage_person,
+)
+from townhall.domain.views import RoomCard
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from townhall.media.policy import StageState
 from townhall.ratelimit import RateLimiter
@@ -129,7 +139,7 @@ class Rooms:
         club_id: int | None = None,
         members_only: bool = False,
         for_event: bool = False,
-    ) -> dict[str, Any]:
+    ) -> RoomSnapshot:
         """Open a room; its creator is its first moderator, on stage, muted.
 
         A club room needs a club role that may start rooms, unless a host starts the room of
@@ -169,7 +179,7 @@ class Rooms:
             m = await store.add_member(tx, room.id, user.id, "moderator", now)
             change = self._change(tx, room, now)
             await change.emit("room.created", {"title": title, "kind": kind})
-            await change.emit("member.joined", member_view(m, user))
+            await change.emit("member.joined", member_data(m, user))
             snapshot = await self._snapshot(tx, room, user)
             # An event's room is announced as the event starting instead.
             started = started_happening(room, user, self._settings.resolved_public_url)
@@ -179,7 +189,7 @@ class Rooms:
         logger.info("room %s created by user %s", room.id, user.id)
         return snapshot
 
-    async def snapshot(self, user: User, room_id: str) -> dict[str, Any]:
+    async def snapshot(self, user: User, room_id: str) -> RoomSnapshot:
         """The whole state of a room as ``user`` may see it, with the last event number.
 
         Someone outside a live room sees it only if they may join it."""
@@ -197,28 +207,28 @@ class Rooms:
                 raise refusal
         return room
 
-    async def events_for(self, user: User, room_id: str, seq: int) -> dict[str, Any]:
-        """``{"events": [...]}`` after ``seq`` that ``user`` may see (by their role in the
-        room or by name), or ``{"snapshot": {...}}`` when too many passed to replay."""
+    async def events_for(self, user: User, room_id: str, seq: int) -> CatchUp:
+        """The events after ``seq`` that ``user`` may see (by their role in the room or by
+        name), or a snapshot when too many passed to replay."""
         backlog = self._settings.room_event_backlog
         async with self._db.transaction() as tx:
             room = await self._readable(tx, room_id, user)
             if seq < 0 or seq > room.seq:
                 raise InvalidInput("invalid_seq", "That event number is not of this room.")
             if room.seq - seq > backlog:
-                return {"snapshot": await self._snapshot(tx, room, user)}
+                return CatchUp(snapshot=await self._snapshot(tx, room, user))
             me = await store.member(tx, room.id, user.id)
             role = me.role if me is not None else None
             events = await store.events_after(tx, room_id, seq, backlog)
-        return {
-            "events": [
-                {"seq": e.seq, "name": e.name, "data": e.data, "at": e.created_at.isoformat()}
+        return CatchUp(
+            events=tuple(
+                RoomEventView(e.seq, e.name, e.data, e.created_at)
                 for e in events
                 if visible_to(e.audience, role, user.username)
-            ]
-        }
+            )
+        )
 
-    async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> dict[str, Any]:
+    async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> RoomSnapshot:
         """Bounded by the stage size and ``room_snapshot_audience``, not by the room's size:
         a join in a room of thousands reads the same few hundred rows."""
         stage_rows = await store.stage_members(tx, room.id)
@@ -236,33 +246,34 @@ class Rooms:
         def group(u: User) -> str:
             return "followed_by_speakers" if u.id in followed else "others"
 
-        return {
-            "id": room.id,
-            "title": room.title,
-            "kind": room.kind,
-            "hand_raise": room.hand_raise,
-            "club_id": room.club_id,
-            "members_only": room.members_only,
-            "status": room.status,
-            "seq": room.seq,
-            "created_at": room.created_at.isoformat(),
-            "stage": [member_view(m, u) for m, u in stage_rows],
-            "audience": [member_view(m, u, group(u)) for m, u in audience_rows],
-            "listeners": counts["listener"],
-            "hands": await store.hand_queue(tx, room.id) if moderator else None,
-            "me": None
+        hands = await store.hand_queue(tx, room.id) if moderator else None
+        return RoomSnapshot(
+            id=room.id,
+            title=room.title,
+            kind=room.kind,
+            hand_raise=room.hand_raise,
+            club_id=room.club_id,
+            members_only=room.members_only,
+            status=room.status,
+            seq=room.seq,
+            created_at=room.created_at,
+            stage=tuple(member_view(m, u) for m, u in stage_rows),
+            audience=tuple(member_view(m, u, group(u)) for m, u in audience_rows),
+            listeners=counts["listener"],
+            hands=tuple(hands) if hands is not None else None,
+            me=None
             if me is None
-            else {
-                "role": me.role,
-                "muted": me.muted,
-                "hand_raised": me.hand_raised_at is not None,
-                "invited_to_speak": me.invited_to_speak_at is not None,
-            },
-        }
+            else MeInRoom(
+                role=me.role,
+                muted=me.muted,
+                hand_raised=me.hand_raised_at is not None,
+                invited_to_speak=me.invited_to_speak_at is not None,
+            ),
+        )
 
     async def audience(
         self, user: User, room_id: str, after: tuple[datetime, int] | None, limit: int
-    ) -> tuple[list[dict[str, Any]], tuple[datetime, int] | None]:
+    ) -> tuple[list[MemberView], tuple[datetime, int] | None]:
         """The audience page by page, in the order people came in (the snapshot holds only
         its first ``room_snapshot_audience`` listeners)."""
         async with self._db.transaction() as tx:
@@ -288,7 +299,7 @@ class Rooms:
                 return None
             return await store.events_after(tx, room_id, seq, backlog)
 
-    async def preview(self, room_id: str) -> dict[str, Any]:
+    async def preview(self, room_id: str) -> RoomPreview:
         """What a share link shows to anyone: title, who is on stage, how many listen."""
         async with self._db.transaction() as tx:
             room = await store.room(tx, room_id)
@@ -296,15 +307,15 @@ class Rooms:
                 raise NotFound("room_not_found", "There is no such room.")
             rows = await store.stage_members(tx, room.id)
             counts = await store.count_roles(tx, room.id)
-        return {
-            "id": room.id,
-            "title": room.title,
-            "status": room.status,
-            "stage": [{**person(u), "role": m.role} for m, u in rows],
-            "listeners": counts["listener"],
-        }
+        return RoomPreview(
+            id=room.id,
+            title=room.title,
+            status=room.status,
+            stage=tuple(stage_person(m, u) for m, u in rows),
+            listeners=counts["listener"],
+        )
 
-    async def live(self, user: User, limit: int = 50) -> list[dict[str, Any]]:
+    async def live(self, user: User, limit: int = 50) -> list[RoomCard]:
         """Live rooms ``user`` may join, newest first (``GET /api/rooms``; the hallway ranks
         them instead)."""
         out = []
@@ -314,13 +325,13 @@ class Rooms:
                     counts = await store.count_roles(tx, room.id)
                     rows = await store.stage_members(tx, room.id)
                     out.append(
-                        {
-                            "id": room.id,
-                            "title": room.title,
-                            "kind": room.kind,
-                            "stage": [{**person(u), "role": m.role} for m, u in rows],
-                            "listeners": counts["listener"],
-                        }
+                        RoomCard(
+                            id=room.id,
+                            title=room.title,
+                            kind=room.kind,
+                            stage=tuple(stage_person(m, u) for m, u in rows),
+                            listeners=counts["listener"],
+                        )
                     )
                 if len(out) >= limit:
                     break
@@ -348,7 +359,7 @@ class Rooms:
             "room_not_open_to_you", f"This room is {room.kind}; you need an invitation."
         )
 
-    async def join(self, user: User, room_id: str) -> dict[str, Any]:
+    async def join(self, user: User, room_id: str) -> RoomSnapshot:
         """Enter a room, always into the audience, muted. Joining again keeps your role."""
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
@@ -387,7 +398,7 @@ class Rooms:
                     else "others"
                 )
                 await change.emit(
-                    "member.joined", member_view(m, user, group if role == "listener" else None)
+                    "member.joined", member_data(m, user, group if role == "listener" else None)
                 )
                 change.outbox.happenings.append(
                     Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
