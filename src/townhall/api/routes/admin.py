@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from townhall.api.deps import ContainerDep, StaffDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.invites import InviteId, InviteOut, invite_out
-from townhall.api.schemas import Strict
-from townhall.api.views import avatar_url
+from townhall.api.schemas import Strict, UserRef
+from townhall.api.views import user_ref
 from townhall.domain.operators import MAX_BULK, Actor, Waiting
 from townhall.storage.models import AuditEntry
 
@@ -23,10 +23,7 @@ Username = Path(min_length=1, max_length=64, description="A username, with or wi
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class WaitlistedOut(BaseModel):
-    username: str
-    display_name: str
-    avatar_url: str | None
+class WaitlistedOut(UserRef):
     signed_up_at: datetime
     sent_back: bool = Field(
         description="An operator sent them back to the waitlist (see invite-tree/cancel); "
@@ -78,9 +75,7 @@ class AuditOut(BaseModel):
 def waitlisted_out(waiting: Waiting) -> WaitlistedOut:
     user = waiting.user
     return WaitlistedOut(
-        username=user.username,
-        display_name=user.display_name,
-        avatar_url=avatar_url(user),
+        **user_ref(user).model_dump(),
         signed_up_at=user.created_at,
         sent_back=waiting.sent_back,
     )

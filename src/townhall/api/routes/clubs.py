@@ -19,6 +19,7 @@ from townhall.api.share import public_page
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
+from townhall.domain.views import file_url
 from townhall.errors import NotFound
 from townhall.storage.models import Club
 from townhall.vocabulary import ClubPolicy, ClubRole
@@ -105,7 +106,7 @@ def _card(club: Club, public_url: str) -> dict[str, Any]:
         "id": club.id,
         "name": club.name,
         "description": club.description,
-        "icon_url": f"/files/{club.icon}" if club.icon else None,
+        "icon_url": file_url(club.icon),
         "policy": club.policy,
         "url": f"{public_url}/c/{club.id}",
     }

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Limit, Page, PageRequest, page_body, page_request
 from townhall.api.schemas import UserRef
-from townhall.api.views import avatar_url, user_ref
+from townhall.api.views import user_ref
 from townhall.domain.graph import Person, PersonPage, Profile, Relationship, Suggestion
 from townhall.vocabulary import UserStatus
 
@@ -100,10 +100,8 @@ def relationship_out(rel: Relationship) -> RelationshipOut:
 def profile_out(profile: Profile) -> ProfileOut:
     u, rel = profile.user, profile.relationship
     return ProfileOut(
-        username=u.username,
-        display_name=u.display_name,
+        **user_ref(u).model_dump(),
         bio=u.bio,
-        avatar_url=avatar_url(u),
         links=dict(u.links or {}),
         status=UserStatus(u.status),
         followers_count=profile.followers,
