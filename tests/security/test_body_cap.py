@@ -76,3 +76,15 @@ async def test_picture_uploads_keep_their_own_cap(people: Any) -> None:
     ada = await people.member("ada")
     r = await ada.put("/api/me/avatar", files={"file": ("a.png", out.getvalue(), "image/png")})
     assert r.status_code == 200, r.text
+
+
+async def test_a_contact_upload_has_a_cap_sized_for_its_hashes(people: Any) -> None:
+    """Sharing contacts takes a body sized for contacts_max_hashes, and no more."""
+    import hashlib
+
+    ada = await people.member("ada")
+    book = [hashlib.sha256(f"friend{i}@example.org".encode()).hexdigest() for i in range(7000)]
+    r = await ada.put("/api/me/contacts", json={"hashes": book[:5000]})
+    assert r.status_code == 200, r.text
+    r = await ada.put("/api/me/contacts", json={"hashes": book})
+    assert too_large(r, 5000 * 80 + 1024)

@@ -25,6 +25,7 @@ from townhall.api.headers import SecurityHeaders, security_headers
 from townhall.api.limits import CapRequestBodies
 from townhall.api.origins import OriginPolicy, RefuseForeignOrigins
 from townhall.api.routes import ROUTERS
+from townhall.api.routes.waitlist import contacts_body_bytes
 from townhall.api.ws.routes import router as ws_router
 from townhall.app import Container
 from townhall.errors import NotFound, TownhallError
@@ -124,7 +125,11 @@ def create_api(
         app.include_router(router)
     app.include_router(ws_router)
     # Added last, so they run first: foreign pages are refused before a body is read.
-    app.add_middleware(CapRequestBodies, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(
+        CapRequestBodies,
+        max_bytes=settings.http_max_body_bytes,
+        routes={("PUT", "/api/me/contacts"): contacts_body_bytes(settings.contacts_max_hashes)},
+    )
     app.add_middleware(RefuseForeignOrigins, policy=origins)
 
     if settings.development:

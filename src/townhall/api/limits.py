@@ -1,9 +1,11 @@
 """Request body caps: ``http_max_body_bytes`` (64 KiB) for every request unless its route
-lets it grow (the picture uploads, ``avatar_max_bytes``); an oversized body is answered 413
-before it is read in full.
+lets it grow (the picture uploads, ``avatar_max_bytes``; the contact upload, sized for
+``contacts_max_hashes``); an oversized body is answered 413 before it is read in full.
 
 The cap is checked when the application first asks for the body, so a route's dependency
-can raise it beforehand (``allow_body``); against the declared ``Content-Length`` first,
+can raise it beforehand (``allow_body``). A route whose body FastAPI parses before any
+dependency runs (a JSON model) has its larger cap named up front instead (``routes``,
+by method and path). The cap is checked against the declared ``Content-Length`` first,
 then against the bytes actually received, counted chunk by chunk, since a body may come
 without a length. Once past the cap the application gets an error instead of more bytes,
 and whatever it answers to that is replaced by the 413.
@@ -12,6 +14,7 @@ and whatever it answers to that is replaced by the 413.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -50,15 +53,19 @@ def too_large(limit: int) -> bytes:
 class CapRequestBodies:
     """ASGI middleware enforcing the body cap on HTTP requests."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, routes: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = dict(routes or {})
+        """(method, path) → the larger cap of a route whose body is parsed before it runs."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = BodyCap(self.max_bytes)
+        cap = BodyCap(max(self.max_bytes, self.routes.get((scope["method"], scope["path"]), 0)))
         scope[SCOPE_KEY] = cap
         declared = Headers(scope=scope).get("content-length", "")
         received = 0

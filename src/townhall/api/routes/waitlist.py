@@ -20,6 +20,12 @@ ContactHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 MAX_HASHES_IN_BODY = 50_000
 
 
+def contacts_body_bytes(max_hashes: int) -> int:
+    """The body cap of a contact upload: ``max_hashes`` quoted hashes, their commas and some
+    room for spaces (the general 64 KiB cap holds fewer than a thousand)."""
+    return max_hashes * 80 + 1024
+
+
 class ContactsIn(Strict):
     hashes: list[ContactHash] = Field(
         max_length=MAX_HASHES_IN_BODY,
