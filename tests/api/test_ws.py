@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.waiting import PATIENCE
-from townhall.domain.rooms.service import user_channel
+from townhall.bus import channels
 
 TIMEOUT = PATIENCE
 """How long a socket waits for a message that must come: only a failing test reaches it."""
@@ -353,7 +353,7 @@ async def test_a_slow_client_is_disconnected_with_4008(
             # Fill the slow reader's pipe with large personal notices it never reads.
             big = json.dumps({"type": "notice", "name": "filler", "data": {"x": "y" * 8000}})
             for _ in range(200):
-                await container.bus.publish(user_channel(slow_user.id), big)
+                await container.bus.publish(channels.user(slow_user.id), big)
                 await asyncio.sleep(0)
             await host.ok("room.command", room=room, command="rename", title="Still here")
             assert (await host.event("room.updated"))["data"]["title"] == "Still here"
@@ -482,3 +482,42 @@ async def test_socket_snapshots_are_the_http_snapshots(open_socket: Any, people:
     r = await carol_client.get(f"/api/rooms/{room}/events", params={"after": last})
     assert r.status_code == 200, r.text
     assert r.json() == {"snapshot": resumed}
+
+
+async def test_audio_levels_reach_only_sockets_following_the_room(
+    open_socket: Any, people: Any, container: Any
+) -> None:
+    """Levels published on a room's levels channel reach the sockets following that room,
+    as the documented room event, and not a socket that stopped following it."""
+    room, (host, bob) = await room_with(open_socket, people, "bob")
+    carol_client = await people.member("carol")
+    carol_user, _ = await container.accounts.authenticate(token_of(carol_client))
+    carol = await open_socket(carol_client)
+    await carol.ok("room.join", room=room)
+    await carol.ok("unsubscribe", room=room)
+
+    await container.bus.publish(channels.levels(room), channels.levels_event(room, {"host": 0.5}))
+    for s in (host, bob):
+        levels = await s.event("audio.levels")
+        assert levels == {
+            "type": "event",
+            "name": "audio.levels",
+            "stream": f"room:{room}",
+            "data": {"levels": {"host": 0.5}},
+        }
+    # Carol's own channel is delivered in order with the levels: had she received them,
+    # they would have come before this notice.
+    await container.bus.publish(channels.user(carol_user.id), channels.notice("marker", {}))
+    carol.inbox.clear()
+    await carol.event("marker")
+    assert all(m.get("name") != "audio.levels" for m in carol.inbox)
+
+
+async def test_levels_are_not_room_events(open_socket: Any, people: Any, container: Any) -> None:
+    """A levels message on the levels channel never enters a room's numbered stream: the
+    events that follow it arrive in order and none is held back as a gap."""
+    room, (host, bob) = await room_with(open_socket, people, "bob")
+    await container.bus.publish(channels.levels(room), channels.levels_event(room, {}))
+    await host.ok("room.command", room=room, command="rename", title="After levels")
+    assert (await bob.event("audio.levels"))["data"] == {"levels": {}}
+    assert (await bob.event("room.updated"))["data"]["title"] == "After levels"

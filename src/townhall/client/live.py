@@ -21,8 +21,10 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from townhall.bus.channels import room as room_stream
+from townhall.bus.channels import room_of
 from townhall.client.errors import LiveClosed, LiveConnectionLost, TownhallAPIError
-from townhall.client.streams import RoomStreams, room_of
+from townhall.client.streams import RoomStreams
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +318,7 @@ class Live:
                     [
                         {
                             "type": "resume_failed",
-                            "stream": f"room:{room}",
+                            "stream": room_stream(room),
                             "error": reply.get("error"),
                         }
                     ]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from townhall.bus.channels import room as room_stream
+from townhall.bus.channels import room_of
+
 Message = dict[str, Any]
 
-
-def room_of(stream: str) -> str | None:
-    """``"room:abc"`` → ``"abc"``; None for any other stream."""
-    prefix, _, room = stream.partition(":")
-    return room if prefix == "room" and room else None
+__all__ = ["Message", "RoomStreams", "room_of"]
 
 
 class RoomStreams:
@@ -66,7 +65,7 @@ class RoomStreams:
         snapshot = result.get("snapshot")
         if isinstance(snapshot, dict):
             self.seq[room] = int(snapshot.get("seq", 0))
-            out.append({"type": "snapshot", "stream": f"room:{room}", "snapshot": snapshot})
+            out.append({"type": "snapshot", "stream": room_stream(room), "snapshot": snapshot})
         else:
             self.seq.setdefault(room, 0)
             out.extend(self._fresh(room, list(result.get("events") or [])))

@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.bus import EventBus
+from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.domain import usernames
 from townhall.domain.avatars import Pictures
-from townhall.domain.rooms.events import notice, user_channel
 from townhall.domain.rooms.service import Rooms
 from townhall.errors import InvalidInput, Unauthenticated
 from townhall.storage import auth as auth_store
@@ -125,7 +124,7 @@ class Erasure:
 
     async def _close_sockets(self, user: User) -> None:
         try:
-            await self._bus.publish(user_channel(user.id), notice(ACCOUNT_DELETED, {}))
+            await self._bus.publish(channels.user(user.id), channels.notice(ACCOUNT_DELETED, {}))
         except Exception:
             # Their sockets can do nothing any more: every command needs the account.
             logger.exception("telling the sockets of user %s to close failed", user.id)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.bus import EventBus
+from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HALLWAY_CHANNEL = "hallway"
-HINT = '{"type":"hallway.changed"}'
 ROOM_CHANGED = "room.changed"
 ROOM_JOINED = "room.joined"
 
@@ -312,4 +310,4 @@ class Hallway:
         if not self._dirty:
             return
         self._dirty = False
-        await self._bus.publish(HALLWAY_CHANNEL, HINT)
+        await self._bus.publish(channels.HALLWAY, channels.HALLWAY_HINT)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from townhall.bus import EventBus
+from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
@@ -37,8 +37,6 @@ from townhall.storage.models import Notification, User
 
 logger = logging.getLogger(__name__)
 
-SHARED_CHANNEL = "notifications"
-"""Bus channel for fan-outs too large for one message per person."""
 SWEEP_BATCH = 500
 PAUSE_MAX_HOURS = 24 * 7
 CAP_MAX = 1000
@@ -106,11 +104,6 @@ def live_payload(n: Notification, actor: User | None) -> str:
     return json.dumps({"type": "notification", **item}, separators=(",", ":"))
 
 
-def shared_payload(user_ids: list[int], payload: str) -> str:
-    """The message on ``SHARED_CHANNEL``: whom it is for, and the text to send them."""
-    return json.dumps({"to": user_ids, "text": payload}, separators=(",", ":"))
-
-
 class Notifications:
     def __init__(
         self, db: Database, settings: Settings, clock: Clock, bus: EventBus, mailer: Mailer
@@ -162,10 +155,12 @@ class Notifications:
     async def _deliver(self, user_ids: list[int], payload: str) -> None:
         try:
             if len(user_ids) > self._settings.notification_direct_max:
-                await self._bus.publish(SHARED_CHANNEL, shared_payload(user_ids, payload))
+                await self._bus.publish(
+                    channels.NOTIFICATIONS, channels.addressed(user_ids, payload)
+                )
                 return
             for uid in user_ids:
-                await self._bus.publish(f"user:{uid}", payload)
+                await self._bus.publish(channels.user(uid), payload)
         except Exception:
             # Stored in the inbox already; the client finds it there.
             logger.exception("publishing a notification failed")
@@ -294,4 +289,4 @@ class Notifications:
         return self._view(saved, off)
 
 
-__all__ = ["KINDS", "SHARED_CHANNEL", "Item", "Notifications"]
+__all__ = ["KINDS", "Item", "Notifications"]

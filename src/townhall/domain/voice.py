@@ -12,12 +12,9 @@ from typing import Any
 from townhall.config import Settings
 from townhall.domain.rooms.service import Rooms
 from townhall.errors import Forbidden
-from townhall.media.server import LEVELS_PREFIX, MediaServer
+from townhall.media.server import MediaServer
 from townhall.ratelimit import RateLimiter
 from townhall.storage.models import User
-
-# ``LEVELS_PREFIX`` starts every ``audio.levels`` message on a room's channel.
-__all__ = ["LEVELS_PREFIX", "Voice"]
 
 
 class Voice:

@@ -9,11 +9,10 @@ the live stream can overlap in either order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from townhall.bus import channels
 from townhall.vocabulary import STAGE_ROLES
 
 
@@ -54,13 +53,10 @@ class RoomPolicy:
 
     def apply(self, payload: str) -> None:
         """Move along with one room event's wire text (ignores anything else)."""
-        try:
-            raw = json.loads(payload)
-            seq = int(raw["seq"])
-            name = raw["name"]
-            data: dict[str, Any] = raw.get("data") or {}
-        except (ValueError, KeyError, TypeError):
+        event = channels.read_room_event(payload)
+        if event is None:
             return
+        seq, name, data = event.seq, event.name, event.data
         if seq <= self.seq:
             return
         self.seq = seq

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 from aiortc.sdp import candidate_from_sdp
 
-from townhall.bus import EventBus
+from townhall.bus import EventBus, channels
 from townhall.config import Settings
 from townhall.errors import ConfigError, Gone, InvalidInput, NotFound, Unavailable
 from townhall.media import ice
@@ -21,20 +20,7 @@ from townhall.media.session import Session, negotiate
 
 logger = logging.getLogger(__name__)
 
-LEVELS_PREFIX = '{"type":"event","name":"audio.levels"'
 Seed = Callable[[], Awaitable[StageState]]
-
-
-def room_channel(room_id: str) -> str:
-    return f"room:{room_id}"
-
-
-def levels_payload(room_id: str, levels: dict[str, float]) -> str:
-    """Unnumbered and not kept: a late listener needs only the next one."""
-    body = json.dumps(
-        {"stream": room_channel(room_id), "data": {"levels": levels}}, separators=(",", ":")
-    )
-    return LEVELS_PREFIX + "," + body[1:]
 
 
 @dataclass
@@ -177,23 +163,25 @@ class MediaServer:
                 settings.media_bitrate,
                 settings.media_audience_frame_ms,
                 settings.media_levels_interval_ms,
+                # Unnumbered and not kept: a late listener needs only the next one.
                 on_levels=lambda levels: self._spawn(
-                    self._bus.publish(room_channel(room_id), levels_payload(room_id, levels))
+                    self._bus.publish(
+                        channels.levels(room_id), channels.levels_event(room_id, levels)
+                    )
                 ),
             )
 
             def on_message(channel: str, payload: str) -> None:
-                if not payload.startswith(LEVELS_PREFIX):
-                    policy.apply(payload)
+                policy.apply(payload)
 
             room = RoomMedia(room_id, policy, mix, on_message)
             policy.on_change = lambda username, what: self._obey(room, username, what)
             # Listen first, then read the state: nothing said in between is missed.
-            await self._bus.subscribe(room_channel(room_id), on_message)
+            await self._bus.subscribe(channels.room(room_id), on_message)
             try:
                 policy.seed(await seed())
             except BaseException:
-                await self._bus.unsubscribe(room_channel(room_id), on_message)
+                await self._bus.unsubscribe(channels.room(room_id), on_message)
                 raise
             self._rooms[room_id] = room
             self._opening.pop(room_id, None)
@@ -231,7 +219,7 @@ class MediaServer:
         if self._rooms.get(room.room_id) is not room:
             return
         del self._rooms[room.room_id]
-        await self._bus.unsubscribe(room_channel(room.room_id), room.handler)
+        await self._bus.unsubscribe(channels.room(room.room_id), room.handler)
         await room.mix.close()
         for session in list(room.mix.sessions.values()):
             room.mix.remove(session)

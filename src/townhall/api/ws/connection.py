@@ -14,9 +14,11 @@ from townhall.api.routes.rooms import snapshot_out
 from townhall.api.views import as_json
 from townhall.api.ws import protocol
 from townhall.api.ws.gateway import Gateway
+from townhall.bus import channels
 from townhall.domain.erasure import ACCOUNT_DELETED
 from townhall.domain.rooms import rules
-from townhall.domain.rooms.service import Rooms, event_payload, room_channel, user_channel
+from townhall.domain.rooms.events import event_payload
+from townhall.domain.rooms.service import Rooms
 from townhall.domain.rooms.views import RoomSnapshot
 from townhall.errors import Forbidden, RateLimited, TownhallError
 from townhall.storage.models import User
@@ -85,7 +87,7 @@ class Connection:
         if room in self.streams and self._queue.qsize() < self._queue_size // 2:
             self.send(text)
 
-    def on_notice(self, notice: protocol.Notice) -> None:
+    def on_notice(self, notice: channels.Notice) -> None:
         if notice.name == ACCOUNT_DELETED:
             self.close(CLOSE_UNAUTHENTICATED)
             return
@@ -107,7 +109,7 @@ class Connection:
 
     def drop(self, room: str) -> None:
         if self.streams.pop(room, None) is not None:
-            self._gateway.detach(room_channel(room), self)
+            self._gateway.unfollow(room, self)
 
     def member_rooms(self) -> list[str]:
         return [room for room, s in self.streams.items() if s.role is not None]
@@ -144,7 +146,7 @@ class Connection:
         self._gateway.connections.add(self)
         tasks: list[asyncio.Task[Any]] = []
         try:
-            await self._gateway.attach(user_channel(self.user_id), self)
+            await self._gateway.attach(channels.user(self.user_id), self)
             tasks = [
                 asyncio.create_task(self._write()),
                 asyncio.create_task(self._read()),
@@ -158,7 +160,7 @@ class Connection:
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             self._gateway.connections.discard(self)
-            self._gateway.detach(user_channel(self.user_id), self)
+            self._gateway.detach(channels.user(self.user_id), self)
             for room in list(self.streams):
                 self.drop(room)
         if self.close_code is not None:
@@ -258,7 +260,7 @@ class Connection:
         self.drop(room)
         stream = protocol.RoomStream(room, self.username)
         self.streams[room] = stream
-        await self._gateway.attach(room_channel(room), self)
+        await self._gateway.follow(room, self)
         return stream
 
     def _start(self, id: int, stream: protocol.RoomStream, snapshot: RoomSnapshot) -> None:

@@ -8,18 +8,14 @@ gateway tells the room service which members still have a socket open here.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from townhall.api.ws import protocol
-from townhall.bus import EventBus
-from townhall.domain.hallway import HALLWAY_CHANNEL
-from townhall.domain.notifications import SHARED_CHANNEL
+from townhall.bus import EventBus, channels
 from townhall.domain.rooms.service import Rooms
-from townhall.domain.voice import LEVELS_PREFIX
 from townhall.tasks import Periodic
 
 if TYPE_CHECKING:
@@ -62,22 +58,19 @@ class Gateway:
     async def follow_shared(self) -> None:
         """Receive the channels meant for many sockets at once: large notification fan-outs
         (handed to the listed people's sockets here) and hallway hints (to every socket)."""
-        await self._bus.subscribe(SHARED_CHANNEL, self._on_shared_notification)
-        await self._bus.subscribe(HALLWAY_CHANNEL, self._on_hallway_hint)
+        await self._bus.subscribe(channels.NOTIFICATIONS, self._on_shared_notification)
+        await self._bus.subscribe(channels.HALLWAY, self._on_hallway_hint)
 
     def _on_shared_notification(self, channel: str, payload: str) -> None:
         # Runs in the bus reader: never awaits.
-        try:
-            message = json.loads(payload)
-            to, text = message["to"], message["text"]
-            if not isinstance(to, list) or not isinstance(text, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
+        addressed = channels.read_addressed(payload)
+        if addressed is None:
             logger.warning("dropping a malformed message on %s", channel)
             return
+        to, text = addressed
         local = self._local
         for uid in to:
-            conns = local.get(f"user:{uid}")
+            conns = local.get(channels.user(uid))
             if conns:
                 for conn in tuple(conns):
                     conn.send(text)
@@ -85,6 +78,16 @@ class Gateway:
     def _on_hallway_hint(self, channel: str, payload: str) -> None:
         for conn in tuple(self.connections):
             conn.send(payload)
+
+    async def follow(self, room: str, conn: Connection) -> None:
+        """Deliver ``room``'s events and audio levels to ``conn``; none published after this
+        returns is missed."""
+        await self.attach(channels.room(room), conn)
+        await self.attach(channels.levels(room), conn)
+
+    def unfollow(self, room: str, conn: Connection) -> None:
+        self.detach(channels.room(room), conn)
+        self.detach(channels.levels(room), conn)
 
     async def attach(self, channel: str, conn: Connection) -> None:
         """Deliver ``channel`` to ``conn``; once this returns, no later message is missed."""
@@ -107,25 +110,27 @@ class Gateway:
         conns = self._local.get(channel)
         if not conns:
             return
-        if channel.startswith("room:"):
-            if payload.startswith(LEVELS_PREFIX):
-                room = channel[5:]
-                for conn in tuple(conns):
-                    conn.on_levels(room, payload)
-                return
+        parsed = channels.parse(channel)
+        kind, key = parsed if parsed is not None else ("", "")
+        if kind == "levels":
+            for conn in tuple(conns):
+                conn.on_levels(key, payload)
+        elif kind == "room":
             event = protocol.read_event(payload)
             if event is None:
                 logger.warning("dropping a malformed event on %s", channel)
                 return
             for conn in tuple(conns):
                 conn.on_room_event(event)
-        else:
-            notice = protocol.read_notice(payload)
+        elif kind == "user":
+            notice = channels.read_notice(payload)
             if notice is None:
                 logger.warning("dropping a malformed notice on %s", channel)
                 return
             for conn in tuple(conns):
                 conn.on_notice(notice)
+        else:
+            logger.warning("dropping a message on the unexpected channel %s", channel)
 
     async def heartbeat(self) -> None:
         """Touch the presence of every member with a socket here, then release idle channels."""

@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from townhall.bus import channels
+
 MAX_ID = 2**53 - 1
 MAX_MESSAGE = 16_384
 """Longest client message (characters); every valid command fits in far less."""
@@ -184,7 +186,7 @@ def error(id: int | None, code: str, message: str, **details: Any) -> str:
 
 def resync(room: str, snapshot: dict[str, Any]) -> str:
     """Sent instead of events the server could no longer fetch: start over from this state."""
-    return _dump({"type": "snapshot", "stream": f"room:{room}", "snapshot": snapshot})
+    return _dump({"type": "snapshot", "stream": channels.room(room), "snapshot": snapshot})
 
 
 # --- events from the bus -------------------------------------------------------------------
@@ -192,7 +194,7 @@ def resync(room: str, snapshot: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RoomEvent:
-    """A room event as published, parsed once per process; ``text`` goes out unchanged."""
+    """A room event as published, read once per process; ``text`` goes out unchanged."""
 
     room: str
     seq: int
@@ -202,41 +204,19 @@ class RoomEvent:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    name: str
-    data: dict[str, Any]
-    text: str
-
-
 def read_event(text: str) -> RoomEvent | None:
     """A room event from its wire text, or None when it is not one."""
-    try:
-        raw = json.loads(text)
-        stream = raw["stream"]
-        if raw.get("type") != "event" or not stream.startswith("room:"):
-            return None
-        data = raw.get("data") or {}
-        audience = raw.get("audience")
-        return RoomEvent(
-            room=stream[5:],
-            seq=int(raw["seq"]),
-            name=str(raw["name"]),
-            data=data if isinstance(data, dict) else {},
-            audience=audience if isinstance(audience, dict) else None,
-            text=text,
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    envelope = channels.read_room_event(text)
+    if envelope is None:
         return None
-
-
-def read_notice(text: str) -> Notice | None:
-    try:
-        raw = json.loads(text)
-        data = raw.get("data") or {}
-        return Notice(name=str(raw["name"]), data=data if isinstance(data, dict) else {}, text=text)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return RoomEvent(
+        room=envelope.room,
+        seq=envelope.seq,
+        name=envelope.name,
+        data=envelope.data,
+        audience=envelope.audience,
+        text=text,
+    )
 
 
 def visible(event: RoomEvent, username: str, role: str | None) -> bool:

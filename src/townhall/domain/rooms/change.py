@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townhall.bus import channels
 from townhall.config import Settings
 from townhall.domain import usernames
 from townhall.domain.rooms import rules
-from townhall.domain.rooms.events import Outbox, event_payload, room_channel
+from townhall.domain.rooms.events import Outbox, event_payload
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
@@ -58,7 +59,7 @@ class RoomChange:
             created_at=self.now,
         )
         await store.add_event(self.tx, event)
-        self.outbox.add(room_channel(self.room.id), event_payload(event))
+        self.outbox.add(channels.room(self.room.id), event_payload(event))
         if name in HALLWAY_EVENTS:
             self.outbox.hallway = True
 

@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from townhall.bus import channels
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
-from townhall.domain.rooms.events import notice, user_channel
 from townhall.domain.rooms.views import member_data
 from townhall.domain.views import person_data
 from townhall.errors import Conflict, Forbidden, InvalidInput
@@ -214,7 +214,7 @@ async def remove(c: RoomChange, me: RoomMember, user: User, target: str | None =
         raise Conflict("target_is_moderator", "Remove their moderator status first.")
     await store.ban(c.tx, c.room.id, other.id, c.now)
     await c.remove_member(m, other, "removed")
-    c.outbox.add(user_channel(other.id), notice("room.removed", {"room": c.room.id}))
+    c.outbox.add(channels.user(other.id), channels.notice("room.removed", {"room": c.room.id}))
 
 
 @command("set_kind")
@@ -260,8 +260,8 @@ async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = N
         raise Forbidden("removed_from_room", f"@{other.username} was removed from this room.")
     await store.invite(c.tx, c.room.id, other.id, user.id, c.now)
     c.outbox.add(
-        user_channel(other.id),
-        notice(
+        channels.user(other.id),
+        channels.notice(
             "room.pinged",
             {"room": c.room.id, "title": c.room.title, "by": person_data(user), "link": _link(c)},
         ),

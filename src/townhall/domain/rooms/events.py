@@ -3,20 +3,12 @@ until their transaction commits."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from townhall.bus import channels
 from townhall.domain.happenings import Happening
 from townhall.storage.models import RoomEvent
-
-
-def room_channel(room_id: str) -> str:
-    return f"room:{room_id}"
-
-
-def user_channel(user_id: int) -> str:
-    return f"user:{user_id}"
 
 
 def visible_to(audience: dict[str, Any] | None, role: str | None, username: str) -> bool:
@@ -29,24 +21,10 @@ def visible_to(audience: dict[str, Any] | None, role: str | None, username: str)
 
 
 def event_payload(event: RoomEvent) -> str:
-    """The wire form of a room event, serialised once for every recipient."""
-    return json.dumps(
-        {
-            "type": "event",
-            "stream": room_channel(event.room_id),
-            "seq": event.seq,
-            "name": event.name,
-            "data": event.data,
-            "audience": event.audience,
-            "at": event.created_at.isoformat(),
-        },
-        separators=(",", ":"),
+    """The wire form of a stored room event, serialised once for every recipient."""
+    return channels.room_event(
+        event.room_id, event.seq, event.name, event.data, event.audience, event.created_at
     )
-
-
-def notice(name: str, data: dict[str, Any]) -> str:
-    """A personal, unnumbered event for one person's own stream."""
-    return json.dumps({"type": "notice", "name": name, "data": data}, separators=(",", ":"))
 
 
 @dataclass

@@ -28,8 +28,6 @@ from townhall.domain.rooms.commands import COMMANDS
 from townhall.domain.rooms.events import (
     Outbox,
     event_payload,
-    room_channel,
-    user_channel,
     visible_to,
 )
 from townhall.domain.rooms.views import (
@@ -56,7 +54,7 @@ from townhall.storage.models import Room, RoomEvent, RoomMember, User
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Rooms", "event_payload", "room_channel", "user_channel", "visible_to"]
+__all__ = ["Rooms", "event_payload", "visible_to"]
 
 
 def room_link(public_url: str, room_id: str) -> str:

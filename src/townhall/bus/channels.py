@@ -1,0 +1,182 @@
+"""Bus channel names and the envelopes carried on them: the one module that spells either.
+
+    room:<id>       a room's numbered events, as clients receive them (``room_event``);
+                    the sockets that follow the room and the room's media plane listen
+    levels:<id>     who is speaking in a room (``levels_event``): unnumbered, never kept,
+                    so that nothing following a room's *events* has to sort them out
+    user:<id>       one person's notices (``notice``) and live notifications
+    notifications   notifications for many people at once (``addressed``)
+    hallway         "the hallway changed" hints (``HALLWAY_HINT``), for every socket
+
+A room's channel name is also the ``stream`` its events and levels carry on the wire
+(docs/protocol.md), so a client tells rooms apart the same way (``room_of``).
+
+Envelopes are JSON text built once by their publisher; readers parse them once per process
+and hand the same text on. The readers return None for anything malformed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+HALLWAY = "hallway"
+NOTIFICATIONS = "notifications"
+HALLWAY_HINT = '{"type":"hallway.changed"}'
+
+Kind = Literal["room", "levels", "user"]
+KINDS: tuple[Kind, ...] = ("room", "levels", "user")
+
+
+def room(room_id: str) -> str:
+    return f"room:{room_id}"
+
+
+def levels(room_id: str) -> str:
+    return f"levels:{room_id}"
+
+
+def user(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def parse(channel: str) -> tuple[Kind, str] | None:
+    """``"room:abc"`` → ``("room", "abc")``; None for a shared channel or a foreign name."""
+    prefix, _, key = channel.partition(":")
+    for kind in KINDS:
+        if prefix == kind and key:
+            return kind, key
+    return None
+
+
+def room_of(stream: str) -> str | None:
+    """The room of a wire ``stream`` (``"room:abc"`` → ``"abc"``); None for any other."""
+    parsed = parse(stream)
+    return parsed[1] if parsed is not None and parsed[0] == "room" else None
+
+
+def _dump(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+# --- room events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEventEnvelope:
+    """A room event read from its wire text; ``text`` is what goes on to clients."""
+
+    room: str
+    seq: int
+    name: str
+    data: dict[str, Any]
+    audience: dict[str, Any] | None
+    """As published: ``{"roles": [...], "users": [...]}``, or None for everyone."""
+    text: str
+
+
+def room_event(
+    room_id: str,
+    seq: int,
+    name: str,
+    data: Mapping[str, Any],
+    audience: Mapping[str, Any] | None,
+    at: datetime,
+) -> str:
+    """The wire form of a room event, serialised once for every recipient."""
+    return _dump(
+        {
+            "type": "event",
+            "stream": room(room_id),
+            "seq": seq,
+            "name": name,
+            "data": dict(data),
+            "audience": None if audience is None else dict(audience),
+            "at": at.isoformat(),
+        }
+    )
+
+
+def read_room_event(text: str) -> RoomEventEnvelope | None:
+    try:
+        raw = json.loads(text)
+        if raw.get("type") != "event":
+            return None
+        room_id = room_of(raw["stream"])
+        if room_id is None:
+            return None
+        data = raw.get("data") or {}
+        audience = raw.get("audience")
+        return RoomEventEnvelope(
+            room=room_id,
+            seq=int(raw["seq"]),
+            name=str(raw["name"]),
+            data=data if isinstance(data, dict) else {},
+            audience=audience if isinstance(audience, dict) else None,
+            text=text,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# --- audio levels ----------------------------------------------------------------------------
+
+
+def levels_event(room_id: str, levels: Mapping[str, float]) -> str:
+    """Who is speaking, as clients receive it: an event of the room's stream without ``seq``."""
+    return _dump(
+        {
+            "type": "event",
+            "name": "audio.levels",
+            "stream": room(room_id),
+            "data": {"levels": dict(levels)},
+        }
+    )
+
+
+# --- personal notices ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message on a ``user:`` channel (a notice or a notification), read once."""
+
+    name: str
+    data: dict[str, Any]
+    text: str
+
+
+def notice(name: str, data: Mapping[str, Any]) -> str:
+    """A personal, unnumbered event for one person's own stream."""
+    return _dump({"type": "notice", "name": name, "data": dict(data)})
+
+
+def read_notice(text: str) -> Notice | None:
+    try:
+        raw = json.loads(text)
+        data = raw.get("data") or {}
+        return Notice(name=str(raw["name"]), data=data if isinstance(data, dict) else {}, text=text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# --- many recipients at once -----------------------------------------------------------------
+
+
+def addressed(user_ids: list[int], text: str) -> str:
+    """The message on ``NOTIFICATIONS``: whom it is for, and the text to send each of them."""
+    return _dump({"to": user_ids, "text": text})
+
+
+def read_addressed(payload: str) -> tuple[list[int], str] | None:
+    try:
+        message = json.loads(payload)
+        to, text = message["to"], message["text"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(to, list) or not isinstance(text, str):
+        return None
+    return [uid for uid in to if isinstance(uid, int)], text
