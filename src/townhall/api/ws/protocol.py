@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from townhall.bus import channels
+from townhall.domain.rooms.events import Audience, visible_to
 
 MAX_ID = 2**53 - 1
 MAX_MESSAGE = 16_384
@@ -200,7 +201,7 @@ class RoomEvent:
     seq: int
     name: str
     data: dict[str, Any]
-    audience: dict[str, Any] | None
+    audience: Audience | None
     text: str
 
 
@@ -214,18 +215,8 @@ def read_event(text: str) -> RoomEvent | None:
         seq=envelope.seq,
         name=envelope.name,
         data=envelope.data,
-        audience=envelope.audience,
+        audience=Audience.of(envelope.audience),
         text=text,
-    )
-
-
-def visible(event: RoomEvent, username: str, role: str | None) -> bool:
-    """Whether a person with ``role`` in the room may see ``event``."""
-    audience = event.audience
-    if audience is None:
-        return True
-    return username in audience.get("users", ()) or (
-        role is not None and role in audience.get("roles", ())
     )
 
 
@@ -327,7 +318,7 @@ class RoomStream:
 
     def _apply(self, event: RoomEvent) -> bool:
         """Advance past ``event``; True when this person may see it."""
-        shown = visible(event, self.username, self.role)
+        shown = visible_to(event.audience, self.role, self.username)
         self.last_seq = event.seq
         about_me = event.data.get("username") == self.username
         if event.name in ROLE_EVENTS and about_me:

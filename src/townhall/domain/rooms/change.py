@@ -17,7 +17,7 @@ from townhall.bus import channels
 from townhall.config import Settings
 from townhall.domain import usernames
 from townhall.domain.rooms import rules
-from townhall.domain.rooms.events import Outbox, event_payload
+from townhall.domain.rooms.events import Audience, Outbox, event_payload
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
@@ -41,21 +41,16 @@ class RoomChange:
         self,
         name: str,
         data: dict[str, Any],
-        *,
-        roles: list[str] | None = None,
-        users: list[str] | None = None,
+        audience: Audience | None = None,
     ) -> None:
-        """Append an event to the room's log. ``roles``/``users`` narrow who receives it."""
+        """Append an event to the room's log; an ``audience`` narrows who may see it."""
         self.room.seq += 1
-        audience = None
-        if roles is not None or users is not None:
-            audience = {"roles": roles or [], "users": users or []}
         event = RoomEvent(
             room_id=self.room.id,
             seq=self.room.seq,
             name=name,
             data=data,
-            audience=audience,
+            audience=None if audience is None else audience.as_json(),
             created_at=self.now,
         )
         await store.add_event(self.tx, event)

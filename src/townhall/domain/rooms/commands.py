@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from townhall.bus import channels
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Recipients
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
+from townhall.domain.rooms.events import Audience
 from townhall.domain.rooms.views import member_data
 from townhall.domain.views import person_data
 from townhall.errors import Conflict, Forbidden, InvalidInput
@@ -33,9 +33,9 @@ def command(name: str) -> Callable[[Command], Command]:
     return register
 
 
-def _private(*usernames: str) -> dict[str, Any]:
+def _private(*usernames: str) -> Audience:
     """Audience of an event for the moderators and the people it is about."""
-    return {"roles": ["moderator"], "users": list(usernames)}
+    return Audience(roles=frozenset({"moderator"}), users=frozenset(usernames))
 
 
 @command("leave")
@@ -59,7 +59,7 @@ async def raise_hand(c: RoomChange, me: RoomMember, user: User) -> None:
     # so that two hands raised within one clock tick still keep their order.
     last = await store.last_hand_raised_at(c.tx, c.room.id)
     me.hand_raised_at = max(c.now, last + timedelta(microseconds=1)) if last else c.now
-    await c.emit("hand.raised", {"username": user.username}, **_private(user.username))
+    await c.emit("hand.raised", {"username": user.username}, audience=_private(user.username))
 
 
 @command("lower_hand")
@@ -67,7 +67,7 @@ async def lower_hand(c: RoomChange, me: RoomMember, user: User) -> None:
     if me.hand_raised_at is None:
         raise Conflict("hand_not_raised", "Your hand is not raised.")
     me.hand_raised_at = None
-    await c.emit("hand.lowered", {"username": user.username}, **_private(user.username))
+    await c.emit("hand.lowered", {"username": user.username}, audience=_private(user.username))
 
 
 @command("invite_to_speak")
@@ -84,7 +84,7 @@ async def invite_to_speak(
     await c.emit(
         "speak.invited",
         {"username": other.username, "by": user.username},
-        **_private(other.username),
+        audience=_private(other.username),
     )
 
 
@@ -120,7 +120,7 @@ async def decline_speak(c: RoomChange, me: RoomMember, user: User) -> None:
     if me.invited_to_speak_at is None:
         raise Conflict("not_invited", "Nobody invited you to speak.")
     me.invited_to_speak_at = None
-    await c.emit("speak.declined", {"username": user.username}, **_private(user.username))
+    await c.emit("speak.declined", {"username": user.username}, audience=_private(user.username))
 
 
 async def _set_muted(c: RoomChange, m: RoomMember, u: User, muted: bool) -> None:

@@ -3,6 +3,7 @@ until their transaction commits."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +12,36 @@ from townhall.domain.happenings import Happening
 from townhall.storage.models import RoomEvent
 
 
-def visible_to(audience: dict[str, Any] | None, role: str | None, username: str) -> bool:
-    """May someone with ``role`` in the room (None: not in it) see an event for ``audience``?"""
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may see a room event besides everyone: the people whose *current* role in the
+    room is in ``roles`` and the people named in ``users``. An event without an audience
+    is for everyone in the room."""
+
+    roles: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any] | None) -> Audience | None:
+        """From the stored and wire form ``{"roles": [...], "users": [...]}``."""
+        if raw is None:
+            return None
+        roles, users = raw.get("roles") or (), raw.get("users") or ()
+        return cls(
+            frozenset(r for r in roles if isinstance(r, str)),
+            frozenset(u for u in users if isinstance(u, str)),
+        )
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"roles": sorted(self.roles), "users": sorted(self.users)}
+
+
+def visible_to(audience: Audience | None, role: str | None, username: str) -> bool:
+    """May ``username``, with ``role`` in the room (None: not in it), see an event for
+    ``audience``? The one rule for replaying the log and for live streams alike."""
     if audience is None:
         return True
-    return (role is not None and role in audience.get("roles", [])) or username in audience.get(
-        "users", []
-    )
+    return username in audience.users or (role is not None and role in audience.roles)
 
 
 def event_payload(event: RoomEvent) -> str:

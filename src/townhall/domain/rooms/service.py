@@ -26,6 +26,7 @@ from townhall.domain.rooms import rules
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.commands import COMMANDS
 from townhall.domain.rooms.events import (
+    Audience,
     Outbox,
     event_payload,
     visible_to,
@@ -222,7 +223,7 @@ class Rooms:
             events=tuple(
                 RoomEventView(e.seq, e.name, e.data, e.created_at)
                 for e in events
-                if visible_to(e.audience, role, user.username)
+                if visible_to(Audience.of(e.audience), role, user.username)
             )
         )
 
