@@ -54,8 +54,7 @@ def test_blocked_speakers_hide_rooms_and_are_counted() -> None:
         [room("a"), room("b")],
         {"blocked_on_stage": {"a": 1}},
         user_id=1,
-        member_clubs=set(),
-        followed_clubs=set(),
+        club_roles={},
         topics={},
     )
     assert [c.room.id for c in out.rooms] == ["b"]
@@ -80,9 +79,9 @@ def test_who_may_see_which_room() -> None:
         "banned": {"banned": 1},
         "blocked_by_moderator": {"mod_blocked": 1},
     }
-    seen = rank(rooms, standing, 1, {7}, {7}, {})
+    seen = rank(rooms, standing, 1, {7: "member"}, {})
     assert sorted(c.room.id for c in seen.rooms) == ["club", "invited", "mine", "social"]
-    outsider = rank(rooms, {}, 2, set(), {7}, {})
+    outsider = rank(rooms, {}, 2, {7: "follower"}, {})
     assert sorted(c.room.id for c in outsider.rooms) == ["banned", "mod_blocked"]
     assert outsider.hidden == 0
 

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
+from townhall.domain.clubs import rules as club_rules
 from townhall.domain.happenings import Happening
+from townhall.domain.rooms import entry
 from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.storage import hallway as store
 from townhall.storage.db import Database
@@ -140,30 +142,22 @@ def rank(
     rooms: list[store.LiveRoom],
     standing: dict[str, dict[str, int]],
     user_id: int,
-    member_clubs: set[int],
-    followed_clubs: set[int],
+    club_roles: dict[int, str],
     topics: dict[str, int],
     weights: Weights = WEIGHTS,
 ) -> Ranked:
-    """Which rooms the person may join, best first; rooms where someone they blocked is on
-    stage are counted in ``hidden`` instead. Pure: everything it needs is given."""
-
-    def has(fact: str, room_id: str) -> bool:
-        return room_id in standing.get(fact, {})
-
+    """Which rooms the person may join (``entry.may_enter``, as joining decides), best
+    first; rooms where someone they blocked is on stage are counted in ``hidden`` instead.
+    Pure: everything it needs is given (``club_roles``: club id → their role)."""
     out = Ranked()
     for room in rooms:
-        inside = has("member", room.id)
-        if not inside and not _may_enter(room, user_id, member_clubs, has):
+        if entry.may_enter(room, entry.bulk_facts(room, user_id, standing, club_roles)) is not None:
             continue
-        if has("blocked_on_stage", room.id):
+        if room.id in standing.get("blocked_on_stage", {}):
             out.hidden += 1
             continue
-        club = None
-        if room.club_id is not None and room.club_id in member_clubs:
-            club = "member"
-        elif room.club_id is not None and room.club_id in followed_clubs:
-            club = "follower"
+        role = club_roles.get(room.club_id) if room.club_id is not None else None
+        club = None if role is None else "follower" if role == club_rules.FOLLOWER else "member"
         signals = Signals(
             followed_on_stage=standing.get("followed_on_stage", {}).get(room.id, 0),
             followed_listening=standing.get("followed_listening", {}).get(room.id, 0),
@@ -176,23 +170,6 @@ def rank(
         out.rooms.append(Choice(room, value, reason))
     out.rooms.sort(key=lambda c: (-c.score, -c.room.created_at.timestamp(), c.room.id))
     return out
-
-
-def _may_enter(
-    room: store.LiveRoom,
-    user_id: int,
-    member_clubs: set[int],
-    has: Callable[[str, str], bool],
-) -> bool:
-    """The room rules of ``Rooms._may_enter``, on the facts read in bulk; plus a club's
-    members-only rooms, which exist only for its members."""
-    if room.members_only and room.club_id not in member_clubs:
-        return False
-    if has("banned", room.id) or has("blocked_by_moderator", room.id):
-        return False
-    if room.kind == "open" or room.created_by_id == user_id or has("invited", room.id):
-        return True
-    return room.kind == "social" and has("moderator_follows", room.id)
 
 
 @dataclass(frozen=True)
@@ -253,10 +230,8 @@ class Hallway:
         async with self._db.transaction() as tx:
             live = await self._live(tx)
             facts = await store.standing(tx, user.id)
-        member_clubs = {int(c) for c in facts.get("club_member", {})}
-        followed_clubs = member_clubs | {int(c) for c in facts.get("club_follower", {})}
-        topics = facts.get("topic", {})
-        ranked = rank(live.rooms, facts, user.id, member_clubs, followed_clubs, topics)
+            club_roles = await store.club_roles(tx, user.id)
+        ranked = rank(live.rooms, facts, user.id, club_roles, facts.get("topic", {}))
         upcoming = await self._upcoming(user.id, events) if self._upcoming else []
         return HallwayView(
             events=upcoming,

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, case, cast, delete, func, literal, select, union_all
+from sqlalchemy import and_, case, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from townhall.storage.models import (
     RoomMember,
     User,
 )
-from townhall.vocabulary import STAGE_ROLES, ClubRole
+from townhall.vocabulary import STAGE_ROLES
 
 STAGE = STAGE_ROLES
 
@@ -68,6 +68,12 @@ async def live_rooms(tx: AsyncSession, joined_since: datetime) -> list[LiveRoom]
     ]
 
 
+async def club_roles(tx: AsyncSession, user_id: int) -> dict[int, str]:
+    """club id → the person's role in it, for every club they are part of."""
+    query = select(ClubMember.club_id, ClubMember.role).where(ClubMember.user_id == user_id)
+    return {int(c): str(r) for c, r in (await tx.execute(query)).all()}
+
+
 async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
     """Everything the hallway needs to know about one person, in one round trip: for each
     fact, key → number.
@@ -75,8 +81,9 @@ async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
     About rooms (key: room id): ``member`` (they are in it), ``followed_on_stage`` /
     ``followed_listening`` (people they follow), ``blocked_on_stage`` (people they
     blocked), ``blocked_by_moderator``, ``banned``, ``invited``, ``moderator_follows`` (a
-    moderator follows them). About them (other keys): ``topic`` (word → weight),
-    ``club_member`` / ``club_follower`` (club id → 1)."""
+    moderator follows them; read for social rooms only). ``member`` to ``moderator_follows``
+    are the entry facts, named as ``storage.rooms.entry_facts`` names them for one room.
+    About them (other key): ``topic`` (word → weight)."""
     m = RoomMember
 
     parts = [
@@ -118,11 +125,6 @@ async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
         select(HallwayTopic.word, literal("topic"), HallwayTopic.weight).where(
             HallwayTopic.user_id == user_id
         ),
-        select(
-            cast(ClubMember.club_id, String),
-            case((ClubMember.role == ClubRole.FOLLOWER, "club_follower"), else_="club_member"),
-            literal(1),
-        ).where(ClubMember.user_id == user_id),
     ]
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for room_id, name, n in (await tx.execute(union_all(*parts))).all():
@@ -138,8 +140,11 @@ class OnStage:
     avatar: str | None
 
 
-async def live_stages(tx: AsyncSession) -> dict[str, list[OnStage]]:
-    """Who is on stage in every live room, moderators first, then by arrival."""
+async def live_stages(
+    tx: AsyncSession, room_ids: list[str] | None = None
+) -> dict[str, list[OnStage]]:
+    """Who is on stage in every live room (or in those of ``room_ids``), moderators first,
+    then by arrival."""
     query = (
         select(RoomMember.room_id, RoomMember.role, User.username, User.display_name, User.avatar)
         .join(User, User.id == RoomMember.user_id)
@@ -147,6 +152,8 @@ async def live_stages(tx: AsyncSession) -> dict[str, list[OnStage]]:
         .where(Room.status == "live", RoomMember.role.in_(STAGE))
         .order_by(RoomMember.room_id, RoomMember.role, RoomMember.joined_at)
     )
+    if room_ids is not None:
+        query = query.where(RoomMember.room_id.in_(room_ids))
     out: dict[str, list[OnStage]] = defaultdict(list)
     for room_id, role, username, display_name, avatar in (await tx.execute(query)).all():
         out[room_id].append(OnStage(role, username, display_name, avatar))

@@ -5,13 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage import keyset
 from townhall.storage.keyset import Key
 from townhall.storage.models import (
     Block,
+    ClubMember,
     Follow,
     Room,
     RoomBan,
@@ -42,9 +55,40 @@ async def room(tx: AsyncSession, room_id: str) -> Room | None:
     return await tx.get(Room, room_id)
 
 
-async def live_rooms(tx: AsyncSession, limit: int) -> list[Room]:
-    query = select(Room).where(Room.status == "live").order_by(Room.created_at.desc()).limit(limit)
-    return list((await tx.execute(query)).scalars())
+async def entry_facts(tx: AsyncSession, room: Room, user_id: int) -> tuple[set[str], str | None]:
+    """How one person stands to one room, as far as entering it goes, in one round trip: the
+    facts that hold, named as ``storage.hallway.standing`` names them for every room at once
+    (``member``, ``banned``, ``blocked_by_moderator``, ``invited``, ``moderator_follows``),
+    and the person's role in the room's club (None without one)."""
+    m = RoomMember
+    moderators = select(m.user_id).where(m.room_id == room.id, m.role == "moderator")
+
+    def fact(name: str, *where: Any) -> Any:
+        return select(literal(name), cast(null(), String)).where(exists().where(*where))
+
+    parts = [
+        fact("member", m.room_id == room.id, m.user_id == user_id),
+        fact("banned", RoomBan.room_id == room.id, RoomBan.user_id == user_id),
+        fact("invited", RoomInvitation.room_id == room.id, RoomInvitation.user_id == user_id),
+        fact("blocked_by_moderator", Block.blocked_id == user_id, Block.blocker_id.in_(moderators)),
+        fact(
+            "moderator_follows", Follow.followee_id == user_id, Follow.follower_id.in_(moderators)
+        ),
+    ]
+    if room.club_id is not None:
+        parts.append(
+            select(literal("club_role"), ClubMember.role).where(
+                ClubMember.club_id == room.club_id, ClubMember.user_id == user_id
+            )
+        )
+    held: set[str] = set()
+    club_role = None
+    for name, role in (await tx.execute(union_all(*parts))).all():
+        if name == "club_role":
+            club_role = str(role)
+        else:
+            held.add(str(name))
+    return held, club_role
 
 
 async def member(tx: AsyncSession, room_id: str, user_id: int) -> RoomMember | None:

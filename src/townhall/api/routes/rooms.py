@@ -171,7 +171,7 @@ async def live_rooms(
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Any:
-    """Live rooms you may join, newest first."""
+    """Live rooms you may join or are in, newest first."""
     return RoomListOut(
         items=[RoomCardOut.model_validate(c) for c in await container.rooms.live(user, limit)]
     )

@@ -22,7 +22,7 @@ from townhall.config import Settings
 from townhall.domain.clubs import rules as club_rules
 from townhall.domain.hallway import ROOM_CHANGED, ROOM_JOINED
 from townhall.domain.happenings import Happening, Happenings, Recipients
-from townhall.domain.rooms import rules
+from townhall.domain.rooms import entry, rules
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.commands import COMMANDS
 from townhall.domain.rooms.events import (
@@ -42,12 +42,13 @@ from townhall.domain.rooms.views import (
     member_view,
     stage_person,
 )
-from townhall.domain.views import RoomCard
+from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from townhall.media.policy import StageState
 from townhall.ratelimit import RateLimiter
 from townhall.storage import clubs as club_store
 from townhall.storage import events as event_store
+from townhall.storage import hallway as hallway_store
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
@@ -200,7 +201,7 @@ class Rooms:
         room = await store.room(tx, room_id)
         if room is None:
             raise NotFound("room_not_found", "There is no such room.")
-        if room.status == "live" and await store.member(tx, room.id, user.id) is None:
+        if room.status == "live":
             refusal = await self._may_enter(tx, room, user)
             if refusal is not None:
                 raise refusal
@@ -315,48 +316,40 @@ class Rooms:
         )
 
     async def live(self, user: User, limit: int = 50) -> list[RoomCard]:
-        """Live rooms ``user`` may join, newest first (``GET /api/rooms``; the hallway ranks
-        them instead)."""
-        out = []
+        """Live rooms ``user`` may join or is in, newest first (``GET /api/rooms``; the
+        hallway ranks them instead). The same rule as joining, on facts read for every live
+        room at once: a fixed number of queries, whatever the number of rooms."""
         async with self._db.transaction() as tx:
-            for room in await store.live_rooms(tx, limit * 3):
-                if await self._may_enter(tx, room, user) is None:
-                    counts = await store.count_roles(tx, room.id)
-                    rows = await store.stage_members(tx, room.id)
-                    out.append(
-                        RoomCard(
-                            id=room.id,
-                            title=room.title,
-                            kind=room.kind,
-                            stage=tuple(stage_person(m, u) for m, u in rows),
-                            listeners=counts["listener"],
-                        )
-                    )
-                if len(out) >= limit:
-                    break
-        return out
+            rooms = await hallway_store.live_rooms(tx, self._clock.now())
+            standing = await hallway_store.standing(tx, user.id)
+            club_roles = await hallway_store.club_roles(tx, user.id)
+            rooms.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            shown = [
+                r
+                for r in rooms
+                if entry.may_enter(r, entry.bulk_facts(r, user.id, standing, club_roles)) is None
+            ][:limit]
+            stages = await hallway_store.live_stages(tx, [r.id for r in shown])
+        return [
+            RoomCard(
+                id=r.id,
+                title=r.title,
+                kind=r.kind,
+                stage=tuple(
+                    StagePersonView(p.username, p.display_name, file_url(p.avatar), p.role)
+                    for p in stages.get(r.id, [])
+                ),
+                listeners=r.listeners,
+            )
+            for r in shown
+        ]
 
     # --- joining and leaving -----------------------------------------------------------------
 
-    async def _may_enter(self, tx: AsyncSession, room: Room, user: User) -> Forbidden | None:
-        if await store.is_banned(tx, room.id, user.id):
-            return Forbidden("removed_from_room", "A moderator removed you from this room.")
-        moderators = await store.moderator_ids(tx, room.id)
-        if await store.blocked_by_any(tx, user.id, moderators):
-            return Forbidden("blocked_by_moderator", "You cannot join this room.")
-        if room.members_only and room.club_id is not None and room.created_by_id != user.id:
-            role = await club_store.role_of(tx, room.club_id, user.id)
-            if not club_rules.may(role, "members_only"):
-                return Forbidden("club_members_only", "This room is for the club's members only.")
-        if room.kind == "open" or room.created_by_id == user.id:
-            return None
-        if await store.is_invited(tx, room.id, user.id):
-            return None
-        if room.kind == "social" and await store.followed_by_any(tx, user.id, moderators):
-            return None
-        return Forbidden(
-            "room_not_open_to_you", f"This room is {room.kind}; you need an invitation."
-        )
+    async def _may_enter(self, tx: AsyncSession, room: Room, user: User) -> entry.Refusal | None:
+        """``entry.may_enter`` on the facts read for this one room."""
+        held, club_role = await store.entry_facts(tx, room, user.id)
+        return entry.may_enter(room, entry.Facts.of(held, club_role, room.created_by_id == user.id))
 
     async def join(self, user: User, room_id: str) -> RoomSnapshot:
         """Enter a room, always into the audience, muted. Joining again keeps your role."""
