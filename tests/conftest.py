@@ -139,7 +139,10 @@ def stack(request: pytest.FixtureRequest) -> str:
 def settings(
     stack: str, request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Mailbox, int]
 ) -> Settings:
-    extra: dict[str, Any] = {"public_url": "http://townhall.test"}
+    # The clock is a fake the test moves: the rounds that act on time run when a test runs
+    # them (``rooms.sweep()``, ``gateway.heartbeat()``, ``notifications.sweep()``), never
+    # on their own between a test's steps. Served processes run them (tests/test_serve.py).
+    extra: dict[str, Any] = {"public_url": "http://townhall.test", "periodic_sweeps": False}
     if stack == "postgres":
         extra["database_url"] = request.getfixturevalue("postgres_url")
         extra["redis_url"] = REDIS_URL

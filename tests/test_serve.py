@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.waiting import PATIENCE, child, until
+from townhall.client import Townhall
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -58,3 +61,52 @@ def test_serve_migrates_prints_the_address_and_answers(tmp_path: Path) -> None:
     messages = [json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{")]
     assert any(m.startswith(f"serving on 127.0.0.1:{port}, database sqlite") for m in messages)
     assert "Application shutdown complete." in messages
+
+
+async def test_a_served_process_sweeps_rooms_on_its_own(tmp_path: Path) -> None:
+    """Nobody runs the sweeper by hand here: a moderator who shows no sign of life is marked
+    away, then removed, and the room left empty ends, all in the served process's own
+    time."""
+    data, port = tmp_path / "data", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNHALL_")}
+    env.update(
+        TOWNHALL_ROOM_PRESENCE_TIMEOUT_SECONDS="1",
+        TOWNHALL_ROOM_MODERATOR_GRACE_SECONDS="1",
+        TOWNHALL_ROOM_SWEEP_INTERVAL_SECONDS="0.2",
+    )
+    townhall = (sys.executable, "-m", "townhall", "--data-dir", str(data))
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [*townhall, *args], env=env, capture_output=True, text=True, timeout=PATIENCE
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    cli("create-member", "--email", "mona@example.org", "--username", "mona")
+    link = cli("signin-link", "mona")
+    base = f"http://127.0.0.1:{port}"
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(f"{base}/healthz", timeout=2)).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    async with child("townhall serve", *townhall, "serve", "--port", str(port), env=env) as server:
+        await until(healthy, "the server to answer", watch=(server,))
+        async with Townhall(base) as mona:
+            await mona.sign_in_with_link(link)
+            rid = (await mona.create_room("Nobody home"))["id"]
+
+            async def ended() -> bool:
+                return (await mona.room(rid))["status"] == "ended"
+
+            await until(ended, "the sweeper to end the abandoned room", watch=(server,))
+            log = (await mona.events(rid))["events"]
+            assert [(e["name"], e["data"]) for e in log[-3:]] == [
+                ("member.away", {"username": "mona"}),
+                ("member.left", {"username": "mona", "reason": "disconnected"}),
+                ("room.ended", {"reason": "empty"}),
+            ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from townhall.api.ws.gateway import Gateway
+from townhall.api.ws.gateway import PRESENCE_INTERVAL, Gateway
 from townhall.bus import EventBus
 from townhall.bus.memory import MemoryBus
 from townhall.bus.redis import RedisBus
@@ -68,6 +68,7 @@ class Container:
     events: Events
     sweeper: Periodic
     gateway: Gateway
+    presence: Periodic
     media: MediaServer
     voice: Voice
     notifications: Notifications
@@ -75,24 +76,31 @@ class Container:
     hallway: Hallway
     _closed: bool = field(default=False, repr=False)
 
+    @property
+    def sweeps(self) -> tuple[Periodic, ...]:
+        """The rounds that act on the passing of time: the room sweeper, the sockets'
+        presence round, the notification sweeper."""
+        return (self.sweeper, self.presence, self.notification_sweeper)
+
     async def start(self) -> None:
-        """Start the background parts: the bus reader, the room sweeper, socket presence."""
+        """Start the background parts: the bus reader, hallway hints and, unless
+        ``periodic_sweeps`` is off (a fake clock moved by hand), the sweeps."""
         await self.bus.start()
-        self.sweeper.start()
-        self.gateway.start()
         await self.gateway.follow_shared()
-        self.notification_sweeper.start()
         self.hallway.start()
+        if self.settings.periodic_sweeps:
+            for sweep in self.sweeps:
+                sweep.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        for sweep in self.sweeps:
+            await sweep.close()
         await self.gateway.close()
         await self.media.close()
         await self.hallway.close()
-        await self.notification_sweeper.close()
-        await self.sweeper.close()
         await self.bus.close()
         await self.limiter.close()
         await self.db.close()
@@ -140,6 +148,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
     happenings.listen(hallway.on_happening)
     media = MediaServer(settings, bus)
+    gateway = Gateway(bus, rooms, also_present=media.present)
     return Container(
         settings=settings,
         clock=clock,
@@ -160,7 +169,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clubs=Clubs(db, settings, clock, limiter, pictures, happenings),
         events=events,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
-        gateway=Gateway(bus, rooms, also_present=media.present),
+        gateway=gateway,
+        presence=Periodic("ws-presence", PRESENCE_INTERVAL, gateway.heartbeat),
         media=media,
         voice=Voice(settings, rooms, media, limiter),
         notifications=notifications,

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     notification_direct_max: int = Field(20, ge=0, le=1000)
     notification_sweep_interval_seconds: float = Field(60.0, gt=0)
     hallway_hint_seconds: float = Field(5.0, gt=0)
+    # The rounds that act on the passing of time (room presence, held notifications, the
+    # sockets' signs of life) run on their own. Off only where a fake clock is moved and
+    # each round is run by hand: the test stacks.
+    periodic_sweeps: bool = True
 
     # S7 clubs and events
     club_found_min_rooms_hosted: int = Field(3, ge=0)

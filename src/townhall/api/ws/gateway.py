@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from townhall.api.ws import protocol
 from townhall.bus import EventBus, channels
 from townhall.domain.rooms.service import Rooms
-from townhall.tasks import Periodic
 
 if TYPE_CHECKING:
     from townhall.api.ws.connection import Connection
@@ -31,7 +30,6 @@ class Gateway:
         self,
         bus: EventBus,
         rooms: Rooms,
-        presence_interval: float = PRESENCE_INTERVAL,
         also_present: Callable[[], dict[str, set[int]]] | None = None,
     ):
         self._bus = bus
@@ -45,13 +43,8 @@ class Gateway:
         self._subscribed: set[str] = set()
         self._lock = asyncio.Lock()
         self.connections: set[Connection] = set()
-        self._presence = Periodic("ws-presence", presence_interval, self.heartbeat)
-
-    def start(self) -> None:
-        self._presence.start()
 
     async def close(self) -> None:
-        await self._presence.close()
         for conn in tuple(self.connections):
             conn.close(1001)
 
