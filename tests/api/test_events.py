@@ -32,19 +32,26 @@ def vevent(ics: bytes) -> Any:
 
 
 async def test_schedule_an_event_and_tell_the_hosts_followers(people: Any, container: Any) -> None:
-    """The start is kept with its zone; followers of every host are told it was scheduled."""
+    """The start is kept with its zone; followers of the host are told it was scheduled, and
+    of a co-host once they accept (docs/events.md, Co-hosts)."""
     heard = Heard(container)
     ada = await people.member("ada")
-    await people.member("bob")
+    bob = await people.member("bob")
     e = await schedule(ada, cohosts=["@bob", "ada"])
     assert e["starts_at"].startswith("2026-03-10T19:00:00")
     assert (e["local_start"], e["time_zone"]) == ("2026-03-10T20:00", "Europe/Paris")
-    assert [h["username"] for h in e["hosts"]] == ["ada", "bob"]
+    assert [h["username"] for h in e["hosts"]] == ["ada"]
+    assert [h["username"] for h in e["invited"]] == ["bob"]
     assert e["status"] == "scheduled" and e["is_host"] and e["url"].endswith(f"/e/{e['id']}")
     (told,) = heard.of("event.scheduled")
     ids = (await user_id(container, "ada"), await user_id(container, "bob"))
-    assert told.recipients.followers_of == ids and told.recipients.club is None
+    assert told.recipients.followers_of == ids[:1] and told.recipients.club is None
     assert told.data["event_id"] == e["id"] and told.data["name"] == "Bebop night"
+    (asked,) = heard.of("event.cohost_invited")
+    assert asked.recipients.users == ids[1:] and asked.data["event_id"] == e["id"]
+    r = await bob.post(f"/api/events/{e['id']}/cohost/accept")
+    assert [h["username"] for h in r.json()["hosts"]] == ["ada", "bob"]
+    assert [h.recipients.followers_of for h in heard.of("event.scheduled")] == [ids[:1], ids[1:]]
 
 
 BAD_INPUT = [

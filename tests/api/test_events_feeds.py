@@ -126,6 +126,7 @@ async def test_a_host_starts_the_room_and_the_reminded_are_told(
         ada, club=c["id"], members_only=True, cohosts=["bob"], starts_at="2026-03-02T10:00"
     )
     await bob.put(f"/api/events/{e['id']}/reminder")
+    assert (await bob.post(f"/api/events/{e['id']}/cohost/accept")).status_code == 200
     r = await bob.post(f"/api/events/{e['id']}/start")
     assert r.status_code == 409 and code(r) == "event_too_early"
     clock.advance(hours=20, minutes=30)  # 08:30 UTC, 09:30 in Paris: 30 minutes before

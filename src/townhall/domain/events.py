@@ -2,8 +2,11 @@
 
 An event is a room booked in advance. Its creator edits and cancels it; any of its hosts
 (the creator and up to ``event_max_cohosts`` co-hosts) starts its room, and hosts become
-moderators when they join that room. Happenings are emitted after each commit:
-``event.scheduled``, ``event.starting`` and ``event.cancelled``.
+moderators when they join that room. A co-host is asked first: naming someone invites them
+(``event.cohost_invited``), and until they accept they are not listed, not told to anyone as
+a host, not in their own calendar, and have no host powers. Happenings are emitted after
+each commit: ``event.scheduled``, ``event.cohost_invited``, ``event.starting`` and
+``event.cancelled``.
 """
 
 from __future__ import annotations
@@ -83,9 +86,14 @@ class EventView:
     room_id: str | None
     url: str
     hosts: tuple[PersonView, ...]
+    """The creator, then the co-hosts who accepted."""
     host_ids: tuple[int, ...]
+    invited: tuple[PersonView, ...]
+    """Co-hosts asked who have not answered; shown to the creator only."""
     reminded: bool
     is_host: bool
+    invitation: bool
+    """The viewer is asked to co-host and has not answered."""
     sequence: int
     """Grows with each change; calendars compare it."""
     created_at: datetime
@@ -94,6 +102,10 @@ class EventView:
 
 def event_not_found() -> NotFound:
     return NotFound("event_not_found", "There is no such event.")
+
+
+def invitation_not_found() -> NotFound:
+    return NotFound("cohost_invitation_not_found", "You have no invitation to co-host this event.")
 
 
 def check_name(name: str) -> str:
@@ -219,12 +231,15 @@ class Events:
     ) -> list[EventView]:
         ids = [e.id for e in events]
         hosts = await store.hosts(tx, ids)
+        invited = await store.invited(tx, ids) if viewer else {}
         clubs = await store.clubs(tx, sorted({e.club_id for e in events if e.club_id}))
         reminded = await store.reminded(tx, ids, viewer.id) if viewer else set()
         out = []
         for e in events:
             club = clubs.get(e.club_id) if e.club_id else None
             people = hosts.get(e.id, [])
+            asked = invited.get(e.id, [])
+            creator = viewer is not None and viewer.id == e.created_by_id
             out.append(
                 EventView(
                     id=e.id,
@@ -240,8 +255,10 @@ class Events:
                     url=self.url(e.id),
                     hosts=tuple(PersonView.of(u) for u in people),
                     host_ids=tuple(u.id for u in people),
+                    invited=tuple(PersonView.of(u) for u in asked) if creator else (),
                     reminded=e.id in reminded,
                     is_host=viewer is not None and any(h.id == viewer.id for h in people),
+                    invitation=viewer is not None and any(u.id == viewer.id for u in asked),
                     sequence=e.sequence,
                     created_at=e.created_at,
                     updated_at=e.updated_at,
@@ -255,6 +272,28 @@ class Events:
     async def _emit(self, happening: Happening | None) -> None:
         if happening is not None:
             await self._happenings.emit(happening)
+
+    def _invitations(self, event: EventView, actor: User, user_ids: list[int]) -> list[Happening]:
+        """One ``event.cohost_invited`` per person newly asked, to them alone."""
+        return [
+            Happening(
+                kind="event.cohost_invited",
+                recipients=Recipients(users=(uid,)),
+                actor_id=actor.id,
+                data={
+                    "event_id": event.id,
+                    "name": event.name,
+                    "starts_at": event.starts_at.isoformat(),
+                    "time_zone": event.time_zone,
+                    "club_id": event.club.id if event.club else None,
+                    "club_name": event.club.name if event.club else None,
+                    "hosts": [h.username for h in event.hosts],
+                    "url": event.url,
+                },
+                key=f"event.cohost_invited:{event.id}:{uid}",
+            )
+            for uid in user_ids
+        ]
 
     def _happening(
         self, kind: str, event: EventView, actor: User, host_ids: tuple[int, ...], **extra: Any
@@ -321,11 +360,12 @@ class Events:
                     updated_at=now,
                 ),
             )
-            host_ids = [user.id, *cohosts]
-            await store.set_hosts(tx, event.id, host_ids)
+            asked = await store.set_hosts(tx, event.id, user.id, cohosts)
             view = await self._view(tx, event, user)
         logger.info("event %s scheduled by user %s", event.id, user.id)
-        await self._emit(self._happening("event.scheduled", view, user, tuple(host_ids)))
+        await self._emit(self._happening("event.scheduled", view, user, view.host_ids))
+        for invitation in self._invitations(view, user, asked):
+            await self._emit(invitation)
         return view
 
     async def _own(self, tx: AsyncSession, user: User, event_id: int) -> Event:
@@ -343,9 +383,11 @@ class Events:
         return event
 
     async def edit(self, user: User, event_id: int, data: EventInput) -> EventView:
-        """Change what was given; the calendar entry keeps its UID and its SEQUENCE grows."""
+        """Change what was given; the calendar entry keeps its UID and its SEQUENCE grows.
+        Co-hosts named for the first time are invited; the others keep their answer."""
         name = check_name(data.name) if data.name is not None else None
         description = check_description(data.description) if data.description is not None else None
+        asked: list[int] = []
         async with self._db.transaction() as tx:
             event = await self._own(tx, user, event_id)
             if data.starts_at is not None or data.time_zone is not None:
@@ -361,14 +403,60 @@ class Events:
                 event.members_only = data.members_only
             if data.cohosts is not None:
                 cohosts = await self._cohosts(tx, user, data.cohosts, event.club_id)
-                await store.set_hosts(tx, event.id, [user.id, *cohosts])
+                asked = await store.set_hosts(tx, event.id, user.id, cohosts)
             if name is not None:
                 event.name = name
             if description is not None:
                 event.description = description
             event.sequence += 1
             event.updated_at = self._clock.now()
-            return await self._view(tx, event, user)
+            view = await self._view(tx, event, user)
+        for invitation in self._invitations(view, user, asked):
+            await self._emit(invitation)
+        return view
+
+    async def answer(self, user: User, event_id: int, accept: bool) -> EventView:
+        """Accept or decline an invitation to co-host. Accepting makes the person a host (and
+        tells their followers, if the event has not started); declining is final for this
+        event. A co-host who accepted may also step down by declining."""
+        async with self._db.transaction() as tx:
+            event = await store.lock_event(tx, event_id)
+            if event is None:
+                raise event_not_found()
+            row = await store.host_row(tx, event.id, user.id)
+            if (
+                row is None
+                or row.user_id == event.created_by_id
+                or row.state == store.DECLINED
+                or (accept and row.state == store.HOST)
+            ):
+                raise invitation_not_found()
+            if event.status == "cancelled":
+                raise Conflict("event_cancelled", "This event was cancelled.")
+            if accept:
+                require_member(user)
+            row.state = store.HOST if accept else store.DECLINED
+            event.sequence += 1
+            event.updated_at = self._clock.now()
+            view = await self._view(tx, event, user)
+        logger.info(
+            "user %s %s co-hosting event %s",
+            user.id,
+            "accepted" if accept else "declined",
+            event_id,
+        )
+        if accept and view.status == "scheduled":
+            told = self._happening("event.scheduled", view, user, (user.id,))
+            await self._emit(
+                Happening(
+                    kind=told.kind,
+                    recipients=Recipients(followers_of=(user.id,)),
+                    actor_id=user.id,
+                    data=told.data,
+                    key=f"event.scheduled:{view.id}:{user.id}",
+                )
+            )
+        return view
 
     async def cancel(self, user: User, event_id: int) -> EventView:
         """Cancel an event that has neither started nor passed; reminded people are told."""

@@ -54,6 +54,7 @@ KINDS: dict[str, Kind] = {
     "room.speaking": Kind(False, "Someone you follow went on stage."),
     "room.pinged": Kind(True, "Someone pinged you into a room."),
     "event.scheduled": Kind(False, "An event by people or a club you follow was scheduled."),
+    "event.cohost_invited": Kind(True, "Someone asked you to co-host their event."),
     "event.starting": Kind(True, "An event you follow or asked to be reminded of starts."),
     "event.cancelled": Kind(True, "An event you follow or asked to be reminded of is off."),
     "user.followed": Kind(False, "Someone followed you."),

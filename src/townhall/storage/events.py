@@ -38,22 +38,50 @@ async def lock_event(tx: AsyncSession, event_id: int) -> Event | None:
     return (await tx.execute(query)).scalar_one_or_none()
 
 
-async def set_hosts(tx: AsyncSession, event_id: int, user_ids: list[int]) -> None:
-    """The hosts, in order: the creator first, then the co-hosts."""
-    await tx.execute(delete(EventHost).where(EventHost.event_id == event_id))
-    for position, user_id in enumerate(user_ids):
-        tx.add(EventHost(event_id=event_id, user_id=user_id, position=position))
+HOST = "host"
+INVITED = "invited"
+DECLINED = "declined"
+
+
+async def set_hosts(
+    tx: AsyncSession, event_id: int, creator_id: int, cohost_ids: list[int]
+) -> list[int]:
+    """The creator hosts; the co-hosts named, in order, keep their answer or are invited.
+    Rows of people no longer named go, except declined ones, which stay so that naming them
+    again invites nobody. Returns the people newly invited."""
+    rows = {
+        r.user_id: r
+        for r in (
+            await tx.execute(select(EventHost).where(EventHost.event_id == event_id))
+        ).scalars()
+    }
+    named = [creator_id, *(i for i in cohost_ids if i != creator_id)]
+    invited: list[int] = []
+    for position, user_id in enumerate(named):
+        row = rows.pop(user_id, None)
+        if row is None:
+            state = HOST if user_id == creator_id else INVITED
+            tx.add(EventHost(event_id=event_id, user_id=user_id, position=position, state=state))
+            if state == INVITED:
+                invited.append(user_id)
+        else:
+            row.position = position
+    gone = [uid for uid, row in rows.items() if row.state != DECLINED]
+    if gone:
+        await tx.execute(
+            delete(EventHost).where(EventHost.event_id == event_id, EventHost.user_id.in_(gone))
+        )
     await tx.flush()
+    return invited
 
 
-async def hosts(tx: AsyncSession, event_ids: list[int]) -> dict[int, list[User]]:
-    """Event id -> its hosts in order."""
+async def _people(tx: AsyncSession, event_ids: list[int], state: str) -> dict[int, list[User]]:
     if not event_ids:
         return {}
     query = (
         select(EventHost.event_id, User)
         .join(User, User.id == EventHost.user_id)
-        .where(EventHost.event_id.in_(event_ids))
+        .where(EventHost.event_id.in_(event_ids), EventHost.state == state)
         .order_by(EventHost.event_id, EventHost.position)
     )
     found: dict[int, list[User]] = {i: [] for i in event_ids}
@@ -62,15 +90,38 @@ async def hosts(tx: AsyncSession, event_ids: list[int]) -> dict[int, list[User]]
     return found
 
 
+async def hosts(tx: AsyncSession, event_ids: list[int]) -> dict[int, list[User]]:
+    """Event id -> its hosts in order (the creator, then co-hosts who accepted)."""
+    return await _people(tx, event_ids, HOST)
+
+
+async def invited(tx: AsyncSession, event_ids: list[int]) -> dict[int, list[User]]:
+    """Event id -> the co-hosts asked who have not answered yet."""
+    return await _people(tx, event_ids, INVITED)
+
+
+async def host_row(tx: AsyncSession, event_id: int, user_id: int) -> EventHost | None:
+    query = (
+        select(EventHost)
+        .where(EventHost.event_id == event_id, EventHost.user_id == user_id)
+        .with_for_update()
+    )
+    return (await tx.execute(query)).scalar_one_or_none()
+
+
 async def is_host(tx: AsyncSession, event_id: int, user_id: int) -> bool:
-    return await tx.get(EventHost, (event_id, user_id)) is not None
+    row = await tx.get(EventHost, (event_id, user_id))
+    return row is not None and row.state == HOST
 
 
 async def hosts_room(tx: AsyncSession, room_id: str, user_id: int) -> bool:
-    """Is the person a host of the event whose room this is?"""
+    """Is the person a host (not merely invited) of the event whose room this is?"""
     query = select(
         exists().where(
-            Event.room_id == room_id, EventHost.event_id == Event.id, EventHost.user_id == user_id
+            Event.room_id == room_id,
+            EventHost.event_id == Event.id,
+            EventHost.user_id == user_id,
+            EventHost.state == HOST,
         )
     )
     return bool((await tx.execute(query)).scalar())
@@ -114,7 +165,9 @@ async def reminded(tx: AsyncSession, event_ids: list[int], user_id: int) -> set[
 
 
 def _hosted_by(user_id: int) -> Any:
-    return exists().where(EventHost.event_id == Event.id, EventHost.user_id == user_id)
+    return exists().where(
+        EventHost.event_id == Event.id, EventHost.user_id == user_id, EventHost.state == HOST
+    )
 
 
 async def _page(
@@ -135,7 +188,9 @@ async def upcoming_for(
     """Events not cancelled, starting after ``since``, hosted by the person or by people they
     follow, or of clubs they follow; members-only events only for the club's members."""
     followed = select(Follow.followee_id).where(Follow.follower_id == user_id)
-    by_followed = exists().where(EventHost.event_id == Event.id, EventHost.user_id.in_(followed))
+    by_followed = exists().where(
+        EventHost.event_id == Event.id, EventHost.user_id.in_(followed), EventHost.state == HOST
+    )
     clubs_followed = select(ClubMember.club_id).where(ClubMember.user_id == user_id)
     member_of = select(ClubMember.club_id).where(
         ClubMember.user_id == user_id, ClubMember.role.in_(MEMBER_ROLES)

@@ -378,6 +378,10 @@ class Event(Base):
 
 
 class EventHost(Base):
+    """A host of an event, or someone asked to be one. Only ``state == "host"`` rows host:
+    a co-host is ``invited`` until they accept, and a ``declined`` row keeps them from being
+    invited to that event again."""
+
     __tablename__ = "event_hosts"
 
     event_id: Mapped[int] = mapped_column(
@@ -387,6 +391,7 @@ class EventHost(Base):
         Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(10), server_default="host")
 
 
 class EventReminder(Base):

@@ -43,6 +43,8 @@ export function describe(n) {
       return { text: t("notif.room_pinged", { by, title }), link: room };
     case "event.scheduled":
       return { text: t("notif.event_scheduled", { by, name: d.name || "", when }), link: event };
+    case "event.cohost_invited":
+      return { text: t("notif.event_cohost_invited", { by, name: d.name || "", when }), link: event };
     case "event.starting":
       return {
         text: t("notif.event_starting", { name: d.name || "" }),

@@ -81,8 +81,12 @@ class EventPreviewOut(Out):
 
 
 class EventOut(EventPreviewOut):
+    invited: list[UserRef] = Field(
+        description="Co-hosts asked who have not answered (shown to the creator only)."
+    )
     reminded: bool = Field(description="You asked to be told when it starts.")
     is_host: bool
+    invitation: bool = Field(description="You are asked to co-host and have not answered.")
 
 
 class FeedOut(BaseModel):
@@ -154,6 +158,18 @@ async def edit_event(
 ) -> Any:
     """Change an event that has not started (the person who scheduled it)."""
     return event_out(await container.events.edit(user, event_id, _input(body)))
+
+
+@router.post("/api/events/{event_id}/cohost/accept", response_model=EventOut)
+async def accept_cohosting(event_id: EventId, user: MemberDep, container: ContainerDep) -> Any:
+    """Accept the invitation to co-host: you are listed as a host and may start the event."""
+    return event_out(await container.events.answer(user, event_id, True))
+
+
+@router.post("/api/events/{event_id}/cohost/decline", response_model=EventOut)
+async def decline_cohosting(event_id: EventId, user: UserDep, container: ContainerDep) -> Any:
+    """Decline the invitation to co-host (or step down as a co-host); final for this event."""
+    return event_out(await container.events.answer(user, event_id, False))
 
 
 @router.post("/api/events/{event_id}/cancel", response_model=EventOut)

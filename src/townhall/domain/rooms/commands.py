@@ -258,7 +258,10 @@ async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = N
         raise Conflict("already_in_room", f"@{other.username} is already here.")
     if await store.is_banned(c.tx, c.room.id, other.id):
         raise Forbidden("removed_from_room", f"@{other.username} was removed from this room.")
-    await store.invite(c.tx, c.room.id, other.id, user.id, c.now)
+    # S4: a social or closed room admits the people a moderator invited. Anyone in the room
+    # may tell a follower about it, but only a moderator's ping is that invitation.
+    if me.role == "moderator":
+        await store.invite(c.tx, c.room.id, other.id, user.id, c.now)
     c.outbox.add(
         channels.user(other.id),
         channels.notice(

@@ -47,7 +47,7 @@ class Facts:
     creator: bool = False
     """They opened the room."""
     invited: bool = False
-    """They were pinged into the room."""
+    """A moderator pinged them into the room."""
     followed_by_moderator: bool = False
     """A moderator in the room follows them."""
 

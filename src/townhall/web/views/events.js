@@ -98,7 +98,7 @@ function eventFields(event = null) {
         "aria-describedby": "zone-line" }),
       el("p", { id: "zone-line", class: "muted small" }, t("event.time_zone", { zone }))),
     field("cohosts", "event.cohosts", {
-      value: event ? event.hosts.slice(1).map((h) => h.username).join(" ") : "",
+      value: event ? [...event.hosts.slice(1), ...(event.invited || [])].map((h) => h.username).join(" ") : "",
       autocomplete: "off", dir: "ltr", "aria-describedby": "cohosts-help",
     }),
     el("p", { id: "cohosts-help", class: "muted small" }, t("event.cohosts_help")),
@@ -228,9 +228,18 @@ function eventPage(main, ctx, id) {
       event.club ? el("p", {}, t("event.in_club"), " ", el("a", { href: href(`/club/${event.club.id}`) }, event.club.name),
         event.members_only ? ` · ${t("event.members_only")}` : "") : null,
       event.description ? el("p", { class: "bio", dir: "auto" }, event.description) : null,
+      event.invitation ? el("div", { class: "notice", "data-key": "cohost-invitation" },
+        el("p", {}, t("event.invitation")),
+        el("div", { class: "actions" },
+          el("button", { type: "button", "data-key": "accept-cohost", onclick: () => act(() => post(`${base}/cohost/accept`), "start") },
+            t("event.accept_cohost")),
+          el("button", { type: "button", class: "secondary", "data-key": "decline-cohost", onclick: () => act(() => post(`${base}/cohost/decline`), "ics") },
+            t("event.decline_cohost")))) : null,
       el("h2", {}, t("event.hosts")),
       el("ul", { class: "people-list" }, event.hosts.map((h) => el("li", {},
         el("a", { href: href(`/u/${h.username}`) }, avatar(h, "s"), el("span", { dir: "auto" }, displayName(h)))))),
+      event.invited?.length ? el("p", { class: "muted small", "data-key": "invited" }, t("event.invited"), " ",
+        event.invited.map((h) => `@${h.username}`).join(" ")) : null,
       el("div", { class: "actions" },
         event.status === "started" && event.room_id
           ? el("a", { class: "button", href: href(`/room/${event.room_id}`), "data-key": "join" }, t("event.join_room"))

@@ -13,6 +13,7 @@ const KINDS = [
   ["room.speaking", "settings.kind.room_speaking"],
   ["room.pinged", "settings.kind.room_pinged"],
   ["event.scheduled", "settings.kind.event_scheduled"],
+  ["event.cohost_invited", "settings.kind.event_cohost_invited"],
   ["event.starting", "settings.kind.event_starting"],
   ["event.cancelled", "settings.kind.event_cancelled"],
   ["user.followed", "settings.kind.user_followed"],
@@ -78,6 +79,7 @@ function inbox(main) {
     item.append(link
       ? el("a", { href: link, "data-key": `n-${n.id}`, onclick: () => markRead(n, item) }, ...body)
       : el("div", { class: "notification-body" }, ...body));
+    if (n.name === "event.cohost_invited" && n.data?.event_id) item.append(answer(n, item));
     if (!n.read) {
       item.append(el("button", {
         type: "button", class: "link small mark-read", "data-key": `read-${n.id}`,
@@ -86,6 +88,27 @@ function inbox(main) {
       }, t("inbox.mark_read")));
     }
     return item;
+  }
+
+  // An invitation to co-host is answered here too; the event page shows the same choice.
+  function answer(n, item) {
+    const box = el("span", { class: "actions" });
+    const reply = (choice) => async () => {
+      try {
+        await post(`/api/events/${enc(n.data.event_id)}/cohost/${choice}`);
+        box.replaceChildren(el("span", { class: "muted small", role: "status" },
+          t(choice === "accept" ? "event.cohost_accepted" : "event.cohost_declined")));
+        markRead(n, item);
+      } catch (error) {
+        problem.textContent = errorText(error);
+      }
+    };
+    box.append(
+      el("button", { type: "button", class: "small", "data-key": `accept-${n.id}`, onclick: reply("accept") },
+        t("event.accept_cohost")),
+      el("button", { type: "button", class: "secondary small", "data-key": `decline-${n.id}`, onclick: reply("decline") },
+        t("event.decline_cohost")));
+    return box;
   }
 
   async function load() {
