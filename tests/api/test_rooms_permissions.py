@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.roomkit import bring_on_stage, cmd, code, create, follow, join, ok, snap
-from townhall.api.routes.rooms import ARGUMENTS
+from townhall.domain.rooms.commands import COMMANDS
 from townhall.domain.rooms.rules import PERMISSIONS, ROLES
 
 # Arguments that make each action meaningful in the room built by ``cast``.
@@ -89,21 +89,30 @@ async def test_unknown_command_is_rejected(people: Any) -> None:
         {"command": "rename", "title": "x" * 61},
         {"command": "remove", "target": "x" * 65},
         {"command": "remove", "target": ""},
-        {"command": "x" * 33},
+        {"command": "remove", "target": "@"},
         {"command": "end", "extra": 1},
-        {},
-        {"command": 5},
     ],
 )
 async def test_command_arguments_are_validated(people: Any, body: dict[str, Any]) -> None:
-    """Each command takes exactly the arguments it needs, each within bounds (422)."""
+    """Each command takes exactly the arguments it declares, each within bounds (400
+    invalid_arguments), and nothing changes."""
     mona = await people.member("mona")
     rid = (await create(mona))["id"]
     before = await snap(mona, rid)
     r = await mona.post(f"/api/rooms/{rid}/commands", json=body)
+    assert r.status_code == 400, r.text
+    assert code(r) == "invalid_arguments"
+    assert await snap(mona, rid) == before
+
+
+@pytest.mark.parametrize("body", [{"command": "x" * 33}, {}, {"command": 5}])
+async def test_command_bodies_need_a_command_name(people: Any, body: dict[str, Any]) -> None:
+    """A body without a command name (a string of at most 32 characters) is a 422."""
+    mona = await people.member("mona")
+    rid = (await create(mona))["id"]
+    r = await mona.post(f"/api/rooms/{rid}/commands", json=body)
     assert r.status_code == 422, r.text
     assert code(r) == "invalid_input"
-    assert await snap(mona, rid) == before
 
 
 @pytest.mark.parametrize("rid", ["a" * 17, "bad.id", "sp%20ace", "%C3%A9t%C3%A9"])
@@ -148,25 +157,43 @@ async def test_signed_out_cannot_use_rooms(people: Any, client: Any) -> None:
     assert (await client.post("/api/rooms", json={})).status_code == 401
 
 
-def test_documented_table_matches_permissions() -> None:
-    """docs/rooms.md's permission table is rules.PERMISSIONS, with each command's argument."""
+def doc_rows(marker: str) -> list[list[str]]:
+    """The cells of the rows of the table between ``<!-- marker:start/end -->`` in rooms.md."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "rooms.md").read_text()
-    table = doc.split("<!-- permissions:start -->")[1].split("<!-- permissions:end -->")[0]
-    rows = table.strip().splitlines()[2:]
-    documented = {}
-    for line in rows:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        documented[cells[0].strip("`")] = (
+    table = doc.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in table.strip().splitlines()[2:]
+    ]
+
+
+def test_documented_table_matches_permissions() -> None:
+    """docs/rooms.md's permission table is rules.PERMISSIONS, with the arguments each
+    registered command declares."""
+    documented = {
+        cells[0].strip("`"): (
             frozenset(role for role, cell in zip(ROLES, cells[1:4], strict=True) if cell == "yes"),
             cells[4] or None,
         )
-    assert documented == {
-        action: (allowed, ARGUMENTS[action]) for action, allowed in PERMISSIONS.items()
+        for cells in doc_rows("permissions")
     }
+    assert documented == {
+        action: (allowed, ", ".join(COMMANDS[action].arguments) or None)
+        for action, allowed in PERMISSIONS.items()
+    }
+
+
+def test_documented_arguments_match_their_declarations() -> None:
+    """docs/rooms.md's argument table describes every declared argument as declared."""
+    documented = {cells[0].strip("`"): cells[1] for cells in doc_rows("arguments")}
+    declared = {
+        name: argument.describe()
+        for command in COMMANDS.values()
+        for name, argument in command.arguments.items()
+    }
+    assert documented == declared
 
 
 def test_every_permitted_action_has_exactly_one_command() -> None:
     """The permission table and the registered commands name the same actions."""
-    from townhall.domain.rooms.commands import COMMANDS
-
     assert set(COMMANDS) == set(PERMISSIONS)

@@ -284,7 +284,7 @@ async def test_commands_report_domain_errors_by_code(open_socket: Any, people: A
     room, (host, bob) = await room_with(open_socket, people, "bob")
     reply = await bob.request("room.command", room=room, command="end")
     assert reply["error"]["code"] == "not_allowed"
-    reply = await host.request("room.command", room=room, command="raise_hand", target="bob")
+    reply = await host.request("room.command", room=room, command="raise_hand")
     assert reply["error"]["code"] == "not_allowed"
     carol = await open_socket(await people.member("carol"))
     assert (await carol.request("subscribe", room=room))["error"]["code"] == "not_in_room"

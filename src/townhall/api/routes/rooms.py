@@ -9,13 +9,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import PageRequest, page_body, page_request
 from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
 from townhall.api.share import nowhere, public_page
 from townhall.domain.rooms import rules
+from townhall.domain.rooms.arguments import body_schema
+from townhall.domain.rooms.commands import COMMANDS, NAME_MAX
 from townhall.domain.rooms.views import RoomSnapshot
 from townhall.errors import NotFound
 from townhall.vocabulary import HandRaise, RoomKind, RoomRole, RoomStatus
@@ -30,16 +32,6 @@ ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 Kind = RoomKind
 Role = RoomRole
 
-# Which arguments each command needs; a command takes no argument it does not need.
-ARGUMENTS: dict[str, str | None] = {
-    **{action: None for action in rules.PERMISSIONS},
-    **{action: "target" for action in rules.TARGETED},
-    "set_kind": "kind",
-    "set_hand_raise": "mode",
-    "rename": "title",
-}
-OPTIONAL = ("target", "title", "kind", "mode")
-
 
 class CreateRoomIn(Strict):
     title: str = Field("", max_length=rules.TITLE_MAX)
@@ -49,27 +41,22 @@ class CreateRoomIn(Strict):
     members_only: bool = Field(False, description="A club room for the club's members only.")
 
 
-class CommandIn(Strict):
-    """One room command; see docs/rooms.md for who may run which."""
+def _each_command(schema: dict[str, Any]) -> None:
+    # The body is one of the registered commands with exactly its arguments.
+    schema["oneOf"] = [body_schema(name, c.arguments) for name, c in sorted(COMMANDS.items())]
 
-    command: str = Field(max_length=32, description="One of the actions in docs/rooms.md.")
-    target: str | None = Field(None, min_length=1, max_length=64, description="A username.")
-    title: str | None = Field(None, max_length=rules.TITLE_MAX)
-    kind: Kind | None = None
-    mode: HandRaise | None = None
 
-    @model_validator(mode="after")
-    def _arguments_fit_the_command(self) -> CommandIn:
-        if self.command not in ARGUMENTS:
-            return self  # the domain answers unknown_command
-        needed = ARGUMENTS[self.command]
-        for name in OPTIONAL:
-            given = getattr(self, name) is not None
-            if name == needed and not given:
-                raise ValueError(f"{self.command} needs {name!r}")
-            if name != needed and given:
-                raise ValueError(f"{self.command} takes no {name!r}")
-        return self
+class CommandIn(BaseModel):
+    """One room command and its own arguments; see docs/rooms.md for who may run which.
+    The room service checks the arguments against the command's declaration, as for the
+    WebSocket (``invalid_arguments``)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_each_command)
+
+    command: str = Field(max_length=NAME_MAX, description="One of the actions in docs/rooms.md.")
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class MemberOut(UserRef):
@@ -201,10 +188,7 @@ async def room_command(
     room_id: RoomId, body: CommandIn, user: UserDep, container: ContainerDep
 ) -> OkOut:
     """Run one room command (raise a hand, invite to speak, mute, end, ...)."""
-    args = {name: getattr(body, name) for name in OPTIONAL if getattr(body, name) is not None}
-    if "target" in args:
-        args["target"] = args["target"].removeprefix("@")
-    await container.rooms.command(user, room_id, body.command, **args)
+    await container.rooms.command(user, room_id, body.command, body.arguments())
     return OkOut()
 
 

@@ -16,7 +16,6 @@ from townhall.api.ws import protocol
 from townhall.api.ws.gateway import Gateway
 from townhall.bus import channels
 from townhall.domain.erasure import ACCOUNT_DELETED
-from townhall.domain.rooms import rules
 from townhall.domain.rooms.events import event_payload
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.rooms.views import RoomSnapshot
@@ -234,10 +233,9 @@ class Connection:
             self.drop(message.room)
             self.send(protocol.result(message.id, {}))
         elif isinstance(message, protocol.RoomCommand):
-            kwargs = protocol.command_arguments(
-                message.command, message.arguments(), rules.TARGETED
+            done = await rooms.command(
+                self.user, message.room, message.command, message.arguments()
             )
-            done = await rooms.command(self.user, message.room, message.command, **kwargs)
             self.send(protocol.result(message.id, done))
         elif isinstance(message, protocol.RoomCreate):
             snapshot = await rooms.create(

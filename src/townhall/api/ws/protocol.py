@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from townhall.bus import channels
+from townhall.domain.rooms.commands import NAME_MAX
 from townhall.domain.rooms.events import Audience, visible_to
 
 MAX_ID = 2**53 - 1
@@ -82,25 +83,16 @@ class RoomLeave(Message):
 
 @command("room.command")
 class RoomCommand(Message):
+    """A room command; every other field is one of its own arguments, which the room
+    service checks against the command's declaration (``invalid_arguments``)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
     room: RoomId
-    command: Annotated[str, Field(min_length=1, max_length=40)]
-    target: Annotated[str, Field(max_length=40)] | None = None
-    title: Annotated[str, Field(max_length=200)] | None = None
-    kind: Annotated[str, Field(max_length=20)] | None = None
-    mode: Annotated[str, Field(max_length=20)] | None = None
+    command: Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 
     def arguments(self) -> dict[str, Any]:
-        """The keyword arguments the room command takes: only the fields that are set."""
-        return {
-            key: value
-            for key, value in (
-                ("target", self.target),
-                ("title", self.title),
-                ("kind", self.kind),
-                ("mode", self.mode),
-            )
-            if value is not None
-        }
+        return dict(self.model_extra or {})
 
 
 @command("room.create")
@@ -113,22 +105,6 @@ class RoomCreate(Message):
 @command("pong")
 class Pong(Message):
     id: Seq | None = None  # type: ignore[assignment]
-
-
-# Which keyword a room command reads besides ``target``; the service takes no others.
-COMMAND_ARGUMENT = {"set_kind": "kind", "set_hand_raise": "mode", "rename": "title"}
-
-
-def command_arguments(
-    action: str, given: dict[str, Any], targeted: frozenset[str]
-) -> dict[str, Any]:
-    """Keep only the arguments ``action`` accepts, so a stray field never reaches the service."""
-    wanted = set()
-    if action in targeted:
-        wanted.add("target")
-    if action in COMMAND_ARGUMENT:
-        wanted.add(COMMAND_ARGUMENT[action])
-    return {k: v for k, v in given.items() if k in wanted}
 
 
 def _message_id(raw: dict[str, Any]) -> int | None:

@@ -18,7 +18,7 @@ from townhall.config import Settings
 from townhall.domain import usernames
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.events import Audience, Outbox, event_payload
-from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from townhall.errors import Conflict, Forbidden, NotFound
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
 from townhall.storage.models import Room, RoomEvent, RoomMember, User
@@ -58,10 +58,8 @@ class RoomChange:
         if name in HALLWAY_EVENTS:
             self.outbox.hallway = True
 
-    async def target(self, username: str | None) -> tuple[RoomMember, User]:
+    async def target(self, username: str) -> tuple[RoomMember, User]:
         """The member a command names."""
-        if not username:
-            raise InvalidInput("target_required", "Say whom this is about.")
         target = await usernames.find(self.tx, username)
         m = await store.member(self.tx, self.room.id, target.id) if target else None
         if target is None or m is None:

@@ -1,18 +1,23 @@
-"""Room commands: one function per action of ``rules.PERMISSIONS``, registered by name.
+"""Room commands: one function per action of ``rules.PERMISSIONS``, registered by name
+with the arguments it takes.
 
 Each runs inside a ``RoomChange`` (the room's row is locked) after the permission check,
-with ``me`` the acting member; it raises a ``TownhallError`` to refuse, which rolls back.
+with ``me`` the acting member and its arguments already checked against its declaration
+(``arguments.check``); it raises a ``TownhallError`` to refuse, which rolls back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from townhall.bus import channels
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Recipients
-from townhall.domain.rooms import rules
+from townhall.domain.rooms import arguments, rules
+from townhall.domain.rooms.arguments import Argument
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.events import Audience
 from townhall.domain.rooms.views import member_data
@@ -21,16 +26,48 @@ from townhall.errors import Conflict, Forbidden, InvalidInput
 from townhall.storage import rooms as store
 from townhall.storage.models import RoomMember, User
 
-Command = Callable[..., Awaitable[None]]
+Run = Callable[..., Awaitable[None]]
+NAME_MAX = 32
+"""The longest command name a transport accepts (the longest registered is shorter)."""
+
+TARGET = Argument(
+    "a username in the room (`@` optional)", max_length=64, min_length=1, drop_prefix="@"
+)
+TITLE = Argument("the new title", max_length=rules.TITLE_MAX)
+KIND = Argument("the room's new kind", choices=rules.KINDS)
+MODE = Argument("who may raise a hand", choices=rules.HAND_RAISE)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    run: Run
+    arguments: Mapping[str, Argument]
+    """Every argument the command takes, each required; it takes no other."""
+
+    def check(self, name: str, given: Mapping[str, object]) -> dict[str, Any]:
+        return arguments.check(name, self.arguments, given)
+
+
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str) -> Callable[[Command], Command]:
-    def register(fn: Command) -> Command:
-        COMMANDS[name] = fn
+def command(name: str, **takes: Argument) -> Callable[[Run], Run]:
+    """Register ``fn`` as the room command ``name`` taking the keyword arguments ``takes``."""
+
+    def register(fn: Run) -> Run:
+        COMMANDS[name] = Command(fn, takes)
         return fn
 
     return register
+
+
+def checked_arguments(action: str, given: Mapping[str, object]) -> dict[str, Any]:
+    """The keyword arguments of ``action`` from what a client sent; ``unknown_command`` or
+    ``invalid_arguments`` before anything is read, whatever the transport."""
+    found = COMMANDS.get(action)
+    if found is None:
+        raise InvalidInput("unknown_command", f"There is no room command {action!r}.")
+    return found.check(action, given)
 
 
 def _private(*usernames: str) -> Audience:
@@ -70,10 +107,8 @@ async def lower_hand(c: RoomChange, me: RoomMember, user: User) -> None:
     await c.emit("hand.lowered", {"username": user.username}, audience=_private(user.username))
 
 
-@command("invite_to_speak")
-async def invite_to_speak(
-    c: RoomChange, me: RoomMember, user: User, target: str | None = None
-) -> None:
+@command("invite_to_speak", target=TARGET)
+async def invite_to_speak(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if m.role != "listener":
         raise Conflict("already_on_stage", f"@{other.username} is already on stage.")
@@ -142,10 +177,8 @@ async def unmute(c: RoomChange, me: RoomMember, user: User) -> None:
     await _set_muted(c, me, user, False)
 
 
-@command("mute_speaker")
-async def mute_speaker(
-    c: RoomChange, me: RoomMember, user: User, target: str | None = None
-) -> None:
+@command("mute_speaker", target=TARGET)
+async def mute_speaker(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if m.role not in rules.STAGE_ROLES:
         raise Conflict("not_on_stage", f"@{other.username} is not on stage.")
@@ -168,10 +201,8 @@ async def step_down(c: RoomChange, me: RoomMember, user: User) -> None:
     await _to_audience(c, me, user)
 
 
-@command("move_to_audience")
-async def move_to_audience(
-    c: RoomChange, me: RoomMember, user: User, target: str | None = None
-) -> None:
+@command("move_to_audience", target=TARGET)
+async def move_to_audience(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if m.role == "listener":
         raise Conflict("not_on_stage", f"@{other.username} is not on stage.")
@@ -180,10 +211,8 @@ async def move_to_audience(
     await _to_audience(c, m, other)
 
 
-@command("make_moderator")
-async def make_moderator(
-    c: RoomChange, me: RoomMember, user: User, target: str | None = None
-) -> None:
+@command("make_moderator", target=TARGET)
+async def make_moderator(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if m.role == "moderator":
         raise Conflict("already_moderator", f"@{other.username} is already a moderator.")
@@ -193,10 +222,8 @@ async def make_moderator(
     await c.emit("member.updated", member_data(m, other))
 
 
-@command("remove_moderator")
-async def remove_moderator(
-    c: RoomChange, me: RoomMember, user: User, target: str | None = None
-) -> None:
+@command("remove_moderator", target=TARGET)
+async def remove_moderator(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if m.role != "moderator":
         raise Conflict("not_moderator", f"@{other.username} is not a moderator.")
@@ -205,8 +232,8 @@ async def remove_moderator(
     await c.moderators_changed(c.now)
 
 
-@command("remove")
-async def remove(c: RoomChange, me: RoomMember, user: User, target: str | None = None) -> None:
+@command("remove", target=TARGET)
+async def remove(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     m, other = await c.target(target)
     if other.id == user.id:
         raise InvalidInput("cannot_remove_self", "Leave the room instead.")
@@ -217,9 +244,9 @@ async def remove(c: RoomChange, me: RoomMember, user: User, target: str | None =
     c.outbox.add(channels.user(other.id), channels.notice("room.removed", {"room": c.room.id}))
 
 
-@command("set_kind")
-async def set_kind(c: RoomChange, me: RoomMember, user: User, kind: str | None = None) -> None:
-    kind = rules.check_kind(kind or "")
+@command("set_kind", kind=KIND)
+async def set_kind(c: RoomChange, me: RoomMember, user: User, kind: str) -> None:
+    kind = rules.check_kind(kind)
     if rules.OPENNESS[kind] < rules.OPENNESS[c.room.kind]:
         raise Conflict("cannot_narrow", "A room can be opened up, never closed down.")
     if kind == c.room.kind:
@@ -228,17 +255,15 @@ async def set_kind(c: RoomChange, me: RoomMember, user: User, kind: str | None =
     await c.emit("room.updated", {"kind": kind})
 
 
-@command("set_hand_raise")
-async def set_hand_raise(
-    c: RoomChange, me: RoomMember, user: User, mode: str | None = None
-) -> None:
-    c.room.hand_raise = rules.check_hand_raise(mode or "")
+@command("set_hand_raise", mode=MODE)
+async def set_hand_raise(c: RoomChange, me: RoomMember, user: User, mode: str) -> None:
+    c.room.hand_raise = rules.check_hand_raise(mode)
     await c.emit("room.updated", {"hand_raise": c.room.hand_raise})
 
 
-@command("rename")
-async def rename(c: RoomChange, me: RoomMember, user: User, title: str | None = None) -> None:
-    c.room.title = rules.check_title(title or "")
+@command("rename", title=TITLE)
+async def rename(c: RoomChange, me: RoomMember, user: User, title: str) -> None:
+    c.room.title = rules.check_title(title)
     await c.emit("room.updated", {"title": c.room.title})
 
 
@@ -247,10 +272,8 @@ async def end(c: RoomChange, me: RoomMember, user: User) -> None:
     await c.end("ended_by_moderator")
 
 
-@command("ping")
-async def ping(c: RoomChange, me: RoomMember, user: User, target: str | None = None) -> None:
-    if not target:
-        raise InvalidInput("target_required", "Say whom to ping.")
+@command("ping", target=TARGET)
+async def ping(c: RoomChange, me: RoomMember, user: User, target: str) -> None:
     other = await usernames.find(c.tx, target)
     if other is None or not await store.follows(c.tx, other.id, user.id):
         raise Forbidden("not_a_follower", "You can ping only people who follow you.")

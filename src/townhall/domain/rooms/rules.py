@@ -49,19 +49,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "end": MOD,
 }
 
-# Commands that name another person in the room.
-TARGETED = frozenset(
-    {
-        "invite_to_speak",
-        "mute_speaker",
-        "move_to_audience",
-        "make_moderator",
-        "remove_moderator",
-        "remove",
-        "ping",
-    }
-)
-
 
 def check_permission(action: str, role: str) -> None:
     allowed = PERMISSIONS.get(action)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from townhall.domain.hallway import ROOM_CHANGED, ROOM_JOINED
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.rooms import entry, rules
 from townhall.domain.rooms.change import RoomChange
-from townhall.domain.rooms.commands import COMMANDS
+from townhall.domain.rooms.commands import COMMANDS, checked_arguments
 from townhall.domain.rooms.events import (
     Audience,
     Outbox,
@@ -416,10 +417,16 @@ class Rooms:
 
     # --- commands ----------------------------------------------------------------------------
 
-    async def command(self, user: User, room_id: str, action: str, **args: Any) -> dict[str, Any]:
-        """Run one room command as ``user``; see ``rules.PERMISSIONS``."""
-        if action not in rules.PERMISSIONS:
-            raise InvalidInput("unknown_command", f"There is no room command {action!r}.")
+    async def command(
+        self,
+        user: User,
+        room_id: str,
+        action: str,
+        arguments: Mapping[str, object] | None = None,
+    ) -> dict[str, Any]:
+        """Run one room command as ``user`` with the ``arguments`` a client sent, checked
+        against the command's declaration; see ``rules.PERMISSIONS``."""
+        args = checked_arguments(action, arguments or {})
         if action == "ping":
             await self._limiter.hit(f"ping:{user.id}", self._settings.limit_pings_per_user)
         async with self._db.transaction() as tx:
@@ -427,7 +434,7 @@ class Rooms:
             me = await self._membership(tx, room, user)
             rules.check_permission(action, me.role)
             change = self._change(tx, room, self._clock.now())
-            await COMMANDS[action](change, me, user, **args)
+            await COMMANDS[action].run(change, me, user, **args)
         await self._publish(change.outbox)
         return {"ok": True}
 
