@@ -204,7 +204,9 @@ class Connection:
         try:
             await self._run(message)
         except TownhallError as exc:
-            details = {"retry_after": exc.retry_after} if isinstance(exc, RateLimited) else {}
+            details = dict(exc.details)  # e.g. the fields of invalid_arguments, as over HTTP
+            if isinstance(exc, RateLimited):
+                details["retry_after"] = exc.retry_after
             self.send(protocol.error(message.id, exc.code, exc.message, **details))
         except Exception:
             logger.exception("socket command %s failed", message.type)
