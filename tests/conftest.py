@@ -187,13 +187,25 @@ def app(container: Container) -> Any:
 
 
 @pytest.fixture
-async def make_client(app: Any) -> AsyncIterator[Any]:
-    """Clients are separate browsers or API users: each has its own cookies and address."""
+async def make_client(app: Any, container: Container) -> AsyncIterator[Any]:
+    """Clients are separate browsers or API users: each has its own cookies and address.
+
+    What follows a change (notifications, reminder mails) is delivered by the outbox worker
+    after the response. Each client waits for the worker to settle before it sends a request
+    and after it gets the response, so a test reads the state that all it did so far left
+    (tests/api/test_outbox.py checks that requests themselves do not wait)."""
     clients: list[httpx.AsyncClient] = []
+
+    async def settle(_: Any) -> None:
+        await asyncio.wait_for(container.outbox.settled(), 60)
 
     def make(ip: str = "127.0.0.1") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=(ip, 50000))
-        client = httpx.AsyncClient(transport=transport, base_url="http://townhall.test")
+        client = httpx.AsyncClient(
+            transport=transport,
+            base_url="http://townhall.test",
+            event_hooks={"request": [settle], "response": [settle]},
+        )
         clients.append(client)
         return client
 

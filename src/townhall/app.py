@@ -29,12 +29,13 @@ from townhall.domain.happenings import Happenings
 from townhall.domain.invites import Invites
 from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
+from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
-from townhall.mail import Mailer
+from townhall.mail import MAIL_TOPIC, Mailer
 from townhall.media.server import MediaServer
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
@@ -62,6 +63,7 @@ class Container:
     erasure: Erasure
     graph: Graph
     bus: EventBus
+    outbox: OutboxWorker
     happenings: Happenings
     rooms: Rooms
     clubs: Clubs
@@ -83,19 +85,21 @@ class Container:
         return (self.sweeper, self.presence, self.notification_sweeper)
 
     async def start(self) -> None:
-        """Start the background parts: the bus reader, hallway hints and, unless
-        ``periodic_sweeps`` is off (a fake clock moved by hand), the sweeps."""
+        """Start the background parts: the bus reader, hallway hints, the outbox worker and,
+        unless ``periodic_sweeps`` is off (a fake clock moved by hand), the sweeps."""
         await self.bus.start()
         await self.gateway.follow_shared()
         self.hallway.start()
         if self.settings.periodic_sweeps:
             for sweep in self.sweeps:
                 sweep.start()
+        self.outbox.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.outbox.close()
         for sweep in self.sweeps:
             await sweep.close()
         await self.gateway.close()
@@ -139,9 +143,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         if settings.redis_url
         else MemoryBus()
     )
-    happenings = Happenings()
+    # Work that follows a change: written in its transaction, delivered by this worker.
+    outbox = OutboxWorker(db, settings, clock)
+    outbox.handle(MAIL_TOPIC, mailer.deliver)
+    happenings = Happenings(outbox)
     pictures = Pictures(settings, limiter, files)
-    notifications = Notifications(db, settings, clock, bus, mailer)
+    notifications = Notifications(db, settings, clock, bus, outbox)
     happenings.listen(notifications.on_happening)
     rooms = Rooms(db, settings, clock, bus, limiter, happenings)
     events = Events(db, settings, clock, limiter, rooms, happenings)
@@ -164,6 +171,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         erasure=Erasure(db, clock, bus, rooms, pictures),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
         bus=bus,
+        outbox=outbox,
         happenings=happenings,
         rooms=rooms,
         clubs=Clubs(db, settings, clock, limiter, pictures, happenings),

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # sockets' signs of life) run on their own. Off only where a fake clock is moved and
     # each round is run by hand: the test stacks.
     periodic_sweeps: bool = True
+    outbox_worker: bool = True
+    outbox_poll_seconds: float = Field(5.0, gt=0)
+    outbox_lease_seconds: float = Field(300.0, ge=1)
 
     # S7 clubs and events
     club_found_min_rooms_hosted: int = Field(3, ge=0)

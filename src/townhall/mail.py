@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 
@@ -13,11 +14,22 @@ from townhall.config import Settings
 logger = logging.getLogger(__name__)
 
 
+MAIL_TOPIC = "mail"
+"""The outbox topic of mails sent after a change (``Mailer.deliver``)."""
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
     subject: str
     body: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MailNotSent(Exception):
+    """The relay did not take a mail from the outbox; it is tried again later."""
 
 
 class Mailer:
@@ -62,3 +74,9 @@ class Mailer:
             logger.error("mail to %s failed: %s", mail.to, type(exc).__name__)
             return False
         return True
+
+    async def deliver(self, body: dict[str, Any]) -> None:
+        """The outbox handler of ``MAIL_TOPIC``: send, or raise so that the row is tried
+        again. Without a relay the mail is dropped (and logged): no attempt would succeed."""
+        if not await self.send(Mail(**body)) and self._settings.smtp_host:
+            raise MailNotSent("the relay did not take the mail")

@@ -84,7 +84,7 @@ class Accounts:
         mailer: Mailer,
         limiter: RateLimiter,
         secret: bytes,
-        happenings: Happenings | None = None,
+        happenings: Happenings,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -92,7 +92,7 @@ class Accounts:
         self._mailer = mailer
         self._limiter = limiter
         self._secret = secret
-        self._happenings = happenings or Happenings()
+        self._happenings = happenings
 
     # --- sign-in codes -------------------------------------------------------------------
 
@@ -191,16 +191,15 @@ class Accounts:
                 tx, user, invite_token, now, self._settings
             )
             session, token = await self._new_session(tx, user, kind, device, now)
-        logger.info("user %s signed in (%s)", user.id, kind)
-        if invite is not None:
-            await self._happenings.emit(
-                Happening(
+            if invite is not None:
+                joined = Happening(
                     "invitee.joined",
                     Recipients(users=(invite.inviter_id,)),
                     actor_id=user.id,
                     key=f"invitee.joined:{user.id}",
                 )
-            )
+                await self._happenings.record(tx, joined)
+        logger.info("user %s signed in (%s)", user.id, kind)
         return SignedIn(user=user, session=session, token=token, created=created)
 
     async def _create_user(

@@ -269,10 +269,6 @@ class Events:
     async def _view(self, tx: AsyncSession, event: Event, viewer: User | None) -> EventView:
         return (await self._views(tx, [event], viewer))[0]
 
-    async def _emit(self, happening: Happening | None) -> None:
-        if happening is not None:
-            await self._happenings.emit(happening)
-
     def _invitations(self, event: EventView, actor: User, user_ids: list[int]) -> list[Happening]:
         """One ``event.cohost_invited`` per person newly asked, to them alone."""
         return [
@@ -362,10 +358,9 @@ class Events:
             )
             asked = await store.set_hosts(tx, event.id, user.id, cohosts)
             view = await self._view(tx, event, user)
+            scheduled = self._happening("event.scheduled", view, user, view.host_ids)
+            await self._happenings.record(tx, scheduled, *self._invitations(view, user, asked))
         logger.info("event %s scheduled by user %s", event.id, user.id)
-        await self._emit(self._happening("event.scheduled", view, user, view.host_ids))
-        for invitation in self._invitations(view, user, asked):
-            await self._emit(invitation)
         return view
 
     async def _own(self, tx: AsyncSession, user: User, event_id: int) -> Event:
@@ -411,8 +406,7 @@ class Events:
             event.sequence += 1
             event.updated_at = self._clock.now()
             view = await self._view(tx, event, user)
-        for invitation in self._invitations(view, user, asked):
-            await self._emit(invitation)
+            await self._happenings.record(tx, *self._invitations(view, user, asked))
         return view
 
     async def answer(self, user: User, event_id: int, accept: bool) -> EventView:
@@ -439,23 +433,24 @@ class Events:
             event.sequence += 1
             event.updated_at = self._clock.now()
             view = await self._view(tx, event, user)
+            if accept and view.status == "scheduled":
+                told = self._happening("event.scheduled", view, user, (user.id,))
+                await self._happenings.record(
+                    tx,
+                    Happening(
+                        kind=told.kind,
+                        recipients=Recipients(followers_of=(user.id,)),
+                        actor_id=user.id,
+                        data=told.data,
+                        key=f"event.scheduled:{view.id}:{user.id}",
+                    ),
+                )
         logger.info(
             "user %s %s co-hosting event %s",
             user.id,
             "accepted" if accept else "declined",
             event_id,
         )
-        if accept and view.status == "scheduled":
-            told = self._happening("event.scheduled", view, user, (user.id,))
-            await self._emit(
-                Happening(
-                    kind=told.kind,
-                    recipients=Recipients(followers_of=(user.id,)),
-                    actor_id=user.id,
-                    data=told.data,
-                    key=f"event.scheduled:{view.id}:{user.id}",
-                )
-            )
         return view
 
     async def cancel(self, user: User, event_id: int) -> EventView:
@@ -469,7 +464,8 @@ class Events:
             event.updated_at = self._clock.now()
             view = await self._view(tx, event, user)
             host_ids = view.host_ids
-        await self._emit(self._happening("event.cancelled", view, user, host_ids))
+            cancelled = self._happening("event.cancelled", view, user, host_ids)
+            await self._happenings.record(tx, cancelled)
         return view
 
     # --- reading ---------------------------------------------------------------------------
@@ -552,13 +548,15 @@ class Events:
                 event.updated_at = self._clock.now()
                 view = await self._view(tx, event, user)
                 host_ids = view.host_ids
+                # Told (and mailed to the reminded) by the outbox, not in this request.
+                starting = self._happening(
+                    "event.starting", view, user, host_ids, room_id=snapshot.id
+                )
+                await self._happenings.record(tx, starting)
         except Conflict:
             # Another host started it (or it was cancelled) meanwhile: keep one room only.
             await self._rooms.command(user, snapshot.id, "end")
             raise
-        await self._emit(
-            self._happening("event.starting", view, user, host_ids, room_id=snapshot.id)
-        )
         return snapshot
 
     def _check_startable(self, event: Event, early: timedelta) -> None:

@@ -107,14 +107,14 @@ class Graph:
         clock: Clock,
         limiter: RateLimiter,
         search: PeopleSearch,
-        happenings: Happenings | None = None,
+        happenings: Happenings,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
         self._search = search
-        self._happenings = happenings or Happenings()
+        self._happenings = happenings
 
     # --- profiles -------------------------------------------------------------------------
 
@@ -146,15 +146,14 @@ class Graph:
                 raise Forbidden("blocked", "You cannot follow this person.")
             added = await graph_store.add_follow(tx, viewer.id, user.id, self._clock.now())
             relationship = await _relationship(tx, viewer, user)
-        if added:
-            await self._happenings.emit(
-                Happening(
+            if added:
+                followed = Happening(
                     "user.followed",
                     Recipients(users=(user.id,)),
                     actor_id=viewer.id,
                     key=f"user.followed:{viewer.id}:{user.id}",
                 )
-            )
+                await self._happenings.record(tx, followed)
         return relationship
 
     async def unfollow(self, viewer: User, username: str) -> Relationship:

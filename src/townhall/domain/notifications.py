@@ -27,9 +27,10 @@ from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
+from townhall.domain.outbox import OutboxWorker
 from townhall.domain.views import PersonView, person_data
 from townhall.errors import InvalidInput, NotFound
-from townhall.mail import Mail, Mailer
+from townhall.mail import MAIL_TOPIC, Mail
 from townhall.storage import notifications as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
@@ -107,18 +108,22 @@ def live_payload(n: Notification, actor: User | None) -> str:
 
 class Notifications:
     def __init__(
-        self, db: Database, settings: Settings, clock: Clock, bus: EventBus, mailer: Mailer
+        self, db: Database, settings: Settings, clock: Clock, bus: EventBus, outbox: OutboxWorker
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._bus = bus
-        self._mailer = mailer
+        self._outbox = outbox
 
     # --- from happenings to inboxes ---------------------------------------------------------
 
     async def on_happening(self, h: Happening) -> None:
-        """The listener: store, fan out and deliver one happening of a known kind."""
+        """The listener: store, fan out and deliver one happening of a known kind.
+
+        Told again (a redelivery from the outbox), a happening finds its key stored and is
+        not said twice. Reminder mails go through the outbox too, written with the
+        notification: sent at least once, never from the request that started the event."""
         kind = KINDS.get(h.kind)
         if kind is None:
             return
@@ -144,14 +149,13 @@ class Notifications:
             count = await store.fan_out(tx, nid, audience, rules)
             live = await store.recipients_in(tx, nid, ("live",))
             actor = await user_store.by_id(tx, h.actor_id) if h.actor_id else None
-            emails: list[str] = []
             if h.kind == "event.starting" and h.recipients.event is not None:
                 emails = await store.reminded_emails(tx, nid, h.recipients.event)
+                mails = [self._reminder(email, h.data).to_json() for email in emails]
+                await self._outbox.put(tx, MAIL_TOPIC, *mails)
         note = Notification(id=nid, kind=h.kind, actor_id=h.actor_id, data=h.data, created_at=now)
         logger.info("notification %s (%s) to %s people, %s live", nid, h.kind, count, len(live))
         await self._deliver(live, live_payload(note, actor))
-        for email in emails:
-            await self._mailer.send(self._reminder(email, h.data))
 
     async def _deliver(self, user_ids: list[int], payload: str) -> None:
         try:

@@ -36,13 +36,13 @@ class Waitlist:
         settings: Settings,
         clock: Clock,
         limiter: RateLimiter,
-        happenings: Happenings | None = None,
+        happenings: Happenings,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
-        self._happenings = happenings or Happenings()
+        self._happenings = happenings
 
     async def share_contacts(self, user: User, hashes: list[str]) -> int:
         """Replace the member's contact matches with those ``hashes`` point at; how many
@@ -78,17 +78,16 @@ class Waitlist:
             before, _ = await contact_store.waitlisted_of(tx, user.id, None, limit)
             matched = await contact_store.replace(tx, user.id, distinct, now)
             after, _ = await contact_store.waitlisted_of(tx, user.id, None, limit)
-        logger.info("user %s shared contacts: %s matched", user.id, matched)
-        known = {u.id for u in before}
-        new = [u.username for u in after if u.id not in known]
-        if new:
-            await self._happenings.emit(
-                Happening(
+            known = {u.id for u in before}
+            new = [u.username for u in after if u.id not in known]
+            if new:
+                found = Happening(
                     "contact.waitlisted",
                     Recipients(users=(user.id,)),
                     data={"usernames": new[:3], "count": len(new)},
                 )
-            )
+                await self._happenings.record(tx, found)
+        logger.info("user %s shared contacts: %s matched", user.id, matched)
         return len(distinct)
 
     async def forget_contacts(self, user: User) -> None:

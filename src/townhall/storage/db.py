@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -59,13 +59,21 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception.
 
-        Never open a transaction while holding another: on SQLite they are taken in turn."""
+        Never open a transaction while holding another: on SQLite they are taken in turn.
+        Work registered with ``before_commit`` runs at the end of the body, inside the
+        transaction; callbacks registered with ``after_commit`` run once it has committed."""
         if self._one_at_a_time is None:
-            async with self._sessions() as session, session.begin():
-                yield session
+            async with self._sessions() as session:
+                async with session.begin():
+                    yield session
+                    await _run_before_commit(session)
+                _run_after_commit(session)
             return
-        async with self._one_at_a_time, self._sessions() as session, session.begin():
-            yield session
+        async with self._one_at_a_time, self._sessions() as session:
+            async with session.begin():
+                yield session
+                await _run_before_commit(session)
+            _run_after_commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -78,6 +86,33 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def before_commit(tx: AsyncSession, work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` at the end of this transaction's body, inside it (not if the body
+    raised): for writes gathered while the transaction ran, such as its outbox rows."""
+    tx.info.setdefault("before_commit", []).append(work)
+
+
+def after_commit(tx: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once this transaction has committed (never after a rollback)."""
+    tx.info.setdefault("after_commit", []).append(callback)
+
+
+async def _run_before_commit(session: AsyncSession) -> None:
+    # Work may register more work (or callbacks) while it runs.
+    pending: list[Callable[[], Awaitable[None]]] = session.info.get("before_commit", [])
+    while pending:
+        await pending.pop(0)()
+
+
+def _run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop("after_commit", []):
+        try:
+            callback()
+        except Exception:
+            # The transaction is committed: nothing that follows may undo or fail it.
+            logger.exception("an after-commit callback failed")
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:
@@ -123,4 +158,4 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-__all__ = ["Base", "Database", "alembic_config"]
+__all__ = ["Base", "Database", "after_commit", "alembic_config", "before_commit"]

@@ -494,3 +494,20 @@ class HallwayTopic(Base):
     word: Mapped[str] = mapped_column(String(40), primary_key=True)
     weight: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = _ts()
+
+
+class OutboxRow(Base):
+    """Work that follows a committed change (a happening to tell, a mail to send), written
+    in the change's own transaction and deleted once a worker has done it. ``due_at`` is
+    when it may be taken next: at once, after the lease of the worker that took it, or
+    after the back-off that followed a failure."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = _ts()
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)

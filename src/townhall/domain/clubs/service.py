@@ -77,10 +77,6 @@ class Clubs:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    async def _emit(self, told: list[Happening]) -> None:
-        for happening in told:
-            await self._happenings.emit(happening)
-
     async def _locked(self, tx: AsyncSession, club_id: int, user: User) -> tuple[Club, str | None]:
         club = await store.lock_club(tx, club_id)
         if club is None:
@@ -247,7 +243,7 @@ class Clubs:
                     "This club takes members by invitation; ask a member to nominate you.",
                 )
             view = await self._view(tx, club, user)
-        await self._emit(told)
+            await self._happenings.record(tx, *told)
         return view
 
     async def withdraw(self, user: User, club_id: int) -> ClubView:
@@ -305,7 +301,7 @@ class Clubs:
             target = await self._pending_target(tx, club, username)
             await store.put_request(tx, club.id, target.id, "invited", user.id, now)
             told = [self._happening("club.invited", club, user, (target.id,))]
-        await self._emit(told)
+            await self._happenings.record(tx, *told)
 
     async def nominate(self, user: User, club_id: int, username: str) -> None:
         """A member proposes someone; an admin or the founder approves (as an invitation
@@ -332,7 +328,7 @@ class Clubs:
                         "club.nominated", club, user, managers, username=target.username
                     )
                 )
-        await self._emit(told)
+            await self._happenings.record(tx, *told)
 
     async def _pending_target(self, tx: AsyncSession, club: Club, username: str) -> User:
         target = await self._target(tx, username)
@@ -355,7 +351,7 @@ class Clubs:
             await store.drop_request(tx, club.id, target.id)
             await store.set_role(tx, club.id, target.id, rules.MEMBER, now)
             told = [self._happening("club.approved", club, user, (target.id,))]
-        await self._emit(told)
+            await self._happenings.record(tx, *told)
 
     async def reject(self, user: User, club_id: int, username: str) -> None:
         """Turn down an application or a nomination, or take back an invitation."""

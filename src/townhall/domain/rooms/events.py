@@ -53,11 +53,12 @@ def event_payload(event: RoomEvent) -> str:
 
 @dataclass
 class Outbox:
-    """What a transaction will publish once it has committed."""
+    """What a transaction will publish once it has committed (its bus messages), and the
+    happenings it records for the durable outbox (``domain/outbox.py``)."""
 
     messages: list[tuple[str, str]] = field(default_factory=list)
     happenings: list[Happening] = field(default_factory=list)
-    """Told to the process's listeners (notifications, hallway) after the commit."""
+    """Recorded in the outbox at the end of the transaction, told once it has committed."""
     hallway: bool = False
     """Something the hallway shows changed: a room started or ended, or who is in it."""
 

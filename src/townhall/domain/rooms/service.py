@@ -52,7 +52,7 @@ from townhall.storage import events as event_store
 from townhall.storage import hallway as hallway_store
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
-from townhall.storage.db import Database
+from townhall.storage.db import Database, before_commit
 from townhall.storage.models import Room, RoomEvent, RoomMember, User
 
 logger = logging.getLogger(__name__)
@@ -87,14 +87,14 @@ class Rooms:
         clock: Clock,
         bus: EventBus,
         limiter: RateLimiter,
-        happenings: Happenings | None = None,
+        happenings: Happenings,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._bus = bus
         self._limiter = limiter
-        self._happenings = happenings or Happenings()
+        self._happenings = happenings
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -105,15 +105,22 @@ class Rooms:
             except Exception:
                 # The event is in the room's log; clients catch up when they resume.
                 logger.exception("publishing on %s failed", channel)
-        for happening in outbox.happenings:
-            await self._happenings.emit(happening)
         if outbox.hallway:
-            await self._happenings.emit(Happening(ROOM_CHANGED, Recipients()))
+            # Only makes the hallway's cache stale: a hint in this process, not recorded.
+            await self._happenings.hint(Happening(ROOM_CHANGED, Recipients()))
 
     def _change(
         self, tx: AsyncSession, room: Room, now: datetime, outbox: Outbox | None = None
     ) -> RoomChange:
-        return RoomChange(tx, room, now, self._settings, outbox or Outbox())
+        outbox = outbox or Outbox()
+
+        async def record() -> None:
+            # The change's happenings go into the (durable) outbox with the change itself.
+            happenings, outbox.happenings = outbox.happenings, []
+            await self._happenings.record(tx, *happenings)
+
+        before_commit(tx, record)
+        return RoomChange(tx, room, now, self._settings, outbox)
 
     async def _locked_live(self, tx: AsyncSession, room_id: str) -> Room:
         room = await store.lock_room(tx, room_id)
