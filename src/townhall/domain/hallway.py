@@ -32,6 +32,7 @@ from townhall.domain.happenings import Happening
 from townhall.domain.rooms import entry
 from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.storage import hallway as store
+from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import User
 from townhall.tasks import Periodic
@@ -276,6 +277,8 @@ class Hallway:
             words = topic_words(str(h.data.get("title", "")))
             if words:
                 async with self._db.transaction() as tx:
+                    if await user_store.by_id(tx, h.actor_id) is None:
+                        return  # deleted since they joined
                     await store.remember_topics(
                         tx, h.actor_id, words, self._clock.now(), TOPICS_KEPT
                     )

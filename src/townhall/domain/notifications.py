@@ -143,12 +143,14 @@ class Notifications:
             default_cap=self._settings.notification_hourly_cap,
         )
         async with self._db.transaction() as tx:
+            actor = await user_store.by_id(tx, h.actor_id) if h.actor_id else None
+            if h.actor_id and actor is None:
+                return  # their account was deleted since: nothing of theirs is said
             nid = await store.add_notification(tx, h.kind, h.actor_id, h.data, h.key, now)
             if nid is None:
                 return  # said before
             count = await store.fan_out(tx, nid, audience, rules)
             live = await store.recipients_in(tx, nid, ("live",))
-            actor = await user_store.by_id(tx, h.actor_id) if h.actor_id else None
             if h.kind == "event.starting" and h.recipients.event is not None:
                 emails = await store.reminded_emails(tx, nid, h.recipients.event)
                 mails = [self._reminder(email, h.data).to_json() for email in emails]

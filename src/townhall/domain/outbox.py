@@ -47,7 +47,9 @@ BATCH = 20
 """Rows claimed at a time; the lease must outlast delivering all of them."""
 RETRY_FIRST = 1.0
 RETRY_MAX = 900.0
-"""Seconds: the longest wait between two attempts at a failing row."""
+"""Seconds: the longest wait between two attempts at a failing row (never given up)."""
+LOUD_AFTER = 10
+"""Failed attempts (about 17 minutes) after which each failure is logged as an error."""
 
 
 def backoff(attempts: int) -> float:
@@ -155,7 +157,10 @@ class OutboxWorker:
             raise
         except Exception as exc:
             wait = backoff(attempts)
-            logger.warning(
+            # Loud once it has failed for a while: it is kept and tried on, for an operator.
+            level = logging.ERROR if attempts >= LOUD_AFTER else logging.WARNING
+            logger.log(
+                level,
                 "outbox row %s (%s) failed, attempt %s; next in %.0f s",
                 row_id,
                 topic,
