@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from townhall.api.routes.rooms import snapshot_out
 from townhall.api.views import as_json
-from townhall.api.ws import protocol
+from townhall.api.ws import commands, protocol
 from townhall.api.ws.gateway import Gateway
 from townhall.bus import channels
 from townhall.domain.erasure import ACCOUNT_DELETED
@@ -47,7 +47,7 @@ class Connection:
         self.user_id = user.id
         self.username = user.username
         self._gateway = gateway
-        self._rooms = rooms
+        self.rooms = rooms
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self._queue_size = queue_size
         self._heartbeat = heartbeat
@@ -121,9 +121,9 @@ class Connection:
     async def _fetch(self, stream: protocol.RoomStream, after: int) -> None:
         """Fill a gap in a live stream from the room's log (or start over from a snapshot)."""
         try:
-            events = await self._rooms.events_after(self.user, stream.room, after)
+            events = await self.rooms.events_after(self.user, stream.room, after)
             if events is None:
-                snapshot = await self._rooms.snapshot(self.user, stream.room)
+                snapshot = await self.rooms.snapshot(self.user, stream.room)
                 if self.streams.get(stream.room) is not stream:
                     return
                 self.send(protocol.resync(stream.room, _wire(snapshot)))
@@ -195,14 +195,15 @@ class Connection:
 
     async def _handle(self, text: str) -> None:
         try:
-            message = protocol.parse(text)
+            message = protocol.parse(text, commands.SCHEMAS)
         except protocol.ProtocolError as exc:
             self.send(protocol.error(exc.id, "invalid_message", exc.message, **exc.details))
             return
-        if isinstance(message, protocol.Pong):
+        command = commands.REGISTRY[message.type]
+        if not command.replies:
             return
         try:
-            await self._run(message)
+            await command.handler(self, message)
         except TownhallError as exc:
             details = dict(exc.details)  # e.g. the fields of invalid_arguments, as over HTTP
             if isinstance(exc, RateLimited):
@@ -214,48 +215,18 @@ class Connection:
 
     # --- commands -------------------------------------------------------------------------
 
-    async def _run(self, message: protocol.Message) -> None:
-        """Run one command; its result is queued before any event it makes visible."""
-        rooms = self._rooms
-        if isinstance(message, protocol.Subscribe):
-            await self._subscribe(message.id, message.room, message.after)
-        elif isinstance(message, protocol.Unsubscribe):
-            self.drop(message.room)
-            self.send(protocol.result(message.id, {}))
-        elif isinstance(message, protocol.RoomJoin):
-            stream = await self._open(message.room)
-            try:
-                snapshot = await rooms.join(self.user, message.room)
-            except BaseException:
-                self.drop(message.room)
-                raise
-            self._start(message.id, stream, snapshot)
-        elif isinstance(message, protocol.RoomLeave):
-            await rooms.leave(self.user, message.room)
-            self.drop(message.room)
-            self.send(protocol.result(message.id, {}))
-        elif isinstance(message, protocol.RoomCommand):
-            done = await rooms.command(
-                self.user, message.room, message.command, message.arguments()
-            )
-            self.send(protocol.result(message.id, done))
-        elif isinstance(message, protocol.RoomCreate):
-            snapshot = await rooms.create(
-                self.user, message.title, message.kind, message.hand_raise
-            )
-            stream = await self._open(snapshot.id)
-            try:
-                missed = await rooms.events_after(self.user, stream.room, snapshot.seq)
-            except BaseException:
-                self.drop(stream.room)
-                raise
-            self.send(protocol.result(message.id, {"snapshot": _wire(snapshot)}))
-            shown, out = stream.begin(snapshot.seq, "moderator", _parsed(missed or []))
-            for event in shown:
-                self.send(event.text)
-            self._deliver(stream, out)
+    def begin(
+        self, id: int, stream: protocol.RoomStream, snapshot: RoomSnapshot, missed: list[Any]
+    ) -> None:
+        """Answer ``room.create`` and start its stream with the events already logged."""
+        # Never await between sending the result and starting the stream.
+        self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
+        shown, out = stream.begin(snapshot.seq, "moderator", _parsed(missed))
+        for event in shown:
+            self.send(event.text)
+        self._deliver(stream, out)
 
-    async def _open(self, room: str) -> protocol.RoomStream:
+    async def open(self, room: str) -> protocol.RoomStream:
         """A new stream for ``room``, already receiving (into its pending list) from the bus."""
         self.drop(room)
         stream = protocol.RoomStream(room, self.username)
@@ -263,7 +234,7 @@ class Connection:
         await self._gateway.follow(room, self)
         return stream
 
-    def _start(self, id: int, stream: protocol.RoomStream, snapshot: RoomSnapshot) -> None:
+    def start(self, id: int, stream: protocol.RoomStream, snapshot: RoomSnapshot) -> None:
         # Never await between sending the result and starting the stream: live events
         # must follow the state they build on.
         if self.streams.get(stream.room) is not stream:
@@ -276,25 +247,25 @@ class Connection:
         _, out = stream.begin(snapshot.seq, snapshot.me.role if snapshot.me else None, [])
         self._deliver(stream, out)
 
-    async def _subscribe(self, id: int, room: str, after: int | None) -> None:
-        stream = await self._open(room)
+    async def subscribe(self, id: int, room: str, after: int | None) -> None:
+        stream = await self.open(room)
         try:
             missed: list[protocol.RoomEvent] | None = None
             if after is not None:
                 # Not in the room any more: the snapshot says why (ended) or refuses.
-                role = await self._rooms.role_of(self.user, room)
+                role = await self.rooms.role_of(self.user, room)
                 if role is not None:
-                    found = await self._rooms.events_after(self.user, room, after)
+                    found = await self.rooms.events_after(self.user, room, after)
                     missed = None if found is None else _parsed(found)
             if missed is None:
-                snapshot = await self._rooms.snapshot(self.user, room)
+                snapshot = await self.rooms.snapshot(self.user, room)
                 if snapshot.me is None and snapshot.status == "live":
                     raise Forbidden("not_in_room", "Join the room first.")
         except BaseException:
             self.drop(room)
             raise
         if missed is None:
-            self._start(id, stream, snapshot)
+            self.start(id, stream, snapshot)
             return
         if self.streams.get(room) is not stream:
             self.send(protocol.result(id, {"events": []}))

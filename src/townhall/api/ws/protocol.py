@@ -7,9 +7,9 @@ from any connection. See docs/protocol.md for the wire format.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,42 +46,23 @@ class Message(BaseModel):
     type: str
 
 
-COMMANDS: dict[str, type[Message]] = {}
-"""Message type → its schema. The connection dispatches on the same names."""
-
-M = TypeVar("M", bound=type[Message])
-
-
-def command(name: str) -> Callable[[M], M]:
-    def register(schema: M) -> M:
-        COMMANDS[name] = schema
-        return schema
-
-    return register
-
-
-@command("subscribe")
 class Subscribe(Message):
     room: RoomId
     after: Seq | None = None
 
 
-@command("unsubscribe")
 class Unsubscribe(Message):
     room: RoomId
 
 
-@command("room.join")
 class RoomJoin(Message):
     room: RoomId
 
 
-@command("room.leave")
 class RoomLeave(Message):
     room: RoomId
 
 
-@command("room.command")
 class RoomCommand(Message):
     """A room command; every other field is one of its own arguments, which the room
     service checks against the command's declaration (``invalid_arguments``)."""
@@ -95,14 +76,12 @@ class RoomCommand(Message):
         return dict(self.model_extra or {})
 
 
-@command("room.create")
 class RoomCreate(Message):
     title: Annotated[str, Field(max_length=200)]
     kind: Annotated[str, Field(max_length=20)] = "open"
     hand_raise: Annotated[str, Field(max_length=20)] = "everyone"
 
 
-@command("pong")
 class Pong(Message):
     id: Seq | None = None  # type: ignore[assignment]
 
@@ -114,8 +93,9 @@ def _message_id(raw: dict[str, Any]) -> int | None:
     return None
 
 
-def parse(text: str) -> Message:
-    """One client message, validated against the schema registered for its type."""
+def parse(text: str, schemas: Mapping[str, type[Message]]) -> Message:
+    """One client message, validated against the schema ``schemas`` gives for its type
+    (the command registry, api/ws/commands.py)."""
     if len(text) > MAX_MESSAGE:
         raise ProtocolError(None, f"Messages are at most {MAX_MESSAGE} characters.")
     try:
@@ -126,7 +106,7 @@ def parse(text: str) -> Message:
         raise ProtocolError(None, "Messages are JSON objects.")
     mid = _message_id(raw)
     kind = raw.get("type")
-    schema = COMMANDS.get(kind) if isinstance(kind, str) else None
+    schema = schemas.get(kind) if isinstance(kind, str) else None
     if schema is None:
         raise ProtocolError(mid, "Unknown message type.")
     try:
