@@ -276,16 +276,7 @@ class Events:
                 kind="event.cohost_invited",
                 recipients=Recipients(users=(uid,)),
                 actor_id=actor.id,
-                data={
-                    "event_id": event.id,
-                    "name": event.name,
-                    "starts_at": event.starts_at.isoformat(),
-                    "time_zone": event.time_zone,
-                    "club_id": event.club.id if event.club else None,
-                    "club_name": event.club.name if event.club else None,
-                    "hosts": [h.username for h in event.hosts],
-                    "url": event.url,
-                },
+                data=_event_data(event),
                 key=f"event.cohost_invited:{event.id}:{uid}",
             )
             for uid in user_ids
@@ -294,7 +285,6 @@ class Events:
     def _happening(
         self, kind: str, event: EventView, actor: User, host_ids: tuple[int, ...], **extra: Any
     ) -> Happening:
-        club = event.club
         return Happening(
             kind=kind,
             recipients=Recipients(event=event.id)
@@ -302,21 +292,10 @@ class Events:
             else Recipients(
                 event=event.id if kind == "event.starting" else None,
                 followers_of=host_ids,
-                club=club.id if club else None,
+                club=event.club.id if event.club else None,
             ),
             actor_id=actor.id,
-            data={
-                "event_id": event.id,
-                "name": event.name,
-                "starts_at": event.starts_at.isoformat(),
-                "time_zone": event.time_zone,
-                "club_id": club.id if club else None,
-                "club_name": club.name if club else None,
-                "members_only": event.members_only,
-                "hosts": [h.username for h in event.hosts],
-                "url": event.url,
-                **extra,
-            },
+            data={**_event_data(event), **extra},
             key=f"{kind}:{event.id}",
         )
 
@@ -633,3 +612,19 @@ class Events:
             events, _ = await store.mine(tx, found.user_id, now - LISTED_AFTER_START, None, 200)
             views = await self._views(tx, events, None)
         return calendar.render(self._entries(views), now, title="Townhall events")
+
+
+def _event_data(event: EventView) -> dict[str, Any]:
+    """What a notification about an event says of it."""
+    club = event.club
+    return {
+        "event_id": event.id,
+        "name": event.name,
+        "starts_at": event.starts_at.isoformat(),
+        "time_zone": event.time_zone,
+        "club_id": club.id if club else None,
+        "club_name": club.name if club else None,
+        "members_only": event.members_only,
+        "hosts": [h.username for h in event.hosts],
+        "url": event.url,
+    }
