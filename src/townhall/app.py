@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from townhall.api.ws.gateway import PRESENCE_INTERVAL, Gateway
+from townhall.api.ws.standing import SocketStandings
 from townhall.bus import EventBus
 from townhall.bus.memory import MemoryBus
 from townhall.bus.redis import RedisBus
@@ -32,6 +33,7 @@ from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
@@ -71,6 +73,9 @@ class Container:
     sweeper: Periodic
     gateway: Gateway
     presence: Periodic
+    standing: Standing
+    standings: SocketStandings
+    standing_sweeper: Periodic
     media: MediaServer
     voice: Voice
     notifications: Notifications
@@ -81,14 +86,15 @@ class Container:
     @property
     def sweeps(self) -> tuple[Periodic, ...]:
         """The rounds that act on the passing of time: the room sweeper, the sockets'
-        presence round, the notification sweeper."""
-        return (self.sweeper, self.presence, self.notification_sweeper)
+        presence round, the notification sweeper, the sockets' standing round."""
+        return (self.sweeper, self.presence, self.notification_sweeper, self.standing_sweeper)
 
     async def start(self) -> None:
         """Start the background parts: the bus reader, hallway hints, the outbox worker and,
         unless ``periodic_sweeps`` is off (a fake clock moved by hand), the sweeps."""
         await self.bus.start()
         await self.gateway.follow_shared()
+        await self.standings.start()
         self.hallway.start()
         if self.settings.periodic_sweeps:
             for sweep in self.sweeps:
@@ -103,6 +109,7 @@ class Container:
         for sweep in self.sweeps:
             await sweep.close()
         await self.gateway.close()
+        await self.standings.close()
         await self.media.close()
         await self.hallway.close()
         await self.bus.close()
@@ -156,6 +163,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     happenings.listen(hallway.on_happening)
     media = MediaServer(settings, bus)
     gateway = Gateway(bus, rooms, also_present=media.present)
+    standing = Standing(db, clock, bus)
+    standings = SocketStandings(bus, standing, media)
     return Container(
         settings=settings,
         clock=clock,
@@ -163,12 +172,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         limiter=limiter,
         mailer=mailer,
         files=files,
-        accounts=Accounts(db, settings, clock, mailer, limiter, secret, happenings),
+        accounts=Accounts(db, settings, clock, mailer, limiter, secret, happenings, standing),
         invites=Invites(db, settings, clock, mailer, limiter),
-        waitlist=Waitlist(db, settings, clock, limiter, happenings),
-        operators=Operators(db, settings, clock),
+        waitlist=Waitlist(db, settings, clock, limiter, happenings, standing),
+        operators=Operators(db, settings, clock, standing),
         profiles=Profiles(db, settings, pictures, limiter),
-        erasure=Erasure(db, clock, bus, rooms, pictures),
+        erasure=Erasure(db, clock, standing, rooms, pictures),
         graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
         bus=bus,
         outbox=outbox,
@@ -179,6 +188,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
         gateway=gateway,
         presence=Periodic("ws-presence", PRESENCE_INTERVAL, gateway.heartbeat),
+        standing=standing,
+        standings=standings,
+        standing_sweeper=Periodic(
+            "ws-standing", settings.ws_standing_sweep_seconds, standings.sweep
+        ),
         media=media,
         voice=Voice(settings, rooms, media, limiter),
         notifications=notifications,

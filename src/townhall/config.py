@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     room_sweep_interval_seconds: float = Field(1.0, gt=0)
     ws_send_queue: int = Field(256, ge=8)
     ws_heartbeat_seconds: float = Field(15.0, gt=0)
+    ws_standing_sweep_seconds: float = Field(10.0, gt=0)
     notification_hourly_cap: int = Field(20, ge=1, le=1000)
     notification_direct_max: int = Field(20, ge=0, le=1000)
     notification_sweep_interval_seconds: float = Field(60.0, gt=0)

@@ -7,6 +7,8 @@
     user:<id>       one person's notices (``notice``) and live notifications
     notifications   notifications for many people at once (``addressed``)
     hallway         "the hallway changed" hints (``HALLWAY_HINT``), for every socket
+    standing        people whose standing changed (``standing``): signed out, another
+                    status, deleted; every process closes or refreshes their sockets
 
 A room's channel name is also the ``stream`` its events and levels carry on the wire
 (docs/protocol.md), so a client tells rooms apart the same way (``room_of``).
@@ -26,6 +28,7 @@ from typing import Any, Literal
 HALLWAY = "hallway"
 NOTIFICATIONS = "notifications"
 HALLWAY_HINT = '{"type":"hallway.changed"}'
+STANDING = "standing"
 
 Kind = Literal["room", "levels", "user"]
 KINDS: tuple[Kind, ...] = ("room", "levels", "user")
@@ -180,3 +183,37 @@ def read_addressed(payload: str) -> tuple[list[int], str] | None:
     if not isinstance(to, list) or not isinstance(text, str):
         return None
     return [uid for uid in to if isinstance(uid, int)], text
+
+
+# --- standing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StandingChanged:
+    """People whose standing changed, and why (``domain.standing.Reason``)."""
+
+    users: tuple[int, ...]
+    reason: str
+    sessions: tuple[int, ...] | None
+    """The sessions that ended (``signed_out``); None for all of them, or for none."""
+
+
+def standing(users: list[int], reason: str, sessions: list[int] | None = None) -> str:
+    return _dump({"users": users, "reason": reason, "sessions": sessions})
+
+
+def read_standing(payload: str) -> StandingChanged | None:
+    try:
+        raw = json.loads(payload)
+        users, reason, sessions = raw["users"], raw["reason"], raw.get("sessions")
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(users, list) or not isinstance(reason, str):
+        return None
+    if sessions is not None and not isinstance(sessions, list):
+        return None
+    return StandingChanged(
+        users=tuple(u for u in users if isinstance(u, int)),
+        reason=reason,
+        sessions=None if sessions is None else tuple(s for s in sessions if isinstance(s, int)),
+    )

@@ -14,6 +14,7 @@ from townhall.config import Settings
 from townhall.domain import invites as invite_rules
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
+from townhall.domain.standing import Reason, Standing
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from townhall.mail import Mail, Mailer
 from townhall.ratelimit import RateLimiter
@@ -85,6 +86,7 @@ class Accounts:
         limiter: RateLimiter,
         secret: bytes,
         happenings: Happenings,
+        standing: Standing,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -93,6 +95,7 @@ class Accounts:
         self._limiter = limiter
         self._secret = secret
         self._happenings = happenings
+        self._standing = standing
 
     # --- sign-in codes -------------------------------------------------------------------
 
@@ -251,6 +254,7 @@ class Accounts:
             user.staff_role = role
             if role is not None:
                 admit(user, self._clock.now(), self._settings)
+        await self._standing.changed([user.id], Reason.STATUS)
         return user
 
     # --- sign-in links (printed by an operator) -----------------------------------------
@@ -335,11 +339,16 @@ class Accounts:
             return await auth_store.sessions_of(tx, user.id)
 
     async def revoke_session(self, user: User, session_id: int) -> None:
+        """Sign one device out: its sockets and audio connections end too."""
         async with self._db.transaction() as tx:
             if not await auth_store.delete_session(tx, user.id, session_id):
                 raise NotFound("session_not_found", "There is no such session.")
+        await self._standing.changed([user.id], Reason.SIGNED_OUT, [session_id])
 
     async def revoke_all_sessions(self, user: User, keep: int | None = None) -> int:
         """Sign out everywhere (optionally except the current session)."""
         async with self._db.transaction() as tx:
-            return await auth_store.delete_sessions(tx, user.id, keep)
+            ended = [sid for sid in await auth_store.session_ids_of(tx, user.id) if sid != keep]
+            count = await auth_store.delete_sessions(tx, user.id, keep)
+        await self._standing.changed([user.id], Reason.SIGNED_OUT, ended)
+        return count

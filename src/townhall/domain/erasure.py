@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.domain import usernames
 from townhall.domain.avatars import Pictures
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.standing import Reason, Standing
 from townhall.errors import InvalidInput, Unauthenticated
 from townhall.storage import auth as auth_store
 from townhall.storage import export as person_store
@@ -29,9 +29,6 @@ from townhall.storage.db import Database
 from townhall.storage.models import User
 
 logger = logging.getLogger(__name__)
-
-ACCOUNT_DELETED = "account.deleted"
-"""The notice on a person's own channel that closes their sockets (code 4401)."""
 
 PEOPLE_KEYS = frozenset(
     {"username", "by", "target", "users", "usernames", "hosts", "followed_by_speakers"}
@@ -73,11 +70,11 @@ def scrub(value: Any, username: str, alias: str) -> Any:
 
 class Erasure:
     def __init__(
-        self, db: Database, clock: Clock, bus: EventBus, rooms: Rooms, pictures: Pictures
+        self, db: Database, clock: Clock, standing: Standing, rooms: Rooms, pictures: Pictures
     ) -> None:
         self._db = db
         self._clock = clock
-        self._bus = bus
+        self._standing = standing
         self._rooms = rooms
         self._pictures = pictures
 
@@ -123,11 +120,8 @@ class Erasure:
         return True
 
     async def _close_sockets(self, user: User) -> None:
-        try:
-            await self._bus.publish(channels.user(user.id), channels.notice(ACCOUNT_DELETED, {}))
-        except Exception:
-            # Their sockets can do nothing any more: every command needs the account.
-            logger.exception("telling the sockets of user %s to close failed", user.id)
+        # Their sockets (4401) and audio connections end in every process.
+        await self._standing.changed([user.id], Reason.DELETED)
 
     async def _lock(self, tx: AsyncSession, user: User) -> User:
         me = await person_store.user_for_update(tx, user.id)

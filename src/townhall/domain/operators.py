@@ -18,6 +18,7 @@ from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain import usernames as username_rules
 from townhall.domain.invites import cancel as cancel_invite
+from townhall.domain.standing import Reason, Standing
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.storage import audit as audit_store
 from townhall.storage import invites as invite_store
@@ -78,10 +79,11 @@ class TreeCancellation:
 
 
 class Operators:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, standing: Standing) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._standing = standing
 
     def _entry(
         self, actor: Actor, action: str, target: str, now: datetime, **data: Any
@@ -132,6 +134,8 @@ class Operators:
                 tx, waiting, now, self._settings.invites_per_member
             )
             await self._log_approvals(tx, actor, approved, now)
+        # Their open sockets act as members from now on.
+        await self._standing.changed(approved.values(), Reason.STATUS)
         return Approval(
             approved=list(approved),
             already_members=sorted(n for n in found if n not in approved),
@@ -153,6 +157,7 @@ class Operators:
                     tx, ids, now, self._settings.invites_per_member
                 )
                 await self._log_approvals(tx, actor, admitted, now)
+            await self._standing.changed(admitted.values(), Reason.STATUS)
             approved.extend(admitted)
         return approved, left
 
@@ -282,6 +287,8 @@ class Operators:
                 for name, uid in demoted.items()
             ]
             await audit_store.append(tx, entries)
+        # Their sockets close (4401) and their audio ends, in every process.
+        await self._standing.changed(demoted.values(), Reason.STATUS)
         logger.info(
             "%s cancelled the invite tree of user %s: %s invites, %s demoted",
             actor.name,

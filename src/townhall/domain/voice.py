@@ -29,11 +29,18 @@ class Voice:
     def config(self) -> dict[str, Any]:
         return {"ice_servers": self._media.ice_servers()}
 
-    async def connect(self, user: User, room_id: str, offer: str) -> dict[str, str]:
+    async def connect(
+        self, user: User, room_id: str, offer: str, auth_session: int | None = None
+    ) -> dict[str, str]:
         await self._limiter.hit(f"media:{user.id}", self._settings.limit_media_offers_per_user)
         await self._member(user, room_id)
         return await self._media.connect(
-            room_id, user.id, user.username, offer, lambda: self._rooms.stage_state(room_id)
+            room_id,
+            user.id,
+            user.username,
+            offer,
+            lambda: self._rooms.stage_state(room_id),
+            auth_session=auth_session,
         )
 
     async def add_candidate(

@@ -17,6 +17,7 @@ from townhall.config import Settings
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.invites import require_member
+from townhall.domain.standing import Reason, Standing
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from townhall.ratelimit import RateLimiter
 from townhall.storage import contacts as contact_store
@@ -37,12 +38,14 @@ class Waitlist:
         clock: Clock,
         limiter: RateLimiter,
         happenings: Happenings,
+        standing: Standing,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._limiter = limiter
         self._happenings = happenings
+        self._standing = standing
 
     async def share_contacts(self, user: User, hashes: list[str]) -> int:
         """Replace the member's contact matches with those ``hashes`` point at; how many
@@ -124,5 +127,6 @@ class Waitlist:
             if not admitted:
                 raise Conflict("already_member", f"@{name} is already a member.")
             await tx.refresh(target)
+        await self._standing.changed([target.id], Reason.STATUS)
         logger.info("user %s let in user %s", user.id, target.id)
         return target

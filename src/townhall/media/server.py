@@ -62,7 +62,13 @@ class MediaServer:
     # --- sessions --------------------------------------------------------------------------
 
     async def connect(
-        self, room_id: str, user_id: int, username: str, offer: str, seed: Seed
+        self,
+        room_id: str,
+        user_id: int,
+        username: str,
+        offer: str,
+        seed: Seed,
+        auth_session: int | None = None,
     ) -> dict[str, str]:
         """Answer ``offer``; the person's earlier sessions in the room are replaced."""
         room = await self._room(room_id, seed)
@@ -86,6 +92,7 @@ class MediaServer:
             sends,
             self._settings.media_input_frames,
         )
+        session.auth_session = auth_session
         if self._rooms.get(room_id) is not room:
             # Its last connection went while this one was negotiated: open the room again.
             room = await self._room(room_id, seed)
@@ -123,6 +130,18 @@ class MediaServer:
     async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
         session = self._session(room_id, user_id, session_id)
         await self._drop(self._rooms[room_id], session)
+
+    def sessions(self) -> list[Session]:
+        """Every audio connection here, in every room."""
+        return [s for room in self._rooms.values() for s in room.mix.sessions.values()]
+
+    def drop_where(self, ends: Callable[[Session], bool], why: str) -> None:
+        """End the connections ``ends`` picks: they stop being heard at once (this never
+        awaits), closing follows in a task."""
+        for room in self._rooms.values():
+            for s in [s for s in room.mix.sessions.values() if ends(s)]:
+                s.stop_hearing()
+                self._spawn(self._drop(room, s, why))
 
     def present(self) -> dict[str, set[int]]:
         """Who has a working audio connection, per room: a sign of life like a socket."""

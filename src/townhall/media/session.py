@@ -138,6 +138,8 @@ class Session:
         self._decoder = Decoder() if sends else None
         self._last_seq: int | None = None
         self.closed = False
+        self.auth_session: int | None = None
+        """The sign-in session it was opened with: revoking that session ends it."""
 
     # --- wiring, once negotiated -----------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.storage.models import Session, SignInCode, SignInLink
+from townhall.storage.models import Session, SignInCode, SignInLink, User
 
 
 async def latest_code(tx: AsyncSession, email: str) -> SignInCode | None:
@@ -99,6 +99,24 @@ async def delete_session(tx: AsyncSession, user_id: int, session_id: int) -> boo
         delete(Session).where(Session.id == session_id, Session.user_id == user_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def session_ids_of(tx: AsyncSession, user_id: int) -> list[int]:
+    query = select(Session.id).where(Session.user_id == user_id)
+    return list((await tx.execute(query)).scalars())
+
+
+async def holders(tx: AsyncSession, session_ids: list[int], now: datetime) -> dict[int, User]:
+    """Session id → its person, for the sessions among ``session_ids`` still valid at ``now``:
+    one query over the primary keys."""
+    if not session_ids:
+        return {}
+    query = (
+        select(Session.id, User)
+        .join(User, User.id == Session.user_id)
+        .where(Session.id.in_(session_ids), Session.expires_at > now)
+    )
+    return {sid: user for sid, user in (await tx.execute(query)).all()}
 
 
 async def delete_sessions(tx: AsyncSession, user_id: int, keep: int | None = None) -> int:

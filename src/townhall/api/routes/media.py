@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from townhall.api.deps import ContainerDep, UserDep
+from townhall.api.deps import ContainerDep, UserDep, ViewerDep
 from townhall.api.routes.rooms import RoomId
 from townhall.api.schemas import OkOut, Strict
 from townhall.media.session import MAX_SDP_CHARS
@@ -54,11 +54,11 @@ async def media_config(user: UserDep, container: ContainerDep) -> Any:
 
 @router.post("/api/rooms/{room_id}/media", response_model=AnswerOut)
 async def connect_audio(
-    room_id: RoomId, body: OfferIn, user: UserDep, container: ContainerDep
+    room_id: RoomId, body: OfferIn, viewer: ViewerDep, container: ContainerDep
 ) -> Any:
     """Open (or replace) your audio connection to a room you are in: send an offer with one
     audio stream (receive-only as a listener, send-and-receive on stage), get the answer."""
-    return await container.voice.connect(user, room_id, body.sdp)
+    return await container.voice.connect(viewer.user, room_id, body.sdp, viewer.session.id)
 
 
 @router.post("/api/rooms/{room_id}/media/{session}/candidates", response_model=OkOut)

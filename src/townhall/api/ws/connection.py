@@ -14,8 +14,8 @@ from townhall.api.routes.rooms import snapshot_out
 from townhall.api.views import as_json
 from townhall.api.ws import commands, protocol
 from townhall.api.ws.gateway import Gateway
+from townhall.api.ws.standing import SocketStandings
 from townhall.bus import channels
-from townhall.domain.erasure import ACCOUNT_DELETED
 from townhall.domain.rooms.events import event_payload
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.rooms.views import RoomSnapshot
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 CLOSE_TOO_SLOW = 4008
 CLOSE_SILENT = 4000
-CLOSE_UNAUTHENTICATED = 4401
 CLOSE_GOING_AWAY = 1001
 CLOSE_TIMEOUT = 5.0
 """How long a closing handshake may wait on a client that does not read."""
@@ -37,14 +36,19 @@ class Connection:
         self,
         websocket: WebSocket,
         user: User,
+        session_id: int,
         gateway: Gateway,
+        standings: SocketStandings,
         rooms: Rooms,
         queue_size: int,
         heartbeat: float,
     ) -> None:
         self.ws = websocket
         self.user = user
+        """The person as they are now: replaced when their standing changes."""
         self.user_id = user.id
+        self.session_id = session_id
+        self._standings = standings
         self.username = user.username
         self._gateway = gateway
         self.rooms = rooms
@@ -87,9 +91,6 @@ class Connection:
             self.send(text)
 
     def on_notice(self, notice: channels.Notice) -> None:
-        if notice.name == ACCOUNT_DELETED:
-            self.close(CLOSE_UNAUTHENTICATED)
-            return
         self.send(notice.text)
         if notice.name == "room.removed":
             room = notice.data.get("room")
@@ -143,6 +144,7 @@ class Connection:
     async def run(self) -> None:
         """Serve the (accepted) socket until either side closes it."""
         self._gateway.connections.add(self)
+        self._standings.add(self)
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self._gateway.attach(channels.user(self.user_id), self)
@@ -159,6 +161,7 @@ class Connection:
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
             self._gateway.connections.discard(self)
+            self._standings.discard(self)
             self._gateway.detach(channels.user(self.user_id), self)
             for room in list(self.streams):
                 self.drop(room)
@@ -203,6 +206,7 @@ class Connection:
         if not command.replies:
             return
         try:
+            await self._standings.check(self)
             await command.handler(self, message)
         except TownhallError as exc:
             details = dict(exc.details)  # e.g. the fields of invalid_arguments, as over HTTP

@@ -9,7 +9,8 @@ from fastapi import APIRouter, WebSocket
 
 from townhall.api.deps import SESSION_COOKIE
 from townhall.api.origins import OriginPolicy
-from townhall.api.ws.connection import CLOSE_UNAUTHENTICATED, Connection
+from townhall.api.ws.connection import Connection
+from townhall.api.ws.standing import CLOSE_UNAUTHENTICATED
 from townhall.app import Container
 from townhall.errors import Unauthenticated
 
@@ -40,21 +41,23 @@ async def socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FOREIGN_ORIGIN, "This page may not connect here.")
         return
     token = _token(websocket)
-    user = None
+    user = session = None
     if token and len(token) <= 512:
         try:
-            user, _ = await container.accounts.authenticate(token)
+            user, session = await container.accounts.authenticate(token)
         except Unauthenticated:
             user = None
     await websocket.accept()
-    if user is None:
+    if user is None or session is None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "Sign in to continue.")
         return
     settings = container.settings
     await Connection(
         websocket,
         user,
+        session.id,
         container.gateway,
+        container.standings,
         container.rooms,
         queue_size=settings.ws_send_queue,
         heartbeat=settings.ws_heartbeat_seconds,

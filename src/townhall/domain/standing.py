@@ -1,0 +1,93 @@
+"""A person's standing: whether their sessions hold and what their account may do, and the
+signal on the bus that it changed, which every process obeys (docs/security.md, item 2).
+
+The services that change someone's standing (signing out, an operator's action, deleting
+the account) call ``Standing.changed`` once their transaction has committed. Each process
+closes the sockets concerned and drops their audio connections; a process that missed the
+signal (a Redis reconnection) catches up in its next sweep, which reads every open socket's
+session and person in one query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from enum import StrEnum
+
+from townhall.bus import EventBus, channels
+from townhall.clock import Clock
+from townhall.storage import auth as auth_store
+from townhall.storage import users as user_store
+from townhall.storage.db import Database
+from townhall.storage.models import User
+from townhall.vocabulary import UserStatus
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+"""Sessions read per query in a sweep."""
+
+
+class Reason(StrEnum):
+    SIGNED_OUT = "signed_out"
+    """Some or all of the person's sessions were revoked."""
+    STATUS = "status"
+    """An operator changed what the account is (approved, sent back, later suspended or
+    banned); readers look the person up again."""
+    DELETED = "deleted"
+    """The account is gone."""
+
+
+RANKS: dict[str, int] = {UserStatus.MEMBER: 2, UserStatus.WAITLISTED: 1}
+"""What each status may do, compared; any other status (suspended, banned) ranks below all."""
+
+
+def lowered(before: User, after: User | None) -> bool:
+    """True when ``after`` may do less than ``before``: a socket opened as ``before`` closes,
+    while one that gained (an approval) carries on as ``after``."""
+    if after is None:
+        return True
+    if RANKS.get(after.status, 0) < RANKS.get(before.status, 0):
+        return True
+    return before.staff_role is not None and after.staff_role != before.staff_role
+
+
+def may_use_audio(user: User | None) -> bool:
+    """Audio connections are for people in rooms, which only members enter."""
+    return user is not None and user.status == UserStatus.MEMBER
+
+
+class Standing:
+    def __init__(self, db: Database, clock: Clock, bus: EventBus) -> None:
+        self._db = db
+        self._clock = clock
+        self._bus = bus
+
+    async def changed(
+        self, users: Iterable[int], reason: Reason, sessions: Iterable[int] | None = None
+    ) -> None:
+        """Tell every process; called after the change has committed. Never raises: the
+        change stands, and a process that misses this catches up in its next sweep."""
+        ids = sorted(set(users))
+        if not ids:
+            return
+        payload = channels.standing(ids, reason, None if sessions is None else sorted(sessions))
+        try:
+            await self._bus.publish(channels.STANDING, payload)
+        except Exception:
+            logger.exception("telling the processes that %s people %s failed", len(ids), reason)
+
+    async def people(self, user_ids: list[int]) -> dict[int, User]:
+        """The people as they are now; the deleted are missing."""
+        async with self._db.transaction() as tx:
+            return await user_store.by_ids(tx, user_ids)
+
+    async def holders(self, session_ids: list[int]) -> dict[int, User]:
+        """Session id → its person now, for the sessions still valid; in batches."""
+        found: dict[int, User] = {}
+        now = self._clock.now()
+        for start in range(0, len(session_ids), SWEEP_BATCH):
+            batch = session_ids[start : start + SWEEP_BATCH]
+            async with self._db.transaction() as tx:
+                found.update(await auth_store.holders(tx, batch, now))
+        return found
