@@ -196,6 +196,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Room events are small JSON sent to thousands of sockets: compressing each copy
         # per socket would cost more CPU than the bytes it saves.
         "ws_per_message_deflate": False,
+        # A larger message is refused while it arrives, with close code 1009.
+        "ws_max_size": settings.ws_max_message_bytes,
         # Slow or idle clients must not pile up: past this many connections and requests
         # at once, new requests are answered 503; idle keep-alive connections are closed;
         # request heads (line and headers) are capped.

@@ -39,6 +39,7 @@ from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
 from townhall.mail import MAIL_TOPIC, Mailer
 from townhall.media.server import MediaServer
+from townhall.quota import RENEW_SECONDS, MemoryQuota, Quota, RedisQuota
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
 from townhall.storage.search import people_search_for
@@ -76,6 +77,8 @@ class Container:
     standing: Standing
     standings: SocketStandings
     standing_sweeper: Periodic
+    socket_quota: Quota
+    quota_renewal: Periodic
     media: MediaServer
     voice: Voice
     notifications: Notifications
@@ -90,12 +93,15 @@ class Container:
         return (self.sweeper, self.presence, self.notification_sweeper, self.standing_sweeper)
 
     async def start(self) -> None:
-        """Start the background parts: the bus reader, hallway hints, the outbox worker and,
-        unless ``periodic_sweeps`` is off (a fake clock moved by hand), the sweeps."""
+        """Start the background parts: the bus reader, hallway hints, the outbox worker, the
+        renewal of shared holds and, unless ``periodic_sweeps`` is off (a fake clock moved by
+        hand), the sweeps."""
         await self.bus.start()
         await self.gateway.follow_shared()
         await self.standings.start()
         self.hallway.start()
+        # Not a sweep: holds lapse on real time, whatever the clock of the rooms says.
+        self.quota_renewal.start()
         if self.settings.periodic_sweeps:
             for sweep in self.sweeps:
                 sweep.start()
@@ -109,6 +115,8 @@ class Container:
         for sweep in self.sweeps:
             await sweep.close()
         await self.gateway.close()
+        await self.quota_renewal.close()
+        await self.socket_quota.close()
         await self.standings.close()
         await self.media.close()
         await self.hallway.close()
@@ -164,6 +172,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     media = MediaServer(settings, bus)
     gateway = Gateway(bus, rooms, also_present=media.present)
     standing = Standing(db, clock, bus)
+    socket_quota: Quota = (
+        RedisQuota(settings.redis_url, settings.redis_prefix + "quota:")
+        if settings.redis_url
+        else MemoryQuota()
+    )
     standings = SocketStandings(bus, standing, media)
     return Container(
         settings=settings,
@@ -193,6 +206,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         standing_sweeper=Periodic(
             "ws-standing", settings.ws_standing_sweep_seconds, standings.sweep
         ),
+        socket_quota=socket_quota,
+        quota_renewal=Periodic("quota-renewal", RENEW_SECONDS, socket_quota.renew),
         media=media,
         voice=Voice(settings, rooms, media, limiter),
         notifications=notifications,

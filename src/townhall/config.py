@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     ws_send_queue: int = Field(256, ge=8)
     ws_heartbeat_seconds: float = Field(15.0, gt=0)
     ws_standing_sweep_seconds: float = Field(10.0, gt=0)
+    ws_max_sockets_per_user: int = Field(16, ge=1)
+    ws_messages_per_second: float = Field(20.0, gt=0)
+    ws_message_burst: int = Field(100, ge=1)
+    ws_max_message_bytes: int = Field(65536, ge=16384)
     notification_hourly_cap: int = Field(20, ge=1, le=1000)
     notification_direct_max: int = Field(20, ge=0, le=1000)
     notification_sweep_interval_seconds: float = Field(60.0, gt=0)
@@ -142,6 +146,7 @@ class Settings(BaseSettings):
     media_input_frames: int = Field(3, ge=1, le=50)
     media_levels_interval_ms: int = Field(200, ge=50, le=5000)
     media_sessions_per_room: int = Field(6000, ge=1)
+    media_sessions_per_user: int = Field(4, ge=1)
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
 
     # Rate limits, as "count/seconds"

@@ -12,7 +12,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from townhall.bus import EventBus, channels
 from townhall.config import Settings
-from townhall.errors import ConfigError, Gone, InvalidInput, NotFound, Unavailable
+from townhall.errors import ConfigError, Conflict, Gone, InvalidInput, NotFound, Unavailable
 from townhall.media import ice
 from townhall.media.mixer import RoomMix
 from townhall.media.policy import RoomPolicy, StageState
@@ -76,6 +76,7 @@ class MediaServer:
             raise Gone("room_ended", "This room has ended.")
         if len(room.mix.sessions) >= self._settings.media_sessions_per_room:
             raise Unavailable("media_full", "This room's audio is full; try again later.")
+        self._check_person_cap(user_id, room_id)
         try:
             pc, transceiver, answer, sends = await negotiate(offer, self._binding)
         except ConfigError as exc:
@@ -96,6 +97,12 @@ class MediaServer:
         if self._rooms.get(room_id) is not room:
             # Its last connection went while this one was negotiated: open the room again.
             room = await self._room(room_id, seed)
+        try:
+            # Again, with no await until it is added: offers made at once count each other.
+            self._check_person_cap(user_id, room_id)
+        except Conflict:
+            await session.close()
+            raise
         earlier = [s for s in room.mix.sessions.values() if s.user_id == user_id]
         session.attach(on_ready=lambda s: room.mix.ready(), on_gone=self._gone)
         room.mix.add(session)  # before the old ones go, so the room never looks empty
@@ -130,6 +137,18 @@ class MediaServer:
     async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
         session = self._session(room_id, user_id, session_id)
         await self._drop(self._rooms[room_id], session)
+
+    def _check_person_cap(self, user_id: int, room_id: str) -> None:
+        """Each connection holds UDP ports: a person has at most ``media_sessions_per_user``
+        here. The one a new connection replaces (in the same room) does not count."""
+        cap = self._settings.media_sessions_per_user
+        mine = sum(1 for s in self.sessions() if s.user_id == user_id and s.room_id != room_id)
+        if mine >= cap:
+            raise Conflict(
+                "too_many_media_sessions",
+                f"You hold the most audio connections allowed at once ({cap}); hang one up first.",
+                limit=cap,
+            )
 
     def sessions(self) -> list[Session]:
         """Every audio connection here, in every room."""

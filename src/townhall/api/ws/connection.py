@@ -14,6 +14,7 @@ from townhall.api.routes.rooms import snapshot_out
 from townhall.api.views import as_json
 from townhall.api.ws import commands, protocol
 from townhall.api.ws.gateway import Gateway
+from townhall.api.ws.limits import MessageGate
 from townhall.api.ws.standing import SocketStandings
 from townhall.bus import channels
 from townhall.domain.rooms.events import event_payload
@@ -42,6 +43,7 @@ class Connection:
         rooms: Rooms,
         queue_size: int,
         heartbeat: float,
+        gate: MessageGate,
     ) -> None:
         self.ws = websocket
         self.user = user
@@ -49,6 +51,7 @@ class Connection:
         self.user_id = user.id
         self.session_id = session_id
         self._standings = standings
+        self._gate = gate
         self.username = user.username
         self._gateway = gateway
         self.rooms = rooms
@@ -191,6 +194,21 @@ class Connection:
                 return
             self._heard = loop.time()
             text = message.get("text")
+            size = len(text) if text is not None else len(message.get("bytes") or b"")
+            refused = self._gate.check(size, self._heard)
+            if refused is not None:
+                if refused.close is not None:
+                    self.close(refused.close)
+                    return
+                self.send(
+                    protocol.error(
+                        protocol.message_id(text),
+                        "rate_limited",
+                        "Too many messages; slow down.",
+                        retry_after=round(refused.retry_after, 3),
+                    )
+                )
+                continue
             if text is None:
                 self.send(protocol.error(None, "invalid_message", "Messages are JSON text."))
                 continue

@@ -93,6 +93,17 @@ def _message_id(raw: dict[str, Any]) -> int | None:
     return None
 
 
+def message_id(text: str | None) -> int | None:
+    """The ``id`` of a message that is refused unread, if it has one."""
+    if text is None or len(text) > MAX_MESSAGE:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    return _message_id(raw) if isinstance(raw, dict) else None
+
+
 def parse(text: str, schemas: Mapping[str, type[Message]]) -> Message:
     """One client message, validated against the schema ``schemas`` gives for its type
     (the command registry, api/ws/commands.py)."""

@@ -3,6 +3,7 @@ to a ``Connection``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, WebSocket
@@ -10,6 +11,7 @@ from fastapi import APIRouter, WebSocket
 from townhall.api.deps import SESSION_COOKIE
 from townhall.api.origins import OriginPolicy
 from townhall.api.ws.connection import Connection
+from townhall.api.ws.limits import CLOSE_TOO_MANY, MessageGate
 from townhall.api.ws.standing import CLOSE_UNAUTHENTICATED
 from townhall.app import Container
 from townhall.errors import Unauthenticated
@@ -52,13 +54,26 @@ async def socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_UNAUTHENTICATED, "Sign in to continue.")
         return
     settings = container.settings
-    await Connection(
-        websocket,
-        user,
-        session.id,
-        container.gateway,
-        container.standings,
-        container.rooms,
-        queue_size=settings.ws_send_queue,
-        heartbeat=settings.ws_heartbeat_seconds,
-    ).run()
+    hold = await container.socket_quota.acquire(f"ws:{user.id}", settings.ws_max_sockets_per_user)
+    if hold is None:
+        await websocket.close(CLOSE_TOO_MANY, "Too many connections are open for this account.")
+        return
+    try:
+        await Connection(
+            websocket,
+            user,
+            session.id,
+            container.gateway,
+            container.standings,
+            container.rooms,
+            queue_size=settings.ws_send_queue,
+            heartbeat=settings.ws_heartbeat_seconds,
+            gate=MessageGate(
+                settings.ws_messages_per_second,
+                settings.ws_message_burst,
+                settings.ws_max_message_bytes,
+                asyncio.get_running_loop().time(),
+            ),
+        ).run()
+    finally:
+        await container.socket_quota.release(hold)
