@@ -133,7 +133,7 @@ class Generator:
             pass
         p.closed = p.ws.close_code if p.ws.close_code is not None else 1006
         if self.counting:
-            self.closes[str(p.closed)] += 1
+            self.closes[f"{p.closed} {p.ws.close_reason or ''}".strip()] += 1
         if p.answer is not None and not p.answer.done():
             p.answer.set_exception(ConnectionError(f"closed {p.closed}"))
 
