@@ -209,7 +209,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         socket_quota=socket_quota,
         quota_renewal=Periodic("quota-renewal", RENEW_SECONDS, socket_quota.renew),
         media=media,
-        voice=Voice(settings, rooms, media, limiter),
+        voice=Voice(settings, clock, rooms, media, limiter, secret),
         notifications=notifications,
         notification_sweeper=Periodic(
             "notification-sweeper",

@@ -17,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -141,6 +142,9 @@ class Settings(BaseSettings):
     media_port_max: int = Field(0, ge=0, le=65535)
     media_public_ips: list[str] = Field(default_factory=list)
     media_ice_servers: list[IceServer] = Field(default_factory=list)
+    media_turn_urls: list[str] = Field(default_factory=list)
+    media_turn_secret: SecretStr | None = None
+    media_turn_ttl_seconds: int = Field(3600, ge=60, le=86400)
     media_bitrate: int = Field(32000, ge=6000, le=128000)
     media_audience_frame_ms: int = Field(20, ge=20, le=60, multiple_of=20)
     media_input_frames: int = Field(3, ge=1, le=50)
@@ -227,6 +231,22 @@ class Settings(BaseSettings):
         if (value == 0) != (low == 0) or value < low:
             raise ValueError("media_port_min and media_port_max are both 0 or a range low..high")
         return value
+
+    @field_validator("media_turn_urls")
+    @classmethod
+    def _check_turn_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a TURN URL such as turn:turn.example.org:3478")
+        return value
+
+    @model_validator(mode="after")
+    def _check_turn(self) -> Settings:
+        if bool(self.media_turn_urls) != (self.media_turn_secret is not None):
+            raise ValueError("media_turn_urls and media_turn_secret are set together or not at all")
+        if self.media_turn_secret is not None and not self.media_turn_secret.get_secret_value():
+            raise ValueError("media_turn_secret is empty")
+        return self
 
     @property
     def secure_cookies(self) -> bool:

@@ -128,15 +128,20 @@ async def test_outsider_and_unknown_sessions(people: Any) -> None:
 
 @pytest.mark.settings(
     media_ice_servers=[
-        {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "s3cret"}
+        {"urls": ["stun:stun.example.org:3478"]},
+        {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "s3cret"},
     ]
 )
 async def test_ice_servers_are_handed_to_clients(people: Any) -> None:
-    ann = await people.member("ann")
+    """Anyone signed in learns the STUN servers; credentials come with a room's config."""
+    rid, ann, _ = await speaker_and_listener(people)
     r = await ann.get("/api/media/config")
+    assert r.json() == {"ice_servers": [{"urls": ["stun:stun.example.org:3478"]}]}
+    r = await ann.get(f"/api/rooms/{rid}/media/config")
     assert r.json() == {
         "ice_servers": [
-            {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "s3cret"}
+            {"urls": ["stun:stun.example.org:3478"]},
+            {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "s3cret"},
         ]
     }
 

@@ -163,6 +163,11 @@ class Townhall:
 
     # --- live ---------------------------------------------------------------------------------
 
+    async def media_config(self, room_id: str) -> Json:
+        """The ICE servers for a room you are in, TURN with credentials that expire."""
+        result: Json = await self.call("GET", f"/api/rooms/{room_id}/media/config")
+        return result
+
     def signalling(self, room_id: str) -> HttpSignalling:
         """Offer/answer for ``RoomAudio.open`` (townhall.client.voice)."""
         return HttpSignalling(

@@ -3,31 +3,95 @@
 Anyone in a live room may connect: listeners receive the room's mix, people on stage also
 send. Whether their voice is heard is never decided here nor by the client: the media
 plane follows the room's events (docs/voice.md).
+
+ICE servers that need a credential (TURN) are handed only to members in the room, with a
+credential minted for them that expires (``media.turn``); servers without one (STUN) are
+public knowledge and handed to anyone signed in.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import logging
 from typing import Any
 
+from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.rooms.service import Rooms
 from townhall.errors import Forbidden
+from townhall.media import turn
 from townhall.media.server import MediaServer
 from townhall.ratelimit import RateLimiter
 from townhall.storage.models import User
 
+logger = logging.getLogger(__name__)
+
 
 class Voice:
     def __init__(
-        self, settings: Settings, rooms: Rooms, media: MediaServer, limiter: RateLimiter
+        self,
+        settings: Settings,
+        clock: Clock,
+        rooms: Rooms,
+        media: MediaServer,
+        limiter: RateLimiter,
+        secret: bytes,
     ) -> None:
         self._settings = settings
+        self._clock = clock
         self._rooms = rooms
         self._media = media
         self._limiter = limiter
+        self._secret = secret
+        if any(s.credential is not None for s in settings.media_ice_servers):
+            logger.warning(
+                "media_ice_servers holds a fixed TURN credential: it is deprecated, and handed "
+                "only to people in a room; use media_turn_urls and media_turn_secret instead"
+            )
 
     def config(self) -> dict[str, Any]:
-        return {"ice_servers": self._media.ice_servers()}
+        """The servers anyone signed in may know: those without a credential."""
+        servers = [
+            {"urls": list(s.urls)}
+            for s in self._settings.media_ice_servers
+            if s.username is None and s.credential is None
+        ]
+        return {"ice_servers": servers}
+
+    async def room_config(self, user: User, room_id: str) -> dict[str, Any]:
+        """Every ICE server for connecting to this room's audio, TURN credentials included,
+        for a member who is in the room."""
+        if user.status != "member":
+            raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
+        await self._member(user, room_id)
+        servers: list[dict[str, Any]] = []
+        for server in self._settings.media_ice_servers:
+            entry: dict[str, Any] = {"urls": list(server.urls)}
+            if server.username is not None:
+                entry["username"] = server.username
+            if server.credential is not None:
+                entry["credential"] = server.credential.get_secret_value()
+            servers.append(entry)
+        config: dict[str, Any] = {"ice_servers": servers}
+        secret = self._settings.media_turn_secret
+        if secret is not None:
+            minted = turn.issue(
+                secret.get_secret_value(),
+                self._turn_id(user),
+                self._clock.now(),
+                self._settings.media_turn_ttl_seconds,
+            )
+            servers.append(
+                {
+                    "urls": list(self._settings.media_turn_urls),
+                    "username": minted.username,
+                    "credential": minted.credential,
+                }
+            )
+            config["expires_at"] = minted.expires_at
+        return config
 
     async def connect(
         self, user: User, room_id: str, offer: str, auth_session: int | None = None
@@ -56,6 +120,11 @@ class Voice:
 
     async def hang_up(self, user: User, room_id: str, session: str) -> None:
         await self._media.hang_up(room_id, user.id, session)
+
+    def _turn_id(self, user: User) -> str:
+        # The TURN server logs usernames: it sees a stable keyed hash, never who it is.
+        digest = hmac.new(self._secret, b"turn:%d" % user.id, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
     async def _member(self, user: User, room_id: str) -> str:
         role = await self._rooms.role_of(user, room_id)

@@ -47,18 +47,6 @@ class MediaServer:
         self._opening: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def ice_servers(self) -> list[dict[str, Any]]:
-        """The STUN/TURN servers clients should use, as RTCIceServer dictionaries."""
-        servers = []
-        for server in self._settings.media_ice_servers:
-            entry: dict[str, Any] = {"urls": list(server.urls)}
-            if server.username is not None:
-                entry["username"] = server.username
-            if server.credential is not None:
-                entry["credential"] = server.credential.get_secret_value()
-            servers.append(entry)
-        return servers
-
     # --- sessions --------------------------------------------------------------------------
 
     async def connect(

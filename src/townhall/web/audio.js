@@ -5,7 +5,7 @@ import { ApiError, api, enc, get, post } from "./api.js";
 
 let configPromise = null;
 
-/** The server's ICE servers, or null when this server has no media endpoint. */
+/** The server's public ICE servers, or null when this server has no media endpoint. */
 export function mediaConfig() {
   if (!configPromise) {
     configPromise = get("/api/media/config").catch((error) => {
@@ -65,8 +65,19 @@ export class RoomAudio {
     const generation = ++this.generation;
     this.sending = onStage;
     this.setState("connecting");
+    // Asked for on every connection: the TURN credentials in it are this person's and expire.
+    let servers;
+    try {
+      servers = (await get(`/api/rooms/${enc(this.room)}/media/config`)).ice_servers || [];
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.setState("failed");
+      this.later(onStage);
+      return;
+    }
+    if (generation !== this.generation || this.closed) return;
     const old = this.pc;
-    const pc = new RTCPeerConnection({ iceServers: config.ice_servers || [] });
+    const pc = new RTCPeerConnection({ iceServers: servers });
     this.pc = pc;
     if (old) old.close();
     try {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
@@ -27,6 +28,9 @@ class IceServerOut(BaseModel):
 
 class MediaConfigOut(BaseModel):
     ice_servers: list[IceServerOut]
+    expires_at: datetime | None = Field(
+        None, description="When the TURN credentials in it stop working; ask again before."
+    )
 
 
 class OfferIn(Strict):
@@ -48,8 +52,20 @@ class CandidateIn(Strict):
 
 @router.get("/api/media/config", response_model=MediaConfigOut, response_model_exclude_none=True)
 async def media_config(user: UserDep, container: ContainerDep) -> Any:
-    """The STUN/TURN servers to give `RTCPeerConnection`."""
+    """The ICE servers anyone signed in may use: those without a credential (STUN). TURN
+    servers come with credentials from a room's `/media/config`."""
     return container.voice.config()
+
+
+@router.get(
+    "/api/rooms/{room_id}/media/config",
+    response_model=MediaConfigOut,
+    response_model_exclude_none=True,
+)
+async def room_media_config(room_id: RoomId, user: UserDep, container: ContainerDep) -> Any:
+    """The ICE servers to give `RTCPeerConnection` for this room's audio, TURN included with
+    short-lived credentials of your own: for members in the room only."""
+    return await container.voice.room_config(user, room_id)
 
 
 @router.post("/api/rooms/{room_id}/media", response_model=AnswerOut)
