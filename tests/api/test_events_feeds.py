@@ -150,7 +150,8 @@ async def test_a_host_starts_the_room_and_the_reminded_are_told(
     r = await cyd.post(f"/api/rooms/{room['id']}/join")
     assert r.status_code == 403 and code(r) == "club_members_only"
     (told,) = heard.of("event.starting")
-    assert told.recipients.event == e["id"] and told.recipients.club == c["id"]
+    assert told.data["event_id"] == e["id"] and told.recipients.event is not None
+    assert told.recipients.club == c["id"]
     ids = (await user_id(container, "ada"), await user_id(container, "bob"))
     assert told.recipients.followers_of == ids
     assert told.data["room_id"] == room["id"] and told.data["name"] == "Bebop night"

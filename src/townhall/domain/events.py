@@ -12,6 +12,7 @@ each commit: ``event.scheduled``, ``event.cohost_invited``, ``event.starting`` a
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +46,15 @@ DESCRIPTION_MAX = 200
 LISTED_AFTER_START = timedelta(hours=1)
 """Lists keep an event this long after its start time, so a late-comer still finds it."""
 
-Key = tuple[datetime, int]
+PUBLIC_ID_BYTES = 16
+"""Random bytes in an event's public id: 22 url-safe characters, 128 bits."""
+
+Key = tuple[datetime, str]
+"""Where a list continues: ``(starts_at, public_id)``."""
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,10 @@ class ClubRef:
 class EventView:
     """An event as one viewer sees it (``reminded`` and ``is_host`` are theirs)."""
 
-    id: int
+    id: str
+    """The public id: random, the one links, the API and calendars use."""
+    row_id: int
+    """The row's own number, for what stays inside (recipients, keys); never shown."""
     name: str
     description: str
     starts_at: datetime
@@ -223,8 +235,8 @@ class Events:
 
     # --- views -----------------------------------------------------------------------------
 
-    def url(self, event_id: int) -> str:
-        return f"{self._settings.resolved_public_url}/e/{event_id}"
+    def url(self, public_id: str) -> str:
+        return f"{self._settings.resolved_public_url}/e/{public_id}"
 
     async def _views(
         self, tx: AsyncSession, events: list[Event], viewer: User | None
@@ -242,7 +254,8 @@ class Events:
             creator = viewer is not None and viewer.id == e.created_by_id
             out.append(
                 EventView(
-                    id=e.id,
+                    id=e.public_id,
+                    row_id=e.id,
                     name=e.name,
                     description=e.description,
                     starts_at=e.starts_at,
@@ -252,7 +265,7 @@ class Events:
                     members_only=e.members_only,
                     status=e.status,
                     room_id=e.room_id,
-                    url=self.url(e.id),
+                    url=self.url(e.public_id),
                     hosts=tuple(PersonView.of(u) for u in people),
                     host_ids=tuple(u.id for u in people),
                     invited=tuple(PersonView.of(u) for u in asked) if creator else (),
@@ -277,7 +290,7 @@ class Events:
                 recipients=Recipients(users=(uid,)),
                 actor_id=actor.id,
                 data=_event_data(event),
-                key=f"event.cohost_invited:{event.id}:{uid}",
+                key=f"event.cohost_invited:{event.row_id}:{uid}",
             )
             for uid in user_ids
         ]
@@ -287,16 +300,16 @@ class Events:
     ) -> Happening:
         return Happening(
             kind=kind,
-            recipients=Recipients(event=event.id)
+            recipients=Recipients(event=event.row_id)
             if kind == "event.cancelled"
             else Recipients(
-                event=event.id if kind == "event.starting" else None,
+                event=event.row_id if kind == "event.starting" else None,
                 followers_of=host_ids,
                 club=event.club.id if event.club else None,
             ),
             actor_id=actor.id,
             data={**_event_data(event), **extra},
-            key=f"{kind}:{event.id}",
+            key=f"{kind}:{event.row_id}",
         )
 
     # --- creating and changing -------------------------------------------------------------
@@ -328,6 +341,7 @@ class Events:
                     time_zone=data.time_zone,
                     club_id=data.club_id,
                     members_only=bool(data.members_only),
+                    public_id=new_public_id(),
                     created_by_id=user.id,
                     status="scheduled",
                     sequence=0,
@@ -342,7 +356,7 @@ class Events:
         logger.info("event %s scheduled by user %s", event.id, user.id)
         return view
 
-    async def _own(self, tx: AsyncSession, user: User, event_id: int) -> Event:
+    async def _own(self, tx: AsyncSession, user: User, event_id: str) -> Event:
         event = await store.lock_event(tx, event_id)
         if event is None:
             raise event_not_found()
@@ -356,7 +370,7 @@ class Events:
             )
         return event
 
-    async def edit(self, user: User, event_id: int, data: EventInput) -> EventView:
+    async def edit(self, user: User, event_id: str, data: EventInput) -> EventView:
         """Change what was given; the calendar entry keeps its UID and its SEQUENCE grows.
         Co-hosts named for the first time are invited; the others keep their answer."""
         name = check_name(data.name) if data.name is not None else None
@@ -388,7 +402,7 @@ class Events:
             await self._happenings.record(tx, *self._invitations(view, user, asked))
         return view
 
-    async def answer(self, user: User, event_id: int, accept: bool) -> EventView:
+    async def answer(self, user: User, event_id: str, accept: bool) -> EventView:
         """Accept or decline an invitation to co-host. Accepting makes the person a host (and
         tells their followers, if the event has not started); declining is final for this
         event. A co-host who accepted may also step down by declining."""
@@ -421,7 +435,7 @@ class Events:
                         recipients=Recipients(followers_of=(user.id,)),
                         actor_id=user.id,
                         data=told.data,
-                        key=f"event.scheduled:{view.id}:{user.id}",
+                        key=f"event.scheduled:{view.row_id}:{user.id}",
                     ),
                 )
         logger.info(
@@ -432,7 +446,7 @@ class Events:
         )
         return view
 
-    async def cancel(self, user: User, event_id: int) -> EventView:
+    async def cancel(self, user: User, event_id: str) -> EventView:
         """Cancel an event that has neither started nor passed; reminded people are told."""
         async with self._db.transaction() as tx:
             event = await self._own(tx, user, event_id)
@@ -449,7 +463,7 @@ class Events:
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def get(self, viewer: User | None, event_id: int) -> EventView:
+    async def get(self, viewer: User | None, event_id: str) -> EventView:
         async with self._db.transaction() as tx:
             event = await store.event(tx, event_id)
             if event is None:
@@ -484,7 +498,7 @@ class Events:
 
     # --- remind me and starting ------------------------------------------------------------
 
-    async def remind(self, user: User, event_id: int, on: bool) -> EventView:
+    async def remind(self, user: User, event_id: str, on: bool) -> EventView:
         require_member(user)
         async with self._db.transaction() as tx:
             event = await store.event(tx, event_id)
@@ -498,7 +512,7 @@ class Events:
                 await store.drop_reminder(tx, event.id, user.id)
             return await self._view(tx, event, user)
 
-    async def start(self, user: User, event_id: int) -> RoomSnapshot:
+    async def start(self, user: User, event_id: str) -> RoomSnapshot:
         """A host opens the event's room (with its club and members-only settings); the
         event links to it, and everyone who asked to be reminded is told."""
         early = timedelta(minutes=self._settings.event_early_start_minutes)
@@ -572,7 +586,7 @@ class Events:
             for v in views
         ]
 
-    async def calendar_file(self, event_id: int) -> bytes:
+    async def calendar_file(self, event_id: str) -> bytes:
         """The add-to-calendar file of one event."""
         async with self._db.transaction() as tx:
             event = await store.event(tx, event_id)

@@ -29,12 +29,14 @@ async def add_event(tx: AsyncSession, event: Event) -> Event:
     return event
 
 
-async def event(tx: AsyncSession, event_id: int) -> Event | None:
-    return await tx.get(Event, event_id)
+async def event(tx: AsyncSession, public_id: str) -> Event | None:
+    """The event of this public id (the only id anyone outside sees)."""
+    query = select(Event).where(Event.public_id == public_id)
+    return (await tx.execute(query)).scalar_one_or_none()
 
 
-async def lock_event(tx: AsyncSession, event_id: int) -> Event | None:
-    query = select(Event).where(Event.id == event_id).with_for_update()
+async def lock_event(tx: AsyncSession, public_id: str) -> Event | None:
+    query = select(Event).where(Event.public_id == public_id).with_for_update()
     return (await tx.execute(query)).scalar_one_or_none()
 
 
@@ -173,8 +175,9 @@ def _hosted_by(user_id: int) -> Any:
 async def _page(
     tx: AsyncSession, query: Any, after: Key | None, limit: int
 ) -> tuple[list[Event], Key | None]:
-    """Events by start time, after the key ``(starts_at, id)``."""
-    rows, next_key = await keyset.page(tx, query, (Event.starts_at, Event.id), after, limit)
+    """Events by start time, after the key ``(starts_at, public_id)``."""
+    order = (Event.starts_at, Event.public_id)
+    rows, next_key = await keyset.page(tx, query, order, after, limit)
     return [event for (event,) in rows], next_key
 
 

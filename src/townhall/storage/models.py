@@ -216,11 +216,15 @@ class Room(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = _ts()
     ended_at: Mapped[datetime | None] = _ts(nullable=True)
+    log_erased_at: Mapped[datetime | None] = _ts(nullable=True)
+    """When the event log of the ended room was deleted (``room_log_retention`` after the end)."""
     moderator_gone_at: Mapped[datetime | None] = _ts(nullable=True)
     club_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("clubs.id", ondelete="SET NULL"), nullable=True, index=True
     )
     members_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (Index("ix_rooms_log_erased_ended", "log_erased_at", "ended_at"),)
 
 
 class RoomMember(Base):
@@ -350,11 +354,14 @@ class ClubRequest(Base):
 
 
 class Event(Base):
-    """A room booked in advance (S7). ``sequence`` grows with every change (iCalendar)."""
+    """A room booked in advance (S7). ``sequence`` grows with every change (iCalendar).
+    ``public_id`` is how it is addressed from outside (links, the API, calendars); ``id``
+    stays inside, since sequential numbers can be counted through."""
 
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(22), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(String(200), default="")
     starts_at: Mapped[datetime] = _ts()
@@ -374,7 +381,7 @@ class Event(Base):
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
 
-    __table_args__ = (Index("ix_events_starts_at", "starts_at", "id"),)
+    __table_args__ = (Index("ix_events_starts_at", "starts_at", "public_id"),)
 
 
 class EventHost(Base):

@@ -13,7 +13,7 @@ const routes = [
   [/^\/club\/([0-9]{1,18})$/, "club"],
   [/^\/events$/, "events"],
   [/^\/events\/new(?:\/([0-9]{1,18}))?$/, "event-new"],
-  [/^\/event\/([0-9]{1,18})$/, "event"],
+  [/^\/event\/([A-Za-z0-9_-]{1,64})$/, "event"],
   [/^\/notifications$/, "notifications"],
   [/^\/settings$/, "settings"],
 ];

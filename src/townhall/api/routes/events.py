@@ -24,10 +24,17 @@ from townhall.errors import NotFound, TownhallError
 router = APIRouter(tags=["events"])
 pages = APIRouter(include_in_schema=False)
 
-EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="An event's id.")]
+EventId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="An event's public id (random; as in its `id` and its share link).",
+    ),
+]
 ICS = "text/calendar; charset=utf-8"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
-EVENT_ID = re.compile(r"[1-9][0-9]{0,17}")
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 class EventIn(Strict):
@@ -66,7 +73,7 @@ class ClubRefOut(Out):
 class EventPreviewOut(Out):
     """What anyone with the share link sees, signed in or not."""
 
-    id: int
+    id: str = Field(description="The public id, random: events are not numbered outside.")
     name: str
     description: str
     starts_at: datetime = Field(description="In UTC.")
@@ -114,7 +121,7 @@ def _input(body: EventIn | EventEditIn) -> EventInput:
     )
 
 
-ByStart = page_request(datetime, int)
+ByStart = page_request(datetime, str)
 
 
 @router.post("/api/events", status_code=201, response_model=EventOut)
@@ -244,10 +251,10 @@ async def calendar_feed(token: str, container: ContainerDep) -> Response:
 async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
     """The share link of an event: a public preview and a way to sign in."""
     missing = nowhere("event")
-    if not EVENT_ID.fullmatch(event_id) or int(event_id) > MAX_ID:
+    if not PUBLIC_ID.fullmatch(event_id):
         return missing
     try:
-        v = await container.events.get(None, int(event_id))
+        v = await container.events.get(None, event_id)
     except TownhallError:
         return missing
     hosts = "".join(
