@@ -59,8 +59,8 @@ def audience_count(count: int | None, seq: int, message: dict[str, Any]) -> tupl
     """The listener count and last seq a socket holds after one more message.
 
     The join's result (or a resync snapshot) gives ``listeners``; after it, either the
-    ``audience.changed`` digest carries the count, or ``member.joined`` (as a listener)
-    and ``member.left`` move it by one (in this benchmark only listeners come and go).
+    ``audience.changed`` digest carries the count (``listeners``), or ``member.joined``
+    (as a listener) and ``member.left`` move it by one (here only listeners come and go).
     Numbered events at or below the snapshot's seq are already in it."""
     kind = message.get("type")
     if kind in ("result", "snapshot"):
@@ -75,7 +75,7 @@ def audience_count(count: int | None, seq: int, message: dict[str, Any]) -> tupl
         seq = at
     name, data = message.get("name"), message.get("data") or {}
     if name == "audience.changed":
-        return int(data["count"]), seq
+        return int(data.get("listeners", data.get("count", count))), seq
     if name == "member.joined" and data.get("role") == "listener":
         return count + 1, seq
     if name == "member.left":
@@ -370,7 +370,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="load-generator processes")
     p.add_argument("--join-timeout", type=float, default=60, help="seconds to wait for a join")
     p.add_argument(
-        "--settle", type=float, default=30, help="seconds after the joins to wait for the count"
+        "--settle", type=float, default=120, help="seconds after the joins to wait for the count"
     )
     ns = p.parse_args()
     print(f"open files limit raised to {raise_fd_limit()}")
