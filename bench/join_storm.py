@@ -293,6 +293,7 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
     cpu0 = sum(cpu_seconds(pid) for pid in pids)
     last_answer = max(pipe.recv()[1] for pipe in pipes)
     joins_done = time.monotonic()
+    joins_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
     state = httpx.get(
         f"{bases[0]}/api/rooms/{room}", headers={"Authorization": f"Bearer {host}"}, timeout=60
     )
@@ -338,7 +339,8 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
     )
     print(
         f"  server CPU {server_cpu:.1f} s over {wall:.1f} s: "
-        f"{server_cpu / per_join * 1000:.1f} ms per join"
+        f"{server_cpu / per_join * 1000:.1f} ms per join "
+        f"({joins_cpu / per_join * 1000:.1f} ms until the joins were answered)"
     )
     print(
         f"  messages delivered: {messages} ({pings} heartbeat pings): "
