@@ -23,7 +23,9 @@ MAX_MESSAGE = 16_384
 
 PING = '{"type":"ping"}'
 
-RoomId = Annotated[str, Field(min_length=1, max_length=32)]
+# The characters of a room's id (as over HTTP): anything else, a NUL that PostgreSQL
+# cannot store included, is refused before it reaches the database.
+RoomId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
@@ -99,7 +101,7 @@ def message_id(text: str | None) -> int | None:
         return None
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return _message_id(raw) if isinstance(raw, dict) else None
 
@@ -111,7 +113,7 @@ def parse(text: str, schemas: Mapping[str, type[Message]]) -> Message:
         raise ProtocolError(None, f"Messages are at most {MAX_MESSAGE} characters.")
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError(None, "Messages are JSON objects.") from None
     if not isinstance(raw, dict):
         raise ProtocolError(None, "Messages are JSON objects.")
