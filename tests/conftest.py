@@ -142,7 +142,12 @@ def settings(
     # The clock is a fake the test moves: the rounds that act on time run when a test runs
     # them (``rooms.sweep()``, ``gateway.heartbeat()``, ``notifications.sweep()``), never
     # on their own between a test's steps. Served processes run them (tests/test_serve.py).
-    extra: dict[str, Any] = {"public_url": "http://townhall.test", "periodic_sweeps": False}
+    # Audience digests go out in real time; a short interval keeps the tests short.
+    extra: dict[str, Any] = {
+        "public_url": "http://townhall.test",
+        "periodic_sweeps": False,
+        "room_digest_seconds": 0.05,
+    }
     if stack == "postgres":
         extra["database_url"] = request.getfixturevalue("postgres_url")
         extra["redis_url"] = REDIS_URL

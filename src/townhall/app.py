@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -32,6 +33,7 @@ from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
+from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
@@ -74,6 +76,8 @@ class Container:
     sweeper: Periodic
     gateway: Gateway
     presence: Periodic
+    digests: AudienceDigests
+    digester: Periodic
     standing: Standing
     standings: SocketStandings
     standing_sweeper: Periodic
@@ -106,6 +110,8 @@ class Container:
             for sweep in self.sweeps:
                 sweep.start()
         self.outbox.start()
+        # Not a sweep: digests batch deliveries in real time, whatever the clock says.
+        self.digester.start()
 
     async def close(self) -> None:
         if self._closed:
@@ -114,6 +120,7 @@ class Container:
         await self.outbox.close()
         for sweep in self.sweeps:
             await sweep.close()
+        await self.digester.close()
         await self.gateway.close()
         await self.quota_renewal.close()
         await self.socket_quota.close()
@@ -170,7 +177,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
     happenings.listen(hallway.on_happening)
     media = MediaServer(settings, bus)
-    gateway = Gateway(bus, rooms, also_present=media.present)
+    digests = AudienceDigests(db, settings, bus)
+    gateway = Gateway(bus, rooms, digests, also_present=media.present)
     standing = Standing(db, clock, bus)
     socket_quota: Quota = (
         RedisQuota(settings.redis_url, settings.redis_prefix + "quota:")
@@ -201,6 +209,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
         gateway=gateway,
         presence=Periodic("ws-presence", PRESENCE_INTERVAL, gateway.heartbeat),
+        digests=digests,
+        digester=Periodic(
+            "audience-digests",
+            settings.room_digest_seconds,
+            lambda: digests.tick(asyncio.get_running_loop().time()),
+        ),
         standing=standing,
         standings=standings,
         standing_sweeper=Periodic(

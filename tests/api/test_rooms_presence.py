@@ -24,8 +24,9 @@ async def test_silent_member_is_marked_away_then_removed(people: Any, container:
     await join(mona, rid)
     await container.rooms.sweep()
     assert roles(await snap(mona, rid)) == {"mona": "moderator"}
-    left = [e for e in await events(mona, rid) if e["name"] == "member.left"]
-    assert left[-1]["data"] == {"username": "lee", "reason": "disconnected"}
+    # A listener's presence is the audience's state, told in digests, not in the log.
+    names = [e["name"] for e in await events(mona, rid)]
+    assert not {"member.away", "member.left"} & set(names)
 
 
 async def test_away_member_who_returns_is_back(people: Any, container: Container) -> None:

@@ -22,19 +22,33 @@ async def test_requests_answer_or_raise(member: Member, server_url: str) -> None
 
 
 async def test_events_reach_a_subscriber_in_order(member: Member, server_url: str) -> None:
-    """Events of a subscribed room arrive through events(), after the room's snapshot."""
+    """Events of a subscribed room arrive through events(), after the room's snapshot; a
+    listener's arrival comes as a digest, which the client keeps as the room's audience."""
     ada, bob = await member("ada", server_url), await member("bob", server_url)
     room = await ada.create_room("Ordered")
     async with ada.live() as live:
         await live.subscribe(room["id"])
         first = await live.wait_for(lambda m: True, within=PATIENCE)
         assert first["type"] == "snapshot" and first["snapshot"]["id"] == room["id"]
+        assert live.listeners(room["id"]) == 0
         await bob.join(room["id"])
+        digest = await live.wait_for(
+            lambda m: m.get("name") == "audience.changed" and m["data"]["members"],
+            within=PATIENCE,
+        )
+        assert digest["data"]["listeners"] == 1
+        assert [m["username"] for m in digest["data"]["members"]] == ["bob"]
+        assert live.listeners(room["id"]) == 1
+        assert [m["username"] for m in live.audience(room["id"])] == ["bob"]
         await bob.command(room["id"], "raise_hand")
-        joined = await live.wait_for(lambda m: m.get("name") == "member.joined", within=PATIENCE)
         hand = await live.wait_for(lambda m: m.get("name") == "hand.raised", within=PATIENCE)
-        assert joined["data"]["username"] == "bob"
-        assert hand["seq"] > joined["seq"]
+        assert hand["seq"] > first["snapshot"]["seq"]
+        await bob.command(room["id"], "leave")
+        await live.wait_for(
+            lambda m: m.get("name") == "audience.changed" and m["data"]["left"] == ["bob"],
+            within=PATIENCE,
+        )
+        assert (live.listeners(room["id"]), live.audience(room["id"])) == (0, [])
 
 
 async def test_a_dropped_socket_resumes_without_losing_events(

@@ -27,4 +27,10 @@ class EventBus(Protocol):
 
     async def unsubscribe(self, channel: str, handler: Handler) -> None: ...
 
+    async def lead(self, name: str, seconds: float) -> bool:
+        """Hold (or keep holding) the lease ``name`` for ``seconds``: True while this
+        process is the one that holds it. Work that must happen once for all processes
+        (a room's audience digest) is done by the holder."""
+        ...
+
     async def close(self) -> None: ...

@@ -4,6 +4,11 @@
                     the sockets that follow the room and the room's media plane listen
     levels:<id>     who is speaking in a room (``levels_event``): unnumbered, never kept,
                     so that nothing following a room's *events* has to sort them out
+    audience:<id>   a room's audience digests (``digest_event``), as clients receive them:
+                    unnumbered, at most one per interval for each part of the room
+    roster:<id>     one message per listener who came, changed or went (``roster_change``):
+                    for the processes that digest the room and for its media, never
+                    for sockets
     user:<id>       one person's notices (``notice``) and live notifications
     notifications   notifications for many people at once (``addressed``)
     hallway         "the hallway changed" hints (``HALLWAY_HINT``), for every socket
@@ -30,8 +35,8 @@ NOTIFICATIONS = "notifications"
 HALLWAY_HINT = '{"type":"hallway.changed"}'
 STANDING = "standing"
 
-Kind = Literal["room", "levels", "user"]
-KINDS: tuple[Kind, ...] = ("room", "levels", "user")
+Kind = Literal["room", "levels", "audience", "roster", "user"]
+KINDS: tuple[Kind, ...] = ("room", "levels", "audience", "roster", "user")
 
 
 def room(room_id: str) -> str:
@@ -40,6 +45,14 @@ def room(room_id: str) -> str:
 
 def levels(room_id: str) -> str:
     return f"levels:{room_id}"
+
+
+def audience(room_id: str) -> str:
+    return f"audience:{room_id}"
+
+
+def roster(room_id: str) -> str:
+    return f"roster:{room_id}"
 
 
 def user(user_id: int) -> str:
@@ -138,6 +151,57 @@ def levels_event(room_id: str, levels: Mapping[str, float]) -> str:
             "data": {"levels": dict(levels)},
         }
     )
+
+
+# --- the audience ----------------------------------------------------------------------------
+
+
+def digest_event(room_id: str, roles: list[str], data: Mapping[str, Any]) -> str:
+    """An audience digest as clients receive it: an event of the room's stream without
+    ``seq``, for the people whose role in the room is in ``roles``."""
+    return _dump(
+        {
+            "type": "event",
+            "name": "audience.changed",
+            "stream": room(room_id),
+            "data": dict(data),
+            "audience": {"roles": sorted(roles), "users": []},
+        }
+    )
+
+
+def read_digest_roles(text: str) -> frozenset[str] | None:
+    """The roles an audience digest is for, or None when ``text`` is not one."""
+    try:
+        raw = json.loads(text)
+        roles = raw["audience"]["roles"]
+        return frozenset(r for r in roles if isinstance(r, str))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChange:
+    """A listener came into a room or changed there (``went`` False), or went out of it."""
+
+    room: str
+    user_id: int
+    username: str
+    went: bool
+
+
+def roster_change(room_id: str, user_id: int, username: str, went: bool) -> str:
+    return _dump({"room": room_id, "user": user_id, "username": username, "went": went})
+
+
+def read_roster(text: str) -> RosterChange | None:
+    try:
+        raw = json.loads(text)
+        return RosterChange(
+            str(raw["room"]), int(raw["user"]), str(raw["username"]), bool(raw["went"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 # --- personal notices ------------------------------------------------------------------------

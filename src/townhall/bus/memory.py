@@ -22,5 +22,8 @@ class MemoryBus:
     async def unsubscribe(self, channel: str, handler: Handler) -> None:
         self._subscribers.remove(channel, handler)
 
+    async def lead(self, name: str, seconds: float) -> bool:
+        return True  # the only process
+
     async def close(self) -> None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -13,6 +14,16 @@ from townhall.bus import Handler
 from townhall.bus.local import Subscribers
 
 logger = logging.getLogger(__name__)
+
+# Take the lease when it is free, keep it when it is ours; Redis's clock decides expiry.
+_LEAD = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 class RedisBus:
@@ -29,6 +40,8 @@ class RedisBus:
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        self._me = secrets.token_hex(8)
+        self._lead = self._redis.register_script(_LEAD)
 
     async def start(self) -> None:
         if self._reader is None:
@@ -48,6 +61,12 @@ class RedisBus:
         async with self._lock:
             if self._subscribers.remove(channel, handler) and not self._closed:
                 await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def lead(self, name: str, seconds: float) -> bool:
+        held = await self._lead(
+            keys=[self._prefix + "lease:" + name], args=[self._me, int(seconds * 1000)]
+        )
+        return bool(held)
 
     async def _read(self) -> None:
         cut = len(self._prefix)

@@ -238,6 +238,15 @@ class Live:
 
         return await asyncio.wait_for(first(), within)
 
+    def listeners(self, room: str) -> int | None:
+        """How many listen in a followed room, as the server last told (None: not followed)."""
+        return self.streams.listeners.get(room)
+
+    def audience(self, room: str) -> list[Message]:
+        """The listeners of a followed room known from its snapshot and digests, in the
+        order they were learnt of; ``streams.stale`` says when someone may be missing."""
+        return list(self.streams.audience.get(room, {}).values())
+
     def _hand_over(self, messages: list[Message]) -> None:
         for m in messages:
             self._inbox.put_nowait(m)

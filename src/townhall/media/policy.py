@@ -4,7 +4,8 @@ The media plane keeps, per room, the people on stage and whether each is muted, 
 from the database when the room's first media session starts and then moved along by the
 room's own numbered events (``member.updated``, ``member.joined``, ``member.left``,
 ``room.ended``). An event no newer than what is already known is ignored, so the seed and
-the live stream can overlap in either order.
+the live stream can overlap in either order. Listeners are not in the log: one who leaves
+the room is told on its roster (``apply_roster``), and their audio ends.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class RoomPolicy:
             self.live = False
             self.stage.clear()
             self._tell("", "ended")
+
+    def apply_roster(self, payload: str) -> None:
+        """A listener came, changed or went (``channels.roster_change``)."""
+        change = channels.read_roster(payload)
+        if change is not None and change.went and change.username not in self.stage:
+            self._tell(change.username, "left")
 
     def _tell(self, username: str, what: str) -> None:
         if self.on_change is not None:

@@ -183,6 +183,7 @@ class MediaServer:
             if room is not None:
                 return room
             policy = RoomPolicy()
+            roster = channels.roster(room_id)
             settings = self._settings
             mix = RoomMix(
                 policy,
@@ -198,16 +199,21 @@ class MediaServer:
             )
 
             def on_message(channel: str, payload: str) -> None:
-                policy.apply(payload)
+                if channel == roster:
+                    policy.apply_roster(payload)
+                else:
+                    policy.apply(payload)
 
             room = RoomMedia(room_id, policy, mix, on_message)
             policy.on_change = lambda username, what: self._obey(room, username, what)
             # Listen first, then read the state: nothing said in between is missed.
             await self._bus.subscribe(channels.room(room_id), on_message)
+            await self._bus.subscribe(roster, on_message)
             try:
                 policy.seed(await seed())
             except BaseException:
                 await self._bus.unsubscribe(channels.room(room_id), on_message)
+                await self._bus.unsubscribe(roster, on_message)
                 raise
             self._rooms[room_id] = room
             self._opening.pop(room_id, None)
@@ -246,6 +252,7 @@ class MediaServer:
             return
         del self._rooms[room.room_id]
         await self._bus.unsubscribe(channels.room(room.room_id), room.handler)
+        await self._bus.unsubscribe(channels.roster(room.room_id), room.handler)
         await room.mix.close()
         for session in list(room.mix.sessions.values()):
             room.mix.remove(session)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
     union_all,
     update,
 )
@@ -46,9 +47,24 @@ async def add_room(tx: AsyncSession, room: Room) -> Room:
 
 async def lock_room(tx: AsyncSession, room_id: str) -> Room | None:
     """The room, with its row locked until commit: every change to a room goes through here,
-    so two moderators acting at once are applied one after the other."""
-    query = select(Room).where(Room.id == room_id).with_for_update()
+    so two moderators acting at once are applied one after the other.
+
+    On PostgreSQL the lock is ``FOR NO KEY UPDATE``: it still excludes every other change
+    to the room, but not the key-share lock that inserting a row which refers to the room
+    takes (a listener entering its audience), so joins never wait for a stage change."""
+    query = select(Room).where(Room.id == room_id).with_for_update(key_share=True)
     return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def lock_audience(tx: AsyncSession, room_id: str) -> None:
+    """Let joins into one room's audience count and enter one at a time until commit,
+    without the room's row lock (which stage changes take). On PostgreSQL a transaction
+    advisory lock keyed by the room; SQLite already runs one writing transaction at a time."""
+    if tx.get_bind().dialect.name == "postgresql":
+        await tx.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"audience:{room_id}"},
+        )
 
 
 async def room(tx: AsyncSession, room_id: str) -> Room | None:
@@ -161,6 +177,35 @@ async def count_roles(tx: AsyncSession, room_id: str) -> dict[str, int]:
     return counts
 
 
+async def count_listeners(tx: AsyncSession, room_id: str) -> int:
+    query = select(func.count()).where(
+        RoomMember.room_id == room_id, RoomMember.role == RoomRole.LISTENER
+    )
+    return int((await tx.execute(query)).scalar() or 0)
+
+
+async def listeners_among(
+    tx: AsyncSession, room_id: str, user_ids: list[int]
+) -> list[tuple[RoomMember, User]]:
+    """Those of ``user_ids`` who are in the room's audience now."""
+    if not user_ids:
+        return []
+    query = _with_user(room_id).where(
+        RoomMember.role == RoomRole.LISTENER, RoomMember.user_id.in_(user_ids)
+    )
+    return [(m, u) for m, u in (await tx.execute(query)).all()]
+
+
+async def members_among(tx: AsyncSession, room_id: str, user_ids: list[int]) -> list[int]:
+    """Those of ``user_ids`` who are in the room now, in any role."""
+    if not user_ids:
+        return []
+    query = select(RoomMember.user_id).where(
+        RoomMember.room_id == room_id, RoomMember.user_id.in_(user_ids)
+    )
+    return list((await tx.execute(query)).scalars())
+
+
 async def stage_ids(tx: AsyncSession, room_id: str) -> list[int]:
     query = select(RoomMember.user_id).where(
         RoomMember.room_id == room_id, RoomMember.role.in_(STAGE)
@@ -245,8 +290,13 @@ async def follows(tx: AsyncSession, follower_id: int, followee_id: int) -> bool:
     return await tx.get(Follow, (follower_id, followee_id)) is not None
 
 
-async def listeners_followed_by_stage(tx: AsyncSession, room_id: str) -> list[int]:
-    """Listeners followed by someone on stage: the audience's first group."""
+async def listeners_followed_by_stage(
+    tx: AsyncSession, room_id: str, among: list[int] | None = None
+) -> list[int]:
+    """Listeners followed by someone on stage: the audience's first group (of those
+    ``among`` when given)."""
+    if among is not None and not among:
+        return []
     stage = (
         select(RoomMember.user_id)
         .where(RoomMember.room_id == room_id, RoomMember.role.in_(STAGE))
@@ -257,6 +307,8 @@ async def listeners_followed_by_stage(tx: AsyncSession, room_id: str) -> list[in
         RoomMember.role == "listener",
         exists().where(Follow.followee_id == RoomMember.user_id, Follow.follower_id.in_(stage)),
     )
+    if among is not None:
+        query = query.where(RoomMember.user_id.in_(among))
     return sorted((await tx.execute(query)).scalars())
 
 

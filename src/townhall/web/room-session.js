@@ -5,6 +5,7 @@ import { RoomAudio } from "./audio.js";
 import { live } from "./live.js";
 
 const ON_STAGE = new Set(["moderator", "speaker"]);
+const AUDIENCE_PAGE = 100;
 
 export class RoomSession {
   constructor(id, me) {
@@ -95,12 +96,56 @@ export class RoomSession {
       this.gone(message.code === "room_ended" ? "ended" : "removed");
       return;
     }
+    if (message.name === "audience.changed") {
+      this.digest(message.data || {});
+      return;
+    }
     if (message.name === "audio.levels") {
       this.levels = new Map(Object.entries(message.data.levels || {}));
       for (const handler of this.levelHandlers) handler(this.levels);
       return;
     }
     this.apply(message.name, message.data || {});
+  }
+
+  /** An audience digest (docs/rooms.md): the count, who came in or changed, who left. It
+   * only touches the audience; the stage follows the numbered events. */
+  digest(data) {
+    const room = this.room;
+    if (typeof data.listeners === "number") room.listeners = data.listeners;
+    const left = new Set(data.left || []);
+    room.audience = room.audience.filter((m) => !left.has(m.username));
+    const onStage = new Set(room.stage.map((m) => m.username));
+    for (const member of data.members || []) {
+      if (onStage.has(member.username)) continue;
+      const i = room.audience.findIndex((m) => m.username === member.username);
+      if (i >= 0) room.audience[i] = member;
+      else room.audience.push(member);
+    }
+    if (data.complete === false) this.reloadAudience();
+    this.changed({ event: "audience.changed", data });
+  }
+
+  /** Read the audience's first page again, when a digest could not list everyone. */
+  async reloadAudience() {
+    if (this.reloading) return;
+    this.reloading = true;
+    // After a short random delay, so that a room of thousands does not ask all at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 1000));
+    try {
+      const page = await get(`/api/rooms/${enc(this.id)}/audience?limit=${AUDIENCE_PAGE}`);
+      if (this.status !== "in") return;
+      const onStage = new Set(this.room.stage.map((m) => m.username));
+      const mine = this.room.audience.find((m) => m.username === this.me);
+      const audience = page.items.filter((m) => !onStage.has(m.username));
+      if (mine && !audience.some((m) => m.username === this.me)) audience.push(mine);
+      this.room.audience = audience;
+      this.changed();
+    } catch {
+      // the next digest, or the live stream, tells us more
+    } finally {
+      this.reloading = false;
+    }
   }
 
   find(username) {

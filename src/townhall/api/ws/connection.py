@@ -93,9 +93,15 @@ class Connection:
         if room in self.streams and self._queue.qsize() < self._queue_size // 2:
             self.send(text)
 
+    def on_digest(self, room: str, roles: frozenset[str], text: str) -> None:
+        """An audience digest: current state, for the part of the room it is meant for."""
+        stream = self.streams.get(room)
+        if stream is not None and stream.role in roles and stream.last_seq is not None:
+            self.send(text)
+
     def on_notice(self, notice: channels.Notice) -> None:
         self.send(notice.text)
-        if notice.name == "room.removed":
+        if notice.name in ("room.removed", "room.left"):
             room = notice.data.get("room")
             if isinstance(room, str):
                 self.drop(room)
@@ -273,12 +279,14 @@ class Connection:
         stream = await self.open(room)
         try:
             missed: list[protocol.RoomEvent] | None = None
+            listeners = 0
             if after is not None:
                 # Not in the room any more: the snapshot says why (ended) or refuses.
                 role = await self.rooms.role_of(self.user, room)
                 if role is not None:
                     found = await self.rooms.events_after(self.user, room, after)
                     missed = None if found is None else _parsed(found)
+                    listeners = await self.rooms.listeners(room)
             if missed is None:
                 snapshot = await self.rooms.snapshot(self.user, room)
                 if snapshot.me is None and snapshot.status == "live":
@@ -294,7 +302,15 @@ class Connection:
             return
         shown, out = stream.begin(after or 0, role, missed)
         self.send(protocol.result(id, {"events": [_as_json(e) for e in shown]}))
+        if stream.role is not None:
+            # The audience is state: a resumed client gets it now, never the digests missed.
+            self.send(channels.digest_event(room, [stream.role], resumed_digest(listeners)))
         self._deliver(stream, out)
+
+
+def resumed_digest(listeners: int) -> dict[str, Any]:
+    """The digest a resumed stream starts with: the count, and no lists (read ``/audience``)."""
+    return {"listeners": listeners, "members": [], "left": [], "complete": False}
 
 
 def _wire(snapshot: RoomSnapshot) -> dict[str, Any]:

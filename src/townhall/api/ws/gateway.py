@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from townhall.api.ws import protocol
 from townhall.bus import EventBus, channels
+from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.service import Rooms
 
 if TYPE_CHECKING:
@@ -30,10 +31,13 @@ class Gateway:
         self,
         bus: EventBus,
         rooms: Rooms,
+        digests: AudienceDigests,
         also_present: Callable[[], dict[str, set[int]]] | None = None,
     ):
         self._bus = bus
         self._rooms = rooms
+        # The rooms followed here are the rooms whose audience this process gathers.
+        self._digests = digests
         # Other signs of life in this process (open audio connections), room -> user ids.
         self._also_present = also_present
         self._local: dict[str, set[Connection]] = {}
@@ -73,13 +77,16 @@ class Gateway:
             conn.send(payload)
 
     async def follow(self, room: str, conn: Connection) -> None:
-        """Deliver ``room``'s events and audio levels to ``conn``; none published after this
-        returns is missed."""
+        """Deliver ``room``'s events, audience digests and audio levels to ``conn``; none
+        published after this returns is missed."""
         await self.attach(channels.room(room), conn)
+        await self.attach(channels.audience(room), conn)
         await self.attach(channels.levels(room), conn)
+        await self._digests.watch(room)
 
     def unfollow(self, room: str, conn: Connection) -> None:
         self.detach(channels.room(room), conn)
+        self.detach(channels.audience(room), conn)
         self.detach(channels.levels(room), conn)
 
     async def attach(self, channel: str, conn: Connection) -> None:
@@ -108,6 +115,13 @@ class Gateway:
         if kind == "levels":
             for conn in tuple(conns):
                 conn.on_levels(key, payload)
+        elif kind == "audience":
+            roles = channels.read_digest_roles(payload)
+            if roles is None:
+                logger.warning("dropping a malformed digest on %s", channel)
+                return
+            for conn in tuple(conns):
+                conn.on_digest(key, roles, payload)
         elif kind == "room":
             event = protocol.read_event(payload)
             if event is None:
@@ -147,3 +161,6 @@ class Gateway:
                 self._subscribed.discard(channel)
                 self._local.pop(channel, None)
                 await self._bus.unsubscribe(channel, self._on_message)
+                room = channels.room_of(channel)
+                if room is not None:
+                    await self._digests.unwatch(room)

@@ -103,12 +103,29 @@ class RoomChange:
         await store.remove_all_members(self.tx, self.room.id)
         await self.emit("room.ended", {"reason": reason})
 
+    def listener_changed(self, user: User, went: bool = False) -> None:
+        """A listener came in, went away, came back or went: told through the room's
+        roster (``domain/rooms/audience.py``), never as a numbered event for everyone."""
+        self.outbox.add(
+            channels.roster(self.room.id),
+            channels.roster_change(self.room.id, user.id, user.username, went),
+        )
+        self.outbox.hallway = True
+
     async def remove_member(self, m: RoomMember, user: User, reason: str) -> None:
         """Take someone out of the room; the room ends when nobody is left."""
         was_on_stage = m.role in rules.STAGE_ROLES
         before = await self.followed_listeners() if was_on_stage else []
         await store.remove_member(self.tx, self.room.id, user.id)
-        await self.emit("member.left", {"username": user.username, "reason": reason})
+        if was_on_stage:
+            await self.emit("member.left", {"username": user.username, "reason": reason})
+        else:
+            self.listener_changed(user, went=True)
+            # Their own streams end here, wherever they are open.
+            self.outbox.add(
+                channels.user(user.id),
+                channels.notice("room.left", {"room": self.room.id, "reason": reason}),
+            )
         counts = await store.count_roles(self.tx, self.room.id)
         if sum(counts.values()) == 0:
             await self.end("empty")

@@ -360,9 +360,60 @@ class Rooms:
         return entry.may_enter(room, entry.Facts.of(held, club_role, room.created_by_id == user.id))
 
     async def join(self, user: User, room_id: str) -> RoomSnapshot:
-        """Enter a room, always into the audience, muted. Joining again keeps your role."""
+        """Enter a room, always into the audience, muted. Joining again keeps your role.
+
+        A listener's join does not take the room's row lock: it changes only the audience,
+        which is told through digests. Only a join that changes the stage (a host of the
+        room's event, someone on stage coming back) goes through the locked path."""
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
+        snapshot = await self._join_audience(user, room_id)
+        if snapshot is None:
+            snapshot = await self._join_stage(user, room_id)
+        return snapshot
+
+    async def _join_audience(self, user: User, room_id: str) -> RoomSnapshot | None:
+        """Join as a listener, or come back as one; None when the stage would change."""
+        now = self._clock.now()
+        outbox = Outbox()
+        async with self._db.transaction() as tx:
+            room = await store.room(tx, room_id)
+            if room is None:
+                raise NotFound("room_not_found", "There is no such room.")
+            if room.status != "live":
+                raise Gone("room_ended", "This room has ended.")
+            change = self._change(tx, room, now, outbox)
+            m = await store.member(tx, room.id, user.id)
+            if m is not None:
+                if m.role != "listener" and m.away_since is not None:
+                    return None
+                m.last_seen_at = now
+                if m.away_since is not None:
+                    m.away_since = None
+                    change.listener_changed(user)
+            else:
+                refusal = await self._may_enter(tx, room, user)
+                if refusal is not None:
+                    raise refusal
+                if await event_store.hosts_room(tx, room.id, user.id):
+                    return None
+                # Counting and entering happen one join at a time, until the commit.
+                await store.lock_audience(tx, room.id)
+                if await store.count_listeners(tx, room.id) >= (
+                    self._settings.room_listener_capacity
+                ):
+                    raise Conflict("room_full", "This room is full.")
+                await store.add_member(tx, room.id, user.id, "listener", now)
+                change.listener_changed(user)
+                outbox.happenings.append(
+                    Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
+                )
+            snapshot = await self._snapshot(tx, room, user)
+        await self._publish(outbox)
+        return snapshot
+
+    async def _join_stage(self, user: User, room_id: str) -> RoomSnapshot:
+        """A join that changes the stage, under the room's row lock, as every stage change."""
         now = self._clock.now()
         async with self._db.transaction() as tx:
             room = await self._locked_live(tx, room_id)
@@ -372,14 +423,14 @@ class Rooms:
                 m.last_seen_at = now
                 if m.away_since is not None:
                     m.away_since = None
-                    await change.emit("member.back", {"username": user.username})
+                    if m.role == "listener":
+                        change.listener_changed(user)
+                    else:
+                        await change.emit("member.back", {"username": user.username})
             else:
                 refusal = await self._may_enter(tx, room, user)
                 if refusal is not None:
                     raise refusal
-                counts = await store.count_roles(tx, room.id)
-                if counts["listener"] >= self._settings.room_listener_capacity:
-                    raise Conflict("room_full", "This room is full.")
                 role = "listener"
                 if await event_store.hosts_room(tx, room.id, user.id):
                     # The hosts of a scheduled event run its room together.
@@ -388,18 +439,18 @@ class Rooms:
                         role = "moderator"
                     except (Conflict, Forbidden):
                         pass
+                if role == "listener":
+                    await store.lock_audience(tx, room.id)
+                    if await store.count_listeners(tx, room.id) >= (
+                        self._settings.room_listener_capacity
+                    ):
+                        raise Conflict("room_full", "This room is full.")
                 m = await store.add_member(tx, room.id, user.id, role, now)
                 if role == "moderator":
                     await change.moderators_changed(now)
-                stage = await store.stage_ids(tx, room.id)
-                group = (
-                    "followed_by_speakers"
-                    if await store.followed_by_any(tx, user.id, stage)
-                    else "others"
-                )
-                await change.emit(
-                    "member.joined", member_data(m, user, group if role == "listener" else None)
-                )
+                    await change.emit("member.joined", member_data(m, user))
+                else:
+                    change.listener_changed(user)
                 change.outbox.happenings.append(
                     Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
                 )
@@ -497,12 +548,19 @@ class Rooms:
             if room is None or room.status != "live" or m is None or u is None:
                 return
             change = self._change(tx, room, now, outbox)
+            listener = m.role == "listener"
             if what == "away" and m.away_since is None:
                 m.away_since = now
-                await change.emit("member.away", {"username": u.username})
+                if listener:
+                    change.listener_changed(u)
+                else:
+                    await change.emit("member.away", {"username": u.username})
             elif what == "back" and m.away_since is not None:
                 m.away_since = None
-                await change.emit("member.back", {"username": u.username})
+                if listener:
+                    change.listener_changed(u)
+                else:
+                    await change.emit("member.back", {"username": u.username})
             elif what == "gone":
                 await change.remove_member(m, u, "disconnected")
         await self._publish(outbox)
@@ -523,6 +581,11 @@ class Rooms:
             )
 
     # --- for the WebSocket gateway ---------------------------------------------------------
+
+    async def listeners(self, room_id: str) -> int:
+        """How many listen in the room now."""
+        async with self._db.transaction() as tx:
+            return await store.count_listeners(tx, room_id)
 
     async def role_of(self, user: User, room_id: str) -> str | None:
         """``user``'s current role in the room, or None when they are not in it."""

@@ -1,0 +1,109 @@
+"""S4 the audience is state: digests instead of an event per listener, through real sockets,
+and joins that neither wait for the room's row lock nor overfill the room."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.api import test_ws
+from tests.api.roomkit import create, follow, join, ok, snap
+from tests.api.test_ws import room_with
+from tests.waiting import PATIENCE
+from townhall.app import Container
+from townhall.storage import rooms as store
+
+# The real sockets of tests/api/test_ws.py.
+base = test_ws.base
+open_socket = test_ws.open_socket
+
+
+def usernames(data: dict[str, Any]) -> list[str]:
+    return [m["username"] for m in data["members"]]
+
+
+async def test_a_listener_sees_the_count_and_digests_not_events(
+    open_socket: Any, people: Any
+) -> None:
+    """A listener learns of others coming and going from digests with the count; no
+    numbered event is made for them."""
+    room, (host, bob) = await room_with(open_socket, people, "bob")
+    carol = await people.member("carol")
+    await join(carol, room)
+    came = await bob.arrived("carol")
+    assert came["listeners"] == 2 and came["complete"] is True
+    await ok(carol, room, "leave")
+    went = await bob.departed("carol")
+    assert went["listeners"] == 1 and usernames(went) == []
+    await host.ok("room.command", room=room, command="rename", title="Still here")
+    names = await bob.names_until("room.updated")
+    assert not {"member.joined", "member.left"} & set(names)
+    log = (await host.ok("subscribe", room=room, after=0))["events"]
+    assert [e["name"] for e in log] == ["room.created", "member.joined", "room.updated"]
+
+
+async def test_moderators_see_who_arrived_with_their_group_and_hands(
+    open_socket: Any, people: Any
+) -> None:
+    """A moderator's digest names the listener who came in, grouped as followed by the
+    speakers when someone on stage follows them; hands still arrive at once."""
+    room, (host,) = await room_with(open_socket, people)
+    dan, eve = await people.member("dan"), await people.member("eve")
+    await follow(host.client, "dan")
+    await join(dan, room)
+    await join(eve, room)
+    groups: dict[str, str] = {}
+    while len(groups) < 2:
+        data = await host.digest()
+        groups.update({m["username"]: m["group"] for m in data["members"]})
+    assert groups == {"dan": "followed_by_speakers", "eve": "others"}
+    await ok(eve, room, "raise_hand")
+    assert (await host.event("hand.raised"))["data"] == {"username": "eve"}
+
+
+async def test_a_resumed_client_converges_on_the_audience(open_socket: Any, people: Any) -> None:
+    """A client that resumes gets the current count at once (a digest that is not complete,
+    never the ones it missed) and reads the audience to know who is there."""
+    room, (host, bob) = await room_with(open_socket, people, "bob")
+    seq = (await host.ok("subscribe", room=room))["snapshot"]["seq"]
+    await bob.close()
+    carol, dan = await people.member("carol"), await people.member("dan")
+    await join(carol, room)
+    await join(dan, room)
+    await ok(carol, room, "leave")
+    await host.departed("carol")
+    again = await open_socket(bob.client)
+    assert (await again.ok("subscribe", room=room, after=seq))["events"] == []
+    data = await again.digest()
+    assert data == {"listeners": 2, "members": [], "left": [], "complete": False}
+    page = (await bob.client.get(f"/api/rooms/{room}/audience")).json()
+    assert [m["username"] for m in page["items"]] == ["bob", "dan"]
+
+
+@pytest.mark.settings(room_listener_capacity=5)
+async def test_capacity_holds_under_concurrent_joins(people: Any) -> None:
+    """Twenty people joining a room with room for five at the same moment: five get in,
+    the others are told the room is full."""
+    host = await people.member("host")
+    room = (await create(host))["id"]
+    crowd = [await people.member(f"fan{i}") for i in range(20)]
+    answers = await asyncio.gather(*(c.post(f"/api/rooms/{room}/join") for c in crowd))
+    assert sorted(r.status_code for r in answers) == [200] * 5 + [409] * 15
+    assert {r.json()["error"]["code"] for r in answers if r.status_code == 409} == {"room_full"}
+    assert (await snap(host, room))["listeners"] == 5
+
+
+async def test_a_listener_joins_while_the_room_row_is_locked(
+    people: Any, container: Container, stack: str
+) -> None:
+    """Joining the audience does not wait for the room's row lock, which stage changes hold."""
+    if stack != "postgres":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    host, ann = await people.member("host"), await people.member("ann")
+    room = (await create(host))["id"]
+    async with container.db.transaction() as tx:
+        await store.lock_room(tx, room)
+        joined = await asyncio.wait_for(join(ann, room), PATIENCE)
+    assert joined["me"]["role"] == "listener"
