@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     limit_club_invites_per_user: str = "50/3600"
     limit_event_creations_per_user: str = "20/86400"
     limit_media_offers_per_user: str = "30/60"
+    limit_reads_per_user: str = "300/300"
+    limit_reads_per_ip: str = "1200/300"
+    limit_visitor_reads_per_ip: str = "60/300"
 
     @field_validator("*")
     @classmethod

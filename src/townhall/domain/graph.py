@@ -247,9 +247,14 @@ async def _person(tx: AsyncSession, username: str) -> User:
 
 
 async def _visible_person(tx: AsyncSession, viewer: User | None, username: str) -> User:
-    """Like ``_person``, but someone who blocked the viewer is not found."""
+    """Like ``_person``, but someone who blocked the viewer is not found, and someone on
+    the waitlist is found only by themselves and staff (their name is reserved, their
+    profile not yet public: issue 11 item 7)."""
     user = await _person(tx, username)
-    if viewer is not None and await graph_store.blocks(tx, user.id, viewer.id):
+    hidden = user.status != "member" and (
+        viewer is None or (viewer.id != user.id and viewer.staff_role is None)
+    )
+    if hidden or (viewer is not None and await graph_store.blocks(tx, user.id, viewer.id)):
         raise NotFound("user_not_found", f"No one is called @{user.username}.")
     return user
 

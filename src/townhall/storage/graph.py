@@ -127,11 +127,15 @@ async def counts(tx: AsyncSession, user_id: int) -> tuple[int, int]:
 async def followers_page(
     tx: AsyncSession, user_id: int, viewer_id: int, after: Key | None, limit: int
 ) -> tuple[list[tuple[User, datetime]], Key | None]:
-    """People who follow ``user_id``, newest follow first, minus blocks with the viewer."""
+    """Members who follow ``user_id``, newest follow first, minus blocks with the viewer."""
     query = (
         select(User, Follow.created_at)
         .join(Follow, Follow.follower_id == User.id)
-        .where(Follow.followee_id == user_id, visible_to(viewer_id, User.id))
+        .where(
+            Follow.followee_id == user_id,
+            User.status == "member",
+            visible_to(viewer_id, User.id),
+        )
     )
     return await _page(tx, query, Follow.created_at, Follow.follower_id, after, limit)
 
@@ -139,11 +143,15 @@ async def followers_page(
 async def following_page(
     tx: AsyncSession, user_id: int, viewer_id: int, after: Key | None, limit: int
 ) -> tuple[list[tuple[User, datetime]], Key | None]:
-    """People ``user_id`` follows, newest follow first, minus blocks with the viewer."""
+    """Members ``user_id`` follows, newest follow first, minus blocks with the viewer."""
     query = (
         select(User, Follow.created_at)
         .join(Follow, Follow.followee_id == User.id)
-        .where(Follow.follower_id == user_id, visible_to(viewer_id, User.id))
+        .where(
+            Follow.follower_id == user_id,
+            User.status == "member",
+            visible_to(viewer_id, User.id),
+        )
     )
     return await _page(tx, query, Follow.created_at, Follow.followee_id, after, limit)
 

@@ -59,6 +59,7 @@ class SqlitePeopleSearch:
             .join(self._fts, self._fts.c.rowid == User.id)
             .where(
                 text("users_fts MATCH :match").bindparams(match=match),
+                User.status == "member",
                 visible_to(viewer_id, User.id),
             )
             .order_by(
@@ -93,7 +94,7 @@ class PostgresPeopleSearch:
         matches = _PG_DOCUMENT.op("@@", is_comparison=True)(tsquery)
         return (
             select(User)
-            .where(matches, visible_to(viewer_id, User.id))
+            .where(matches, User.status == "member", visible_to(viewer_id, User.id))
             .order_by(
                 (User.username == exact).desc(),
                 func.ts_rank(_PG_WEIGHTED, tsquery).desc(),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
+from townhall.api.reads import MemberRead
 from townhall.api.routes.me import AVATAR_BODY, avatar_upload
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
 from townhall.api.share import public_page
@@ -135,7 +136,8 @@ async def found_club(body: FoundClubIn, user: MemberDep, container: ContainerDep
 
 @router.get("/search", response_model=ClubSearchOut)
 async def search_clubs(
-    user: UserDep,
+    user: MemberDep,
+    _: MemberRead,
     container: ContainerDep,
     q: Annotated[str, Query(min_length=1, max_length=100)],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
@@ -226,7 +228,8 @@ async def unfollow_club(club_id: ClubId, user: UserDep, container: ContainerDep)
 @router.get("/{club_id}/members", response_model=Page[ClubMemberOut])
 async def club_members(
     club_id: ClubId,
-    user: UserDep,
+    user: MemberDep,
+    _: MemberRead,
     container: ContainerDep,
     followers: Annotated[bool, Query(description="The followers instead of the members.")] = False,
     page: PageRequest = page_request(datetime, int),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Limit, Page, PageRequest, page_body, page_request
+from townhall.api.reads import AnyoneRead, MemberRead
 from townhall.api.schemas import UserRef
 from townhall.api.views import user_ref
 from townhall.domain.graph import Person, PersonPage, Profile, Relationship, Suggestion
@@ -129,7 +130,8 @@ ByTimeAndId = page_request(datetime, int)
 # Declared before /api/users/{username}, which would otherwise take "search" as a name.
 @router.get("/api/users/search", response_model=SearchOut)
 async def search_people(
-    user: UserDep,
+    user: MemberDep,
+    _: MemberRead,
     container: ContainerDep,
     q: str = Query("", max_length=200, description="Words to look for; each is a prefix."),
     limit: int = Limit,
@@ -141,9 +143,10 @@ async def search_people(
 
 @router.get("/api/users/{username}", response_model=ProfileOut)
 async def get_profile(
-    viewer: OptionalUserDep, container: ContainerDep, username: str = Username
+    viewer: OptionalUserDep, _: AnyoneRead, container: ContainerDep, username: str = Username
 ) -> ProfileOut:
-    """A person's public profile; open to visitors, like a share link."""
+    """A member's public profile; open to visitors, like a share link. Someone on the
+    waitlist is found only by themselves and staff."""
     return profile_out(await container.graph.profile(viewer, username))
 
 
@@ -165,7 +168,8 @@ async def unfollow(
 
 @router.get("/api/users/{username}/followers", response_model=Page[ListedPersonOut])
 async def followers(
-    user: UserDep,
+    user: MemberDep,
+    _: MemberRead,
     container: ContainerDep,
     username: str = Username,
     page: PageRequest = ByTimeAndId,
@@ -176,7 +180,8 @@ async def followers(
 
 @router.get("/api/users/{username}/following", response_model=Page[ListedPersonOut])
 async def following(
-    user: UserDep,
+    user: MemberDep,
+    _: MemberRead,
     container: ContainerDep,
     username: str = Username,
     page: PageRequest = ByTimeAndId,
