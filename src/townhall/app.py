@@ -34,6 +34,8 @@ from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
 from townhall.domain.rooms.audience import AudienceDigests
+from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
+from townhall.domain.rooms.retention import RoomLogs
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
@@ -74,6 +76,8 @@ class Container:
     clubs: Clubs
     events: Events
     sweeper: Periodic
+    room_logs: RoomLogs
+    room_log_sweeper: Periodic
     gateway: Gateway
     presence: Periodic
     digests: AudienceDigests
@@ -93,8 +97,15 @@ class Container:
     @property
     def sweeps(self) -> tuple[Periodic, ...]:
         """The rounds that act on the passing of time: the room sweeper, the sockets'
-        presence round, the notification sweeper, the sockets' standing round."""
-        return (self.sweeper, self.presence, self.notification_sweeper, self.standing_sweeper)
+        presence round, the notification sweeper, the sockets' standing round, the sweeper
+        of ended rooms' logs."""
+        return (
+            self.sweeper,
+            self.presence,
+            self.notification_sweeper,
+            self.standing_sweeper,
+            self.room_log_sweeper,
+        )
 
     async def start(self) -> None:
         """Start the background parts: the bus reader, hallway hints, the outbox worker, the
@@ -173,6 +184,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     notifications = Notifications(db, settings, clock, bus, outbox)
     happenings.listen(notifications.on_happening)
     rooms = Rooms(db, settings, clock, bus, limiter, happenings)
+    room_logs = RoomLogs(db, settings, clock)
     events = Events(db, settings, clock, limiter, rooms, happenings)
     hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
     happenings.listen(hallway.on_happening)
@@ -207,6 +219,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clubs=Clubs(db, settings, clock, limiter, pictures, happenings),
         events=events,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
+        room_logs=room_logs,
+        room_log_sweeper=Periodic("room-log-sweeper", ROOM_LOG_SWEEP_INTERVAL, room_logs.sweep),
         gateway=gateway,
         presence=Periodic("ws-presence", PRESENCE_INTERVAL, gateway.heartbeat),
         digests=digests,

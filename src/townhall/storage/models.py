@@ -285,8 +285,8 @@ class RoomInvitation(Base):
 
 
 class RoomEvent(Base):
-    """The numbered event log of a room: clients resume from it while the room is live, and
-    it stays readable after the room ends."""
+    """The numbered event log of a room: clients resume from it while the room is live; it
+    is deleted ``room_log_retention_seconds`` after the room ends."""
 
     __tablename__ = "room_events"
 

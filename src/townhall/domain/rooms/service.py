@@ -200,19 +200,24 @@ class Rooms:
     async def snapshot(self, user: User, room_id: str) -> RoomSnapshot:
         """The whole state of a room as ``user`` may see it, with the last event number.
 
-        Someone outside a live room sees it only if they may join it."""
+        Someone outside a room sees it only if they may join it, live or ended."""
         async with self._db.transaction() as tx:
             room = await self._readable(tx, room_id, user)
             return await self._snapshot(tx, room, user)
 
     async def _readable(self, tx: AsyncSession, room_id: str, user: User) -> Room:
+        """The room, if ``user`` may read it: by the rule for entering it, after its end as
+        while it is live (nobody is inside an ended room, so what remains decides: its kind,
+        club, creator, invitations and bans). Someone it would refuse learns of an ended
+        room only that it ended, as its share link says (docs/rooms.md, *After the end*)."""
         room = await store.room(tx, room_id)
         if room is None:
             raise NotFound("room_not_found", "There is no such room.")
-        if room.status == "live":
-            refusal = await self._may_enter(tx, room, user)
-            if refusal is not None:
-                raise refusal
+        refusal = await self._may_enter(tx, room, user)
+        if refusal is not None:
+            if room.status != "live":
+                raise Gone("room_ended", "This room has ended.")
+            raise refusal
         return room
 
     async def events_for(self, user: User, room_id: str, seq: int) -> CatchUp:
@@ -223,7 +228,8 @@ class Rooms:
             room = await self._readable(tx, room_id, user)
             if seq < 0 or seq > room.seq:
                 raise InvalidInput("invalid_seq", "That event number is not of this room.")
-            if room.seq - seq > backlog:
+            if room.seq - seq > backlog or room.log_erased_at is not None:
+                # The log is gone a while after the end: the snapshot says it ended.
                 return CatchUp(snapshot=await self._snapshot(tx, room, user))
             me = await store.member(tx, room.id, user.id)
             role = me.role if me is not None else None
@@ -315,9 +321,11 @@ class Rooms:
                 raise NotFound("room_not_found", "There is no such room.")
             rows = await store.stage_members(tx, room.id)
             counts = await store.count_roles(tx, room.id)
+        # After the end, the title stays on the link only of rooms anyone could enter.
+        withheld = room.status != "live" and (room.kind != "open" or room.members_only)
         return RoomPreview(
             id=room.id,
-            title=room.title,
+            title="" if withheld else room.title,
             status=room.status,
             stage=tuple(stage_person(m, u) for m, u in rows),
             listeners=counts["listener"],
