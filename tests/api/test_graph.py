@@ -246,12 +246,13 @@ async def test_lists_need_sign_in_and_a_known_person(client: Any, people: Any) -
     assert r.json()["error"]["code"] == "user_not_found"
 
 
-async def test_waitlisted_people_can_read_lists(people: Any) -> None:
-    """Reading the graph needs a session, not membership."""
+async def test_waitlisted_people_cannot_read_lists(people: Any) -> None:
+    """Reading the graph's lists is for members (docs/security.md, item 7)."""
     ada = await people.member("ada")
     await follow(await people.member("bob"), "ada")
     waiting = await people.sign_in("wait@example.org", username="waiting")
-    assert await names(waiting, "/api/users/ada/followers") == ["bob"]
+    r = await waiting.get("/api/users/ada/followers")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
     assert await names(ada, "/api/users/ada/followers") == ["bob"]
 
 

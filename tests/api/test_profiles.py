@@ -92,10 +92,13 @@ async def test_stale_session_is_not_treated_as_a_visitor(people: Any, client: An
 
 
 async def test_waitlisted_profile_is_marked(people: Any) -> None:
-    """Someone on the waitlist has a visible profile with status waitlisted and no join date."""
+    """Someone on the waitlist sees their own profile, and staff see it, with status
+    waitlisted and no join date; members do not (docs/security.md, item 7)."""
     ada = await people.member("ada")
+    root = await people.admin()
     waiting = await people.sign_in("wait@example.org", username="waiting")
-    body = (await ada.get("/api/users/waiting")).json()
+    assert (await ada.get("/api/users/waiting")).status_code == 404
+    body = (await root.get("/api/users/waiting")).json()
     assert body["status"] == "waitlisted"
     assert body["joined_at"] is None
     assert body["nominated_by"] is None

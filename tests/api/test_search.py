@@ -169,14 +169,13 @@ async def test_results_say_whom_you_follow(town: Any) -> None:
     assert item["you_follow"] is True
 
 
-async def test_waitlisted_people_are_found_and_marked(people: Any, town: Any) -> None:
-    """People on the waitlist can be found, marked as such; they may search too."""
+async def test_waitlisted_people_are_not_found_and_do_not_search(people: Any, town: Any) -> None:
+    """People on the waitlist are not found, and may not search (docs/security.md, item 7)."""
     waiting = await people.sign_in("w@example.org", username="waiting_wanda")
     r = await town.get("/api/users/search", params={"q": "wanda"})
-    assert [(i["username"], i["status"]) for i in r.json()["items"]] == [
-        ("waiting_wanda", "waitlisted")
-    ]
-    assert await search(waiting, "grace") == ["grace"]
+    assert r.status_code == 200 and r.json()["items"] == []
+    r = await waiting.get("/api/users/search", params={"q": "grace"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
 
 
 async def test_search_uses_the_full_text_index(container: Container) -> None:
