@@ -42,6 +42,7 @@ from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
 from townhall.mail import MAIL_TOPIC, Mailer
+from townhall.media.sealed import SealedStore
 from townhall.media.server import MediaServer
 from townhall.quota import RENEW_SECONDS, MemoryQuota, Quota, RedisQuota
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -92,19 +93,21 @@ class Container:
     notifications: Notifications
     notification_sweeper: Periodic
     hallway: Hallway
+    incident_sweeper: Periodic
     _closed: bool = field(default=False, repr=False)
 
     @property
     def sweeps(self) -> tuple[Periodic, ...]:
         """The rounds that act on the passing of time: the room sweeper, the sockets'
         presence round, the notification sweeper, the sockets' standing round, the sweeper
-        of ended rooms' logs."""
+        of ended rooms' logs, the destruction of incident audio past its retention."""
         return (
             self.sweeper,
             self.presence,
             self.notification_sweeper,
             self.standing_sweeper,
             self.room_log_sweeper,
+            self.incident_sweeper,
         )
 
     async def start(self) -> None:
@@ -188,7 +191,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     events = Events(db, settings, clock, limiter, rooms, happenings)
     hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
     happenings.listen(hallway.on_happening)
-    media = MediaServer(settings, bus)
+    incidents = SealedStore(
+        settings.data_dir / "incidents", secret, clock, settings.incident_audio_retention_days
+    )
+    media = MediaServer(settings, bus, incidents, clock)
     digests = AudienceDigests(db, settings, bus)
     gateway = Gateway(bus, rooms, digests, also_present=media.present)
     standing = Standing(db, clock, bus)
@@ -245,6 +251,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             notifications.sweep,
         ),
         hallway=hallway,
+        incident_sweeper=Periodic(
+            "incident-sweeper", settings.incident_sweep_interval_seconds, media.sweep_incidents
+        ),
     )
 
 

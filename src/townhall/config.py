@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     media_sessions_per_user: int = Field(4, ge=1)
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
 
+    # S8 incident audio (docs/safety.md)
+    incident_buffer_seconds: int = Field(900, ge=0, le=3600)
+    incident_chunk_seconds: int = Field(2, ge=1, le=10)
+    incident_audio_retention_days: int = Field(30, ge=1, le=30)
+    incident_sweep_interval_seconds: float = Field(3600.0, gt=0)
+
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "20/3600"
     limit_code_requests_per_client_email: str = "5/3600"

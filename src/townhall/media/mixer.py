@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from townhall.media.codec import FRAME_MS, FRAME_SAMPLES, Outgoing, clip, level
+from townhall.media.incident import RoomBuffer
 from townhall.media.policy import RoomPolicy
 from townhall.media.session import Outlet, Session, send_to_all
 
@@ -27,6 +28,7 @@ class RoomMix:
         audience_frame_ms: int,
         levels_interval_ms: int,
         on_levels: LevelsSink,
+        incident: RoomBuffer | None = None,
     ) -> None:
         self.policy = policy
         self.sessions: dict[str, Session] = {}
@@ -38,6 +40,8 @@ class RoomMix:
         self._levels: dict[str, float] = {}
         self._said_levels = False
         self._on_levels = on_levels
+        self.incident = incident
+        """The room's incident buffer: it keeps exactly the audience's packets."""
         self._ticks = 0
         self._task: asyncio.Task[None] | None = None
         self.stats = {"ticks": 0, "late_ticks": 0, "packets": 0}
@@ -129,6 +133,8 @@ class RoomMix:
             payload, samples = self._audience.packet(pcm)
             if payload is not None:
                 self.stats["packets"] += send_to_all(self._listeners(), payload, samples)
+            if self.incident is not None:
+                self.incident.audio(payload, len(pcm))
 
     def _listeners(self) -> list[Outlet]:
         if self._audience_outlets is None:
@@ -147,6 +153,8 @@ class RoomMix:
             return
         heard = {u: round(v, 2) for u, v in self._levels.items() if v > 0.0}
         self._levels.clear()
+        if self.incident is not None:
+            self.incident.levels(heard)
         if heard or self._said_levels:
             self._said_levels = bool(heard)
             self._on_levels(heard)

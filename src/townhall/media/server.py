@@ -11,11 +11,14 @@ from typing import Any
 from aiortc.sdp import candidate_from_sdp
 
 from townhall.bus import EventBus, channels
+from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.errors import ConfigError, Conflict, Gone, InvalidInput, NotFound, Unavailable
 from townhall.media import ice
+from townhall.media.incident import RoomBuffer
 from townhall.media.mixer import RoomMix
 from townhall.media.policy import RoomPolicy, StageState
+from townhall.media.sealed import SealedStore, check_id
 from townhall.media.session import Session, negotiate
 
 logger = logging.getLogger(__name__)
@@ -29,12 +32,22 @@ class RoomMedia:
     policy: RoomPolicy
     mix: RoomMix
     handler: Callable[[str, str], None]
+    incident: RoomBuffer | None = None
 
 
 class MediaServer:
-    def __init__(self, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        incidents: SealedStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._settings = settings
         self._bus = bus
+        self._clock = clock or SystemClock()
+        self.incidents = incidents
+        """Where sealed incident audio goes; None: rooms keep no incident buffer."""
         ports = (
             (settings.media_port_min, settings.media_port_max) if settings.media_port_min else None
         )
@@ -163,6 +176,46 @@ class MediaServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.incidents is not None:
+            await self.incidents.close()
+
+    # --- incident audio (S8) -----------------------------------------------------------------
+
+    def seal(self, room_id: str, incident_id: str) -> str | None:
+        """Keep a live room's incident buffer, and its audio from now until it ends, on
+        disk under ``incident_id``; the id it is kept under (an earlier incident's when the
+        room was sealed before, this one then pointing there), or None when this process
+        holds no buffer for the room (not live here, or buffering is off)."""
+        check_id(incident_id)
+        room = self._rooms.get(room_id)
+        buffer = room.incident if room is not None else None
+        store = self.incidents
+        if buffer is None or buffer.closed or store is None or buffer.key is None:
+            return None
+        if buffer.incident_id is not None:
+            if buffer.incident_id != incident_id:
+                store.begin(incident_id, buffer.key, same_as=buffer.incident_id)
+            return buffer.incident_id
+        store.begin(incident_id, buffer.key)
+        for index, sealed in buffer.seal(
+            incident_id, lambda index, sealed: store.write(incident_id, index, sealed)
+        ):
+            store.write(incident_id, index, sealed)
+        logger.info("media: room %s's audio sealed as incident %s", room_id, incident_id)
+        return incident_id
+
+    async def sweep_incidents(self) -> None:
+        """Destroy sealed incident audio past its retention."""
+        if self.incidents is not None:
+            await self.incidents.sweep()
+
+    def buffers(self) -> dict[str, RoomBuffer]:
+        """The incident buffer of every room whose audio is here."""
+        return {
+            room_id: room.incident
+            for room_id, room in self._rooms.items()
+            if room.incident is not None
+        }
 
     def _session(self, room_id: str, user_id: int, session_id: str) -> Session:
         room = self._rooms.get(room_id)
@@ -185,6 +238,18 @@ class MediaServer:
             policy = RoomPolicy()
             roster = channels.roster(room_id)
             settings = self._settings
+            incident = (
+                RoomBuffer(
+                    room_id,
+                    settings.incident_buffer_seconds,
+                    settings.incident_chunk_seconds,
+                    settings.media_audience_frame_ms,
+                    settings.media_levels_interval_ms,
+                    self._clock.now,
+                )
+                if self.incidents is not None and settings.incident_buffer_seconds > 0
+                else None
+            )
             mix = RoomMix(
                 policy,
                 settings.media_bitrate,
@@ -196,6 +261,7 @@ class MediaServer:
                         channels.levels(room_id), channels.levels_event(room_id, levels)
                     )
                 ),
+                incident=incident,
             )
 
             def on_message(channel: str, payload: str) -> None:
@@ -204,7 +270,7 @@ class MediaServer:
                 else:
                     policy.apply(payload)
 
-            room = RoomMedia(room_id, policy, mix, on_message)
+            room = RoomMedia(room_id, policy, mix, on_message, incident)
             policy.on_change = lambda username, what: self._obey(room, username, what)
             # Listen first, then read the state: nothing said in between is missed.
             await self._bus.subscribe(channels.room(room_id), on_message)
@@ -221,6 +287,8 @@ class MediaServer:
 
     def _obey(self, room: RoomMedia, username: str, what: str) -> None:
         # Runs inside the bus reader: the mix changes now, closing waits for a task.
+        if room.incident is not None:
+            room.incident.stage(room.policy.stage)
         if what == "stage":
             room.mix.refresh(username)
         elif what == "left":
@@ -254,9 +322,21 @@ class MediaServer:
         await self._bus.unsubscribe(channels.room(room.room_id), room.handler)
         await self._bus.unsubscribe(channels.roster(room.room_id), room.handler)
         await room.mix.close()
+        self._end_incident(room)
         for session in list(room.mix.sessions.values()):
             room.mix.remove(session)
             await session.close()
+
+    def _end_incident(self, room: RoomMedia) -> None:
+        """The room's audio ended here: a sealed buffer writes its last chunk; every buffer
+        drops its chunks and its key."""
+        buffer, room.incident, room.mix.incident = room.incident, None, None
+        if buffer is None:
+            return
+        sealed_as = buffer.incident_id
+        buffer.close()
+        if sealed_as is not None and self.incidents is not None:
+            self.incidents.end(sealed_as)
 
     async def _expire_unconnected(self, room: RoomMedia, session: Session) -> None:
         await asyncio.sleep(self._settings.media_connect_timeout_seconds)
