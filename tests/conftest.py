@@ -141,8 +141,8 @@ def settings(
 ) -> Settings:
     # The clock is a fake the test moves: the rounds that act on time run when a test runs
     # them (``rooms.sweep()``, ``gateway.heartbeat()``, ``notifications.sweep()``,
-    # ``room_logs.sweep()``), never on their own between a test's steps. Served processes
-    # run them (tests/test_serve.py).
+    # ``room_logs.sweep()``, ``media.sweep_incidents()``), never on their own between a
+    # test's steps. Served processes run them (tests/test_serve.py).
     # Audience digests go out in real time; a short interval keeps the tests short.
     extra: dict[str, Any] = {
         "public_url": "http://townhall.test",
