@@ -115,6 +115,7 @@ class Container:
         renewal of shared holds and, unless ``periodic_sweeps`` is off (a fake clock moved by
         hand), the sweeps."""
         await self.bus.start()
+        await self.media.start()
         await self.gateway.follow_shared()
         await self.standings.start()
         self.hallway.start()

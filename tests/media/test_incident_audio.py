@@ -3,65 +3,20 @@
 from __future__ import annotations
 
 import gc
-import io
 import time
 import weakref
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy as np
 import pytest
 
-from tests.api.roomkit import bring_on_stage, create, join, ok
-from tests.media.voicekit import MEDIA_SETTINGS, band_share, connect, frames_after, recent
+from tests.media.incidentkit import ABSENT, PRESENT, decode, end, tones
+from tests.media.voicekit import MEDIA_SETTINGS, band_share, frames_after
 from tests.waiting import until
-from townhall.client.voice import RoomAudio, ToneSource
+from townhall.bus import channels
 from townhall.media.codec import RATE
 
 pytestmark = pytest.mark.settings(**MEDIA_SETTINGS)
-
-PRESENT = 0.2
-ABSENT = 0.01
-
-
-async def tones(people: Any) -> tuple[str, Any, list[RoomAudio]]:
-    """ann on stage at 440 Hz, bob on stage muted at 660 Hz, liz a listener sending 880 Hz
-    anyway, mod on stage and silent; returns once mod hears ann."""
-    mod, ann, bob, liz = [await people.member(n) for n in ("mod", "ann", "bob", "liz")]
-    rid = (await create(mod, title="Tones"))["id"]
-    for client, name in ((ann, "ann"), (bob, "bob")):
-        await join(client, rid)
-        await bring_on_stage(mod, client, rid, name)
-    await ok(ann, rid, "unmute")
-    await join(liz, rid)
-    audios = [
-        await connect(ann, rid, ToneSource(440)),
-        await connect(bob, rid, ToneSource(660)),
-        await connect(liz, rid, ToneSource(880)),
-        await connect(mod, rid),
-    ]
-    await until(lambda: band_share(recent(audios[3], 0.4), 440) > PRESENT, "mod to hear ann")
-    return rid, mod, audios
-
-
-async def end(container: Any, mod: Any, rid: str, audios: list[RoomAudio]) -> None:
-    """The moderator ends the room; returns once its audio here has closed and every write
-    is on disk."""
-    await ok(mod, rid, "end")
-    await until(lambda: rid not in container.media.buffers(), "the room's audio to close")
-    for audio in audios:
-        await audio.close()
-    await container.media.incidents.flushed()
-
-
-def decode(ogg: bytes) -> np.ndarray:
-    with av.open(io.BytesIO(ogg)) as container:
-        stream = container.streams.audio[0]
-        assert stream.codec_context.name in ("opus", "libopus")
-        assert stream.rate == RATE
-        frames = [f.to_ndarray().reshape(-1) for f in container.decode(stream)]
-    return np.concatenate(frames).astype(np.float64)
 
 
 def files_under(root: Path) -> set[str]:
@@ -71,14 +26,14 @@ def files_under(root: Path) -> set[str]:
 async def test_sealed_audio_is_the_audience_mix_of_unmuted_people_on_stage(
     people: Any, container: Any
 ) -> None:
-    rid, mod, audios = await tones(people)
+    rid, who, audios = await tones(people)
     try:
         assert container.media.seal(rid, "incident-1") == "incident-1"
         # A second report on the same room points at the same recording.
         assert container.media.seal(rid, "incident-2") == "incident-1"
         await frames_after(audios[3], time.monotonic(), 150)  # 3 s more after the seal
     finally:
-        await end(container, mod, rid, audios)
+        await end(container, who["mod"], rid, audios)
 
     found = await container.media.incidents.export("incident-1")
     assert found is not None
@@ -103,12 +58,12 @@ async def test_an_unreported_room_leaves_no_audio_and_no_key(
     people: Any, container: Any, settings: Any
 ) -> None:
     before = files_under(settings.data_dir)
-    rid, mod, audios = await tones(people)
+    rid, who, audios = await tones(people)
     key = weakref.ref(container.media.buffers()[rid].key)
     try:
         await until(lambda: container.media.buffers()[rid].bytes_held > 0, "audio in the buffer")
     finally:
-        await end(container, mod, rid, audios)
+        await end(container, who["mod"], rid, audios)
     gc.collect()
     assert key() is None
     assert not (settings.data_dir / "incidents").exists() or not any(
@@ -121,12 +76,15 @@ async def test_an_unreported_room_leaves_no_audio_and_no_key(
 async def test_sealed_audio_and_its_key_are_destroyed_after_the_retention(
     people: Any, container: Any, settings: Any
 ) -> None:
-    rid, mod, audios = await tones(people)
+    rid, who, audios = await tones(people)
     try:
-        assert container.media.seal(rid, "incident-1") == "incident-1"
+        # Asked over the bus, as a report filed in any process asks.
+        await container.bus.publish(channels.INCIDENTS, channels.seal_request(rid, "incident-1"))
+        buffers = container.media.buffers()
+        await until(lambda: buffers[rid].incident_id == "incident-1", "the seal")
         await frames_after(audios[3], time.monotonic(), 25)
     finally:
-        await end(container, mod, rid, audios)
+        await end(container, who["mod"], rid, audios)
     incidents = settings.data_dir / "incidents"
     assert (incidents / "incident-1" / "key").is_file()
     assert any(p.suffix == ".chunk" for p in (incidents / "incident-1").iterdir())

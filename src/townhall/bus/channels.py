@@ -12,6 +12,8 @@
     user:<id>       one person's notices (``notice``) and live notifications
     notifications   notifications for many people at once (``addressed``)
     hallway         "the hallway changed" hints (``HALLWAY_HINT``), for every socket
+    incidents       requests to seal a live room's incident audio (``seal_request``): the
+                    process holding the room's audio seals it
     standing        people whose standing changed (``standing``): signed out, another
                     status, deleted; every process closes or refreshes their sockets
 
@@ -34,6 +36,7 @@ HALLWAY = "hallway"
 NOTIFICATIONS = "notifications"
 HALLWAY_HINT = '{"type":"hallway.changed"}'
 STANDING = "standing"
+INCIDENTS = "incidents"
 
 Kind = Literal["room", "levels", "audience", "roster", "user"]
 KINDS: tuple[Kind, ...] = ("room", "levels", "audience", "roster", "user")
@@ -281,3 +284,22 @@ def read_standing(payload: str) -> StandingChanged | None:
         reason=reason,
         sessions=None if sessions is None else tuple(s for s in sessions if isinstance(s, int)),
     )
+
+
+# --- incident audio --------------------------------------------------------------------------
+
+
+def seal_request(room_id: str, incident_id: str) -> str:
+    """Seal ``room_id``'s incident audio as ``incident_id``, wherever the room's audio is."""
+    return _dump({"room": room_id, "incident": incident_id})
+
+
+def read_seal_request(payload: str) -> tuple[str, str] | None:
+    try:
+        message = json.loads(payload)
+        room_id, incident_id = message["room"], message["incident"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(room_id, str) or not isinstance(incident_id, str):
+        return None
+    return room_id, incident_id

@@ -176,7 +176,12 @@ class SealedStore:
             return None
         return incident_id, meta
 
-    def _export(self, incident_id: str) -> IncidentAudio | None:
+    async def timeline(self, incident_id: str) -> dict[str, Any] | None:
+        """The incident's timeline alone (the audio is decrypted and checked, not muxed)."""
+        found = await asyncio.to_thread(self._export, incident_id, False)
+        return found.timeline if found is not None else None
+
+    def _export(self, incident_id: str, mux: bool = True) -> IncidentAudio | None:
         found = self._recording(incident_id)
         if found is None:
             return None
@@ -198,7 +203,7 @@ class SealedStore:
         timeline["room"] = meta["room"]
         timeline["sealed_at"] = meta["sealed_at"]
         timeline["ended_at"] = meta["ended_at"]
-        return IncidentAudio(ogg=mux_ogg(chunks), timeline=timeline)
+        return IncidentAudio(ogg=mux_ogg(chunks) if mux else b"", timeline=timeline)
 
     # --- retention -------------------------------------------------------------------------
 

@@ -176,10 +176,25 @@ class MediaServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._bus.unsubscribe(channels.INCIDENTS, self._on_seal_request)
         if self.incidents is not None:
             await self.incidents.close()
 
     # --- incident audio (S8) -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Follow seal requests: a report may be filed in any process, the room's audio
+        is in one."""
+        await self._bus.subscribe(channels.INCIDENTS, self._on_seal_request)
+
+    def _on_seal_request(self, channel: str, payload: str) -> None:
+        request = channels.read_seal_request(payload)
+        if request is None or request[0] not in self._rooms:
+            return
+        try:
+            self.seal(*request)
+        except ValueError:
+            logger.warning("media: a seal request with a bad incident id: %s", request[1])
 
     def seal(self, room_id: str, incident_id: str) -> str | None:
         """Keep a live room's incident buffer, and its audio from now until it ends, on
