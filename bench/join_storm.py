@@ -104,6 +104,7 @@ class Generator:
     room: str
     people: list[Person] = field(default_factory=list)
     messages: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
     pings: int = 0
     counting: bool = False
     closes: Counter[str] = field(default_factory=Counter)
@@ -119,6 +120,8 @@ class Generator:
                 if self.counting:
                     self.messages += 1
                 m = json.loads(raw)
+                if self.counting:
+                    self.kinds[m.get("name") or m.get("type") or "?"] += 1
                 if m.get("type") == "ping":
                     self.pings += self.counting
                     await p.ws.send(PONG)
@@ -244,6 +247,7 @@ async def drive(
         "failures": dict(g.failures),
         "closes": dict(g.closes),
         "messages": g.messages,
+        "kinds": dict(g.kinds),
         "pings": g.pings,
         "seen_last": max(seen, default=0.0),
         "seen": len(seen),
@@ -317,6 +321,9 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
         failures.update(r["failures"])
         closes.update(r["closes"])
     messages = sum(r["messages"] for r in reports)
+    kinds: Counter[str] = Counter()
+    for r in reports:
+        kinds.update(r["kinds"])
     pings = sum(r["pings"] for r in reports)
     seen = sum(r["seen"] for r in reports)
     missed = sum(r["missed"] for r in reports)
@@ -346,6 +353,7 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
         f"  messages delivered: {messages} ({pings} heartbeat pings): "
         f"{messages / per_join:.1f} per join, {(messages - pings) / per_join:.1f} without pings"
     )
+    print("  by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print(f"  sockets closed during the storm: {sum(closes.values())} {dict(closes) or ''}")
     if seen and not missed:
         print(
