@@ -108,6 +108,8 @@ class Generator:
     pings: int = 0
     counting: bool = False
     closes: Counter[str] = field(default_factory=Counter)
+    early: Counter[str] = field(default_factory=Counter)
+    """Sockets closed before the storm began (their joins fail too)."""
     failures: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     late: list[float] = field(default_factory=list)
@@ -135,8 +137,8 @@ class Generator:
         except ConnectionClosed:
             pass
         p.closed = p.ws.close_code if p.ws.close_code is not None else 1006
-        if self.counting:
-            self.closes[f"{p.closed} {p.ws.close_reason or ''}".strip()] += 1
+        why = f"{p.closed} {p.ws.close_reason or ''}".strip()
+        (self.closes if self.counting else self.early)[why] += 1
         if p.answer is not None and not p.answer.done():
             p.answer.set_exception(ConnectionError(f"closed {p.closed}"))
 
@@ -246,6 +248,7 @@ async def drive(
         "late": max(g.late, default=0.0),
         "failures": dict(g.failures),
         "closes": dict(g.closes),
+        "early": dict(g.early),
         "messages": g.messages,
         "kinds": dict(g.kinds),
         "pings": g.pings,
@@ -317,7 +320,9 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
     joined = len(latencies)
     failures: Counter[str] = Counter()
     closes: Counter[str] = Counter()
+    early: Counter[str] = Counter()
     for r in reports:
+        early.update(r["early"])
         failures.update(r["failures"])
         closes.update(r["closes"])
     messages = sum(r["messages"] for r in reports)
@@ -355,6 +360,8 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
     )
     print("  by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print(f"  sockets closed during the storm: {sum(closes.values())} {dict(closes) or ''}")
+    if early:
+        print(f"  sockets closed before it: {sum(early.values())} {dict(early)}")
     if seen and not missed:
         print(
             f"  every joined socket saw the final count {target} {seen_last - t0:.2f} s after "
