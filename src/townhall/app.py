@@ -29,6 +29,7 @@ from townhall.domain.graph import Graph
 from townhall.domain.hallway import Hallway
 from townhall.domain.happenings import Happenings
 from townhall.domain.invites import Invites
+from townhall.domain.moderation import StaffActions
 from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
@@ -36,6 +37,7 @@ from townhall.domain.profile import Profiles
 from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
 from townhall.domain.rooms.retention import RoomLogs
+from townhall.domain.reports import Reports
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
@@ -94,6 +96,8 @@ class Container:
     notification_sweeper: Periodic
     hallway: Hallway
     incident_sweeper: Periodic
+    reports: Reports
+    staff_actions: StaffActions
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -205,6 +209,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         else MemoryQuota()
     )
     standings = SocketStandings(bus, standing, media)
+    # The incident audio buffer registers here (``reports.listen``) to seal a live room's
+    # audio when someone reports it or a person in it (docs/safety.md).
+    reports = Reports(db, settings, clock, limiter)
     return Container(
         settings=settings,
         clock=clock,
@@ -255,6 +262,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         incident_sweeper=Periodic(
             "incident-sweeper", settings.incident_sweep_interval_seconds, media.sweep_incidents
         ),
+        reports=reports,
+        staff_actions=StaffActions(db, clock, standing, rooms, happenings),
     )
 
 

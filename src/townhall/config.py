@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     incident_chunk_seconds: int = Field(2, ge=1, le=10)
     incident_audio_retention_days: int = Field(30, ge=1, le=30)
     incident_sweep_interval_seconds: float = Field(3600.0, gt=0)
+    # Trust and safety (docs/safety.md)
+    shield_blocks: int = Field(3, ge=1, le=1000)
 
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "20/3600"
@@ -186,6 +188,7 @@ class Settings(BaseSettings):
     limit_reads_per_user: str = "300/300"
     limit_reads_per_ip: str = "1200/300"
     limit_visitor_reads_per_ip: str = "60/300"
+    limit_reports_per_user: str = "20/3600"
 
     @field_validator("*")
     @classmethod

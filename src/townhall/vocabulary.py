@@ -76,3 +76,31 @@ class UserStatus(StrEnum):
 class StaffRole(StrEnum):
     ADMIN = "admin"
     TRUST_SAFETY = "trust_safety"
+
+
+class ReportCategory(StrEnum):
+    """What a report says is wrong (docs/safety.md, *Reports*)."""
+
+    HARASSMENT = "harassment"
+    HATE = "hate"
+    THREATS = "threats"
+    SEXUAL_CONTENT = "sexual_content"
+    SPAM_OR_SCAM = "spam_or_scam"
+    IMPERSONATION = "impersonation"
+    SELF_HARM = "self_harm"
+    ILLEGAL = "illegal"
+    OTHER = "other"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class SanctionKind(StrEnum):
+    """What staff did to a person's account; ``reinstate`` lifts a suspension or a ban."""
+
+    WARN = "warn"
+    SUSPEND = "suspend"
+    BAN = "ban"
+    REINSTATE = "reinstate"

@@ -13,6 +13,9 @@ from townhall.app import Container
 from townhall.errors import Forbidden, Unauthenticated
 from townhall.net import Network, client_address, limit_key, parse_networks
 from townhall.storage.models import Session, User
+from townhall.vocabulary import StaffRole
+
+STAFF_ROLES = frozenset(StaffRole)
 
 SESSION_COOKIE = "townhall_session"
 
@@ -35,10 +38,25 @@ async def current_viewer(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Viewer:
+    """The signed-in person; a suspended or banned one is refused (403)."""
     token = bearer.credentials if bearer else cookie
     if not token:
         raise Unauthenticated("not_signed_in", "Sign in to continue.")
     user, session = await get_container(request).accounts.authenticate(token)
+    return Viewer(user, session)
+
+
+async def restricted_viewer(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Viewer:
+    """The signed-in person even when suspended or banned: for the few routes about their
+    own account (read it, export it, delete it, sign out; docs/safety.md)."""
+    token = bearer.credentials if bearer else cookie
+    if not token:
+        raise Unauthenticated("not_signed_in", "Sign in to continue.")
+    user, session = await get_container(request).accounts.authenticate(token, restricted_ok=True)
     return Viewer(user, session)
 
 
@@ -66,8 +84,15 @@ async def current_member(user: Annotated[User, Depends(current_user)]) -> User:
 
 
 async def current_staff(user: Annotated[User, Depends(current_user)]) -> User:
-    if user.staff_role != "admin":
+    if user.staff_role != StaffRole.ADMIN:
         raise Forbidden("not_staff", "Only instance administrators can do this.")
+    return user
+
+
+async def current_safety_staff(user: Annotated[User, Depends(current_user)]) -> User:
+    """Staff of either role: trust and safety, or an administrator (who may do everything)."""
+    if user.staff_role not in STAFF_ROLES:
+        raise Forbidden("not_staff", "Only staff can do this.")
     return user
 
 
@@ -92,4 +117,6 @@ UserDep = Annotated[User, Depends(current_user)]
 OptionalUserDep = Annotated[User | None, Depends(optional_user)]
 MemberDep = Annotated[User, Depends(current_member)]
 StaffDep = Annotated[User, Depends(current_staff)]
+SafetyStaffDep = Annotated[User, Depends(current_safety_staff)]
+RestrictedViewerDep = Annotated[Viewer, Depends(restricted_viewer)]
 IpDep = Annotated[str, Depends(client_ip)]

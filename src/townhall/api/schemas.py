@@ -79,6 +79,11 @@ class MeOut(BaseModel):
     show_nominator: bool
     created_at: datetime
     joined_at: datetime | None
+    verified: bool = Field(False, description="Staff marked this a notable account.")
+    suspended_until: datetime | None = Field(
+        None, description="Staff suspended the account until then (in force while in the future)."
+    )
+    banned: bool = False
 
 
 class SignedInOut(BaseModel):

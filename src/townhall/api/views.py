@@ -50,4 +50,7 @@ def me_out(user: User) -> MeOut:
         show_nominator=user.show_nominator,
         created_at=user.created_at,
         joined_at=user.joined_at,
+        verified=user.verified,
+        suspended_until=user.suspended_until,
+        banned=user.banned_at is not None,
     )

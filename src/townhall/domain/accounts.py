@@ -14,7 +14,7 @@ from townhall.config import Settings
 from townhall.domain import invites as invite_rules
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
-from townhall.domain.standing import Reason, Standing
+from townhall.domain.standing import Reason, Standing, require_good_standing
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from townhall.mail import Mail, Mailer
 from townhall.ratelimit import RateLimiter
@@ -320,8 +320,12 @@ class Accounts:
         )
         return session, token
 
-    async def authenticate(self, token: str) -> tuple[User, Session]:
-        """The person behind a cookie or bearer token, or ``Unauthenticated``."""
+    async def authenticate(
+        self, token: str, *, restricted_ok: bool = False
+    ) -> tuple[User, Session]:
+        """The person behind a cookie or bearer token, or ``Unauthenticated``. A suspended
+        or banned person is refused (403 ``suspended`` / ``banned``) unless
+        ``restricted_ok``: the few routes about their own account let them through."""
         now = self._clock.now()
         async with self._db.transaction() as tx:
             session = await auth_store.session_by_hash(tx, hash_token(token))
@@ -332,6 +336,8 @@ class Accounts:
                 raise Unauthenticated("not_signed_in", "Sign in to continue.")
             if now - session.last_used_at > TOUCH_INTERVAL:
                 await auth_store.touch_session(tx, session.id, now)
+        if not restricted_ok:
+            require_good_standing(user, now)
         return user, session
 
     async def sessions(self, user: User) -> list[Session]:

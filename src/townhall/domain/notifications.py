@@ -65,6 +65,7 @@ KINDS: dict[str, Kind] = {
     "club.nominated": Kind(False, "You were nominated for a club."),
     "club.approved": Kind(True, "You were let into a club."),
     "report.outcome": Kind(True, "What happened to a report you filed."),
+    "account.warned": Kind(True, "Staff warned, suspended or banned your account."),
 }
 """Every kind a person may turn on or off. ``summary`` (held items released) is not one."""
 

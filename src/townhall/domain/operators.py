@@ -28,6 +28,7 @@ from townhall.storage.audit import user_target
 from townhall.storage.db import Database
 from townhall.storage.models import AuditEntry, Invite, User
 from townhall.storage.waitlist import SENT_BACK
+from townhall.vocabulary import StaffRole
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class Actor:
     def staff(cls, user: User) -> Actor:
         if user.staff_role != "admin":
             raise Forbidden("not_staff", "Only instance administrators can do this.")
+        return cls(user.id, user.username)
+
+    @classmethod
+    def safety(cls, user: User) -> Actor:
+        """Staff of either role: trust and safety, or an administrator."""
+        if user.staff_role not in (StaffRole.ADMIN, StaffRole.TRUST_SAFETY):
+            raise Forbidden("not_staff", "Only staff can do this.")
         return cls(user.id, user.username)
 
 
@@ -301,9 +309,18 @@ class Operators:
     # --- the audit log ------------------------------------------------------------------
 
     async def audit(
-        self, after: tuple[int] | None, limit: int
+        self,
+        after: tuple[int] | None,
+        limit: int,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
     ) -> tuple[list[AuditEntry], tuple[int] | None]:
         """The audit log, newest first, and the key ``(id,)`` to continue after (None at
-        the end)."""
+        the end); only the entries by ``actor`` (a username, or ``cli``), of ``action``,
+        about ``target`` (``user:<id>``, ``report:<id>``, ``room:<id>`` ...) when given."""
         async with self._db.transaction() as tx:
-            return await audit_store.page(tx, after, limit)
+            return await audit_store.page(
+                tx, after, limit, actor=actor, action=action, target=target
+            )

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 
 from townhall.bus import EventBus, channels
 from townhall.clock import Clock
+from townhall.errors import Forbidden
 from townhall.storage import auth as auth_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
@@ -32,29 +34,51 @@ class Reason(StrEnum):
     SIGNED_OUT = "signed_out"
     """Some or all of the person's sessions were revoked."""
     STATUS = "status"
-    """An operator changed what the account is (approved, sent back, later suspended or
-    banned); readers look the person up again."""
+    """An operator changed what the account is (approved, sent back, suspended, banned,
+    reinstated); readers look the person up again."""
     DELETED = "deleted"
     """The account is gone."""
 
 
 RANKS: dict[str, int] = {UserStatus.MEMBER: 2, UserStatus.WAITLISTED: 1}
-"""What each status may do, compared; any other status (suspended, banned) ranks below all."""
+"""What each status may do, compared; any other status ranks below all."""
 
 
-def lowered(before: User, after: User | None) -> bool:
+def restriction(user: User, now: datetime) -> Forbidden | None:
+    """The refusal a banned or suspended person meets everywhere (docs/safety.md), or None.
+
+    A suspension ends by itself: it is read against the clock, so no job lifts it."""
+    if user.banned_at is not None:
+        return Forbidden("banned", "This account is banned.")
+    if user.suspended_until is not None and user.suspended_until > now:
+        return Forbidden(
+            "suspended",
+            "This account is suspended for now.",
+            until=user.suspended_until.isoformat(),
+        )
+    return None
+
+
+def require_good_standing(user: User, now: datetime) -> None:
+    refusal = restriction(user, now)
+    if refusal is not None:
+        raise refusal
+
+
+def lowered(before: User, after: User | None, now: datetime) -> bool:
     """True when ``after`` may do less than ``before``: a socket opened as ``before`` closes,
-    while one that gained (an approval) carries on as ``after``."""
-    if after is None:
+    while one that gained (an approval) carries on as ``after``. A suspension or a ban
+    lowers anyone."""
+    if after is None or restriction(after, now) is not None:
         return True
     if RANKS.get(after.status, 0) < RANKS.get(before.status, 0):
         return True
     return before.staff_role is not None and after.staff_role != before.staff_role
 
 
-def may_use_audio(user: User | None) -> bool:
-    """Audio connections are for people in rooms, which only members enter."""
-    return user is not None and user.status == UserStatus.MEMBER
+def may_use_audio(user: User | None, now: datetime) -> bool:
+    """Audio connections are for people in rooms, which only members in good standing enter."""
+    return user is not None and user.status == UserStatus.MEMBER and restriction(user, now) is None
 
 
 class Standing:
@@ -76,6 +100,9 @@ class Standing:
             await self._bus.publish(channels.STANDING, payload)
         except Exception:
             logger.exception("telling the processes that %s people %s failed", len(ids), reason)
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     async def people(self, user_ids: list[int]) -> dict[int, User]:
         """The people as they are now; the deleted are missing."""

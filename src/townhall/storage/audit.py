@@ -25,10 +25,21 @@ async def append(tx: AsyncSession, entries: list[AuditEntry]) -> None:
 
 
 async def page(
-    tx: AsyncSession, after: Key | None, limit: int
+    tx: AsyncSession,
+    after: Key | None,
+    limit: int,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
 ) -> tuple[list[AuditEntry], Key | None]:
-    """Entries, newest first, after the key ``(id,)``."""
-    rows, next_key = await keyset.page(
-        tx, select(AuditEntry), (AuditEntry.id.desc(),), after, limit
-    )
+    """Entries, newest first, after the key ``(id,)``, with the filters given."""
+    query = select(AuditEntry)
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if target is not None:
+        query = query.where(AuditEntry.target == target)
+    rows, next_key = await keyset.page(tx, query, (AuditEntry.id.desc(),), after, limit)
     return [entry for (entry,) in rows], next_key

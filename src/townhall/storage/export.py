@@ -29,7 +29,9 @@ from townhall.storage.models import (
     Notification,
     NotificationKindOff,
     NotificationSettings,
+    Report,
     RoomEvent,
+    Sanction,
     Session,
     SignInCode,
     User,
@@ -86,6 +88,15 @@ class NotificationChoices:
 
 
 @dataclass(frozen=True)
+class FiledReport:
+    """A report this person filed: theirs to see. Reports about them are not."""
+
+    report: Report
+    about: str | None
+    """The username reported, if any (and still there)."""
+
+
+@dataclass(frozen=True)
 class PersonalData:
     """Everything stored about one person, as the export shows it."""
 
@@ -103,6 +114,10 @@ class PersonalData:
     notification_choices: NotificationChoices
     inbox: list[Received]
     hallway_topics: list[str]
+    reports_filed: list[FiledReport]
+    sanctions: list[Sanction]
+    """What staff did to the account; the export shows what the person was told, never
+    staff's reasons (which may name whoever reported them)."""
 
 
 async def user_for_update(tx: AsyncSession, user_id: int) -> User | None:
@@ -159,7 +174,25 @@ async def gather(tx: AsyncSession, user_id: int) -> PersonalData | None:
                 )
             ).scalars()
         ),
+        reports_filed=await _reports_filed(tx, user_id),
+        sanctions=list(
+            (
+                await tx.execute(
+                    select(Sanction).where(Sanction.user_id == user_id).order_by(Sanction.id)
+                )
+            ).scalars()
+        ),
     )
+
+
+async def _reports_filed(tx: AsyncSession, user_id: int) -> list[FiledReport]:
+    rows = await tx.execute(
+        select(Report, User.username)
+        .outerjoin(User, User.id == Report.subject_id)
+        .where(Report.reporter_id == user_id)
+        .order_by(Report.id)
+    )
+    return [FiledReport(report, about) for report, about in rows.all()]
 
 
 async def _clubs(tx: AsyncSession, user_id: int) -> list[ClubTie]:

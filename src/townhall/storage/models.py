@@ -63,6 +63,11 @@ class User(Base):
     email_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = _ts()
     joined_at: Mapped[datetime | None] = _ts(nullable=True)
+    suspended_until: Mapped[datetime | None] = _ts(nullable=True)
+    """Staff suspended the account until then; it ends by itself (read against the clock)."""
+    banned_at: Mapped[datetime | None] = _ts(nullable=True)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A notable account, marked by staff."""
 
 
 class SignInCode(Base):
@@ -179,9 +184,9 @@ class AuditEntry(Base):
     actor_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(128), default="")
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="", index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = _ts()
 
@@ -518,3 +523,60 @@ class OutboxRow(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Report(Base):
+    """A report about a person, a room, or a person in a room (S8). The reporter is never
+    shown to the person reported; ``room_snapshot`` is the room as it was when a report
+    about a live room (or someone in one) was filed."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_status_id", "status", "id"),
+        Index("ix_reports_subject_id_id", "subject_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    reporter_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    subject_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    room_id: Mapped[str | None] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    room_live: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The room was live when the report was filed."""
+    room_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    closed_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    closed_at: Mapped[datetime | None] = _ts(nullable=True)
+    created_at: Mapped[datetime] = _ts()
+
+
+class Sanction(Base):
+    """What staff did to an account (a warning, a suspension, a ban, lifting one), kept as
+    the person's history; the account row holds what is in force."""
+
+    __tablename__ = "sanctions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    until: Mapped[datetime | None] = _ts(nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text, default="")
+    """What the person was told (a warning's words); ``reason`` is for staff only."""
+    report_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("reports.id", ondelete="SET NULL"), nullable=True
+    )
+    staff_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _ts()

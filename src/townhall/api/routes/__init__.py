@@ -12,7 +12,9 @@ from townhall.api.routes import (
     media,
     notifications,
     people,
+    reports,
     rooms,
+    safety,
     sessions,
     waitlist,
 )
@@ -26,6 +28,8 @@ ROUTERS = [
     invites.router,
     waitlist.router,
     admin.router,
+    safety.router,
+    reports.router,
     people.router,
     rooms.router,
     rooms.pages,

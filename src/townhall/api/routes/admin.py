@@ -1,15 +1,16 @@
 """S2.4 operator tools over HTTP: the waitlist, approvals, invite grants and cancellations,
-and the audit log. Every route needs the staff role ``admin``."""
+and the audit log. Every route needs the staff role ``admin``, but for cancelling an invite
+tree and reading the audit log, which trust and safety staff may do too (docs/safety.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
-from townhall.api.deps import ContainerDep, StaffDep
+from townhall.api.deps import ContainerDep, SafetyStaffDep, StaffDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.invites import InviteId, InviteOut, invite_out
 from townhall.api.schemas import Strict, UserRef
@@ -129,7 +130,7 @@ async def cancel_invite(
 
 @router.post("/users/{username}/invite-tree/cancel", response_model=TreeCancelOut)
 async def cancel_invite_tree(
-    staff: StaffDep,
+    staff: SafetyStaffDep,
     container: ContainerDep,
     body: TreeCancelIn | None = None,
     username: str = Username,
@@ -137,7 +138,9 @@ async def cancel_invite_tree(
     """Cancel every unused invite of this person and of everyone who joined below them, and
     take away their remaining invites; optionally send the people below to the waitlist."""
     demote = body.demote if body else False
-    done = await container.operators.cancel_invite_tree(Actor.staff(staff), username, demote=demote)
+    done = await container.operators.cancel_invite_tree(
+        Actor.safety(staff), username, demote=demote
+    )
     return TreeCancelOut(
         username=done.root,
         cancelled_invites=done.cancelled_invites,
@@ -148,8 +151,18 @@ async def cancel_invite_tree(
 
 @router.get("/audit", response_model=Page[AuditOut])
 async def audit(
-    staff: StaffDep, container: ContainerDep, page: PageRequest = page_request(int)
+    staff: SafetyStaffDep,
+    container: ContainerDep,
+    page: PageRequest = page_request(int),
+    actor: str | None = Query(None, max_length=64, description="A staff username, or 'cli'."),
+    action: str | None = Query(None, max_length=64, description="e.g. user.suspend."),
+    target: str | None = Query(
+        None, max_length=128, description="e.g. user:12, report:3, room:abc."
+    ),
 ) -> Page[AuditOut]:
-    """Every operator action, newest first. The log is append-only."""
-    entries, next_key = await container.operators.audit(page.after, page.limit)
+    """Every operator and staff action, newest first, optionally filtered by who did it,
+    the action and what it was done to. The log is append-only."""
+    entries, next_key = await container.operators.audit(
+        page.after, page.limit, actor=actor, action=action, target=target
+    )
     return page_body([audit_out(e) for e in entries], next_key)

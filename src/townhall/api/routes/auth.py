@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import Field
 
-from townhall.api.deps import SESSION_COOKIE, ContainerDep, IpDep, ViewerDep
+from townhall.api.deps import SESSION_COOKIE, ContainerDep, IpDep, RestrictedViewerDep
 from townhall.api.schemas import OkOut, SignedInOut, Strict
 from townhall.api.views import me_out
 from townhall.app import Container
@@ -103,7 +103,9 @@ async def use_link(
 
 
 @router.post("/signout", response_model=OkOut)
-async def sign_out(viewer: ViewerDep, response: Response, container: ContainerDep) -> OkOut:
+async def sign_out(
+    viewer: RestrictedViewerDep, response: Response, container: ContainerDep
+) -> OkOut:
     """End the current session."""
     await container.accounts.revoke_session(viewer.user, viewer.session.id)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from townhall.api.deps import SESSION_COOKIE, ContainerDep, MemberDep, UserDep, ViewerDep
+from townhall.api.deps import (
+    SESSION_COOKIE,
+    ContainerDep,
+    MemberDep,
+    RestrictedViewerDep,
+    UserDep,
+)
 from townhall.api.limits import allow_body
 from townhall.api.schemas import MeOut, OkOut, SessionOut, Strict
 from townhall.api.views import me_out, session_out
@@ -92,6 +98,22 @@ class ReceivedOut(BaseModel):
     read_at: datetime | None
 
 
+class FiledReportOut(BaseModel):
+    category: str
+    text: str
+    user: str | None = Field(description="The person you reported, if any.")
+    room: str | None
+    status: str
+    created_at: datetime
+
+
+class SanctionOut(BaseModel):
+    kind: str = Field(description="warn, suspend, ban or reinstate.")
+    until: datetime | None
+    message: str = Field(description="What staff told you.")
+    created_at: datetime
+
+
 class ExportOut(BaseModel):
     format: Literal["townhall-export/1"] = "townhall-export/1"
     exported_at: datetime
@@ -109,6 +131,8 @@ class ExportOut(BaseModel):
     notification_settings: NotificationChoicesOut
     notifications: list[ReceivedOut] = Field(description="Your inbox, oldest first.")
     hallway_topics: list[str] = Field(description="Title words that rank your hallway.")
+    reports_filed: list[FiledReportOut] = Field(description="Reports you filed.")
+    sanctions: list[SanctionOut] = Field(description="What staff did to your account.")
 
 
 AVATAR_BODY: dict[str, Any] = {
@@ -226,13 +250,29 @@ def export_out(data: PersonalData, current_session: int, now: datetime) -> Expor
             ReceivedOut(kind=n.kind, data=n.data, at=n.at, read_at=n.read_at) for n in data.inbox
         ],
         hallway_topics=data.hallway_topics,
+        reports_filed=[
+            FiledReportOut(
+                category=f.report.category,
+                text=f.report.text,
+                user=f.about,
+                room=f.report.room_id,
+                status=f.report.status,
+                created_at=f.report.created_at,
+            )
+            for f in data.reports_filed
+        ],
+        sanctions=[
+            SanctionOut(kind=x.kind, until=x.until, message=x.message, created_at=x.created_at)
+            for x in data.sanctions
+        ],
     )
 
 
 @router.get("", response_model=MeOut)
-async def get_me(user: UserDep) -> MeOut:
-    """Your own account, including your email and membership status."""
-    return me_out(user)
+async def get_me(viewer: RestrictedViewerDep) -> MeOut:
+    """Your own account, including your email and membership status (and a suspension or
+    ban: this is one of the few routes a suspended or banned person may still use)."""
+    return me_out(viewer.user)
 
 
 @router.patch("", response_model=MeOut)
@@ -264,7 +304,7 @@ async def remove_avatar(user: UserDep, container: ContainerDep) -> MeOut:
 
 
 @router.get("/export", response_model=ExportOut)
-async def export_me(viewer: ViewerDep, container: ContainerDep) -> JSONResponse:
+async def export_me(viewer: RestrictedViewerDep, container: ContainerDep) -> JSONResponse:
     """Download everything Townhall stores about you, as a JSON file."""
     data = await container.profiles.export(viewer.user)
     now = container.clock.now()
@@ -281,9 +321,9 @@ async def export_me(viewer: ViewerDep, container: ContainerDep) -> JSONResponse:
 
 @router.delete("", response_model=OkOut)
 async def delete_me(
-    body: DeleteAccountIn, user: UserDep, container: ContainerDep, response: Response
+    body: DeleteAccountIn, viewer: RestrictedViewerDep, container: ContainerDep, response: Response
 ) -> OkOut:
     """Delete your account and everything that is only yours. This cannot be undone."""
-    await container.erasure.delete_account(user, body.confirm)
+    await container.erasure.delete_account(viewer.user, body.confirm)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return OkOut()

@@ -71,6 +71,10 @@ class ProfileOut(BaseModel):
     follows_you: bool | None
     you_follow: bool | None
     you_blocked: bool | None
+    verified: bool = Field(False, description="Staff marked this a notable account.")
+    shield: bool | None = Field(
+        None, description="Blocked by several of the people you follow (docs/safety.md)."
+    )
 
 
 def person_out(person: Person) -> dict[str, Any]:
@@ -112,6 +116,7 @@ def profile_out(profile: Profile) -> ProfileOut:
         follows_you=rel.follows_you if rel else None,
         you_follow=rel.you_follow if rel else None,
         you_blocked=rel.you_blocked if rel else None,
+        verified=u.verified,
     )
 
 

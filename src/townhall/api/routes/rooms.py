@@ -66,6 +66,10 @@ class MemberOut(UserRef):
     group: Literal["followed_by_speakers", "others"] | None = Field(
         description="For listeners: followed by someone on stage, or not. Null on stage."
     )
+    verified: bool = Field(False, description="Staff marked this a notable account.")
+    shield: bool = Field(
+        False, description="Blocked by several of the people you follow (docs/safety.md)."
+    )
 
 
 class MeInRoomOut(Out):

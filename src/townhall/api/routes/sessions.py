@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Response
 
-from townhall.api.deps import SESSION_COOKIE, ContainerDep, ViewerDep
+from townhall.api.deps import SESSION_COOKIE, ContainerDep, RestrictedViewerDep
 from townhall.api.schemas import MAX_ID, OkOut, SessionOut
 from townhall.api.views import session_out
 
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 
 
 @router.get("/sessions", response_model=list[SessionOut])
-async def list_sessions(viewer: ViewerDep, container: ContainerDep) -> list[SessionOut]:
+async def list_sessions(viewer: RestrictedViewerDep, container: ContainerDep) -> list[SessionOut]:
     """Every device signed in as you. Secrets are never shown again."""
     sessions = await container.accounts.sessions(viewer.user)
     return [session_out(s, viewer.session.id) for s in sessions]
@@ -20,7 +20,7 @@ async def list_sessions(viewer: ViewerDep, container: ContainerDep) -> list[Sess
 
 @router.delete("/sessions/{session_id}", response_model=OkOut)
 async def revoke_session(
-    viewer: ViewerDep,
+    viewer: RestrictedViewerDep,
     container: ContainerDep,
     response: Response,
     session_id: int = Path(ge=1, le=MAX_ID),
@@ -34,7 +34,10 @@ async def revoke_session(
 
 @router.delete("/sessions", response_model=OkOut)
 async def revoke_all(
-    viewer: ViewerDep, container: ContainerDep, response: Response, keep_current: bool = False
+    viewer: RestrictedViewerDep,
+    container: ContainerDep,
+    response: Response,
+    keep_current: bool = False,
 ) -> OkOut:
     """Sign out everywhere (``keep_current=true`` keeps this device signed in)."""
     keep = viewer.session.id if keep_current else None

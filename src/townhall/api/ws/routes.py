@@ -14,7 +14,7 @@ from townhall.api.ws.connection import Connection
 from townhall.api.ws.limits import CLOSE_TOO_MANY, MessageGate
 from townhall.api.ws.standing import CLOSE_UNAUTHENTICATED
 from townhall.app import Container
-from townhall.errors import Unauthenticated
+from townhall.errors import Forbidden, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def socket(websocket: WebSocket) -> None:
     if token and len(token) <= 512:
         try:
             user, session = await container.accounts.authenticate(token)
-        except Unauthenticated:
+        except (Unauthenticated, Forbidden):  # signed out, or suspended or banned
             user = None
     await websocket.accept()
     if user is None or session is None:

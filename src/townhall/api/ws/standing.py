@@ -128,7 +128,10 @@ class SocketStandings:
             now = fresh.get(uid) if fresh is not None else None
             for socket in tuple(self._people.get(uid, ())):
                 self._follow(socket, now)
-        unheard = {uid for uid in user_ids if not may_use_audio(fresh.get(uid) if fresh else None)}
+        moment = self._standing.now()
+        unheard = {
+            uid for uid in user_ids if not may_use_audio(fresh.get(uid) if fresh else None, moment)
+        }
         if unheard:
             self._media.drop_where(lambda s: s.user_id in unheard, "lost their standing")
 
@@ -146,14 +149,15 @@ class SocketStandings:
         holders = await self._standing.holders(ids)
         for socket in sockets:
             self._follow(socket, holders.get(socket.session_id))
-        ended = {sid for sid in heard if not may_use_audio(holders.get(sid))}
+        now = self._standing.now()
+        ended = {sid for sid in heard if not may_use_audio(holders.get(sid), now)}
         if ended:
             self._media.drop_where(lambda s: s.auth_session in ended, "session ended")
 
     # --- acting on a socket ---------------------------------------------------------------
 
     def _follow(self, socket: Socket, now: User | None) -> None:
-        if lowered(socket.user, now):
+        if lowered(socket.user, now, self._standing.now()):
             self._revoke(socket)
         elif now is not None:
             socket.user = now

@@ -18,6 +18,7 @@ from townhall.config import Settings
 from townhall.domain import usernames
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.events import Audience, Outbox, event_payload
+from townhall.domain.standing import require_good_standing
 from townhall.errors import Conflict, Forbidden, NotFound
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
@@ -88,6 +89,7 @@ class RoomChange:
             self.room.moderator_gone_at = when
 
     async def check_can_go_on_stage(self, u: User) -> None:
+        require_good_standing(u, self.now)
         stage = await store.stage_ids(self.tx, self.room.id)
         if len(stage) >= self.settings.room_stage_capacity:
             raise Conflict("stage_full", "The stage is full.")

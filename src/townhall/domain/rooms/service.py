@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from townhall.bus import EventBus
+from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.clubs import rules as club_rules
@@ -43,17 +43,19 @@ from townhall.domain.rooms.views import (
     member_view,
     stage_person,
 )
+from townhall.domain.standing import require_good_standing
 from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from townhall.media.policy import StageState
 from townhall.ratelimit import RateLimiter
+from townhall.storage import audit as audit_store
 from townhall.storage import clubs as club_store
 from townhall.storage import events as event_store
 from townhall.storage import hallway as hallway_store
 from townhall.storage import rooms as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database, before_commit
-from townhall.storage.models import Room, RoomEvent, RoomMember, User
+from townhall.storage.models import AuditEntry, Room, RoomEvent, RoomMember, User
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +156,7 @@ class Rooms:
         a scheduled event (``for_event``): scheduling it was the club's permission."""
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
+        require_good_standing(user, self._clock.now())
         title = rules.check_title(title)
         rules.check_kind(kind)
         rules.check_hand_raise(hand_raise)
@@ -423,6 +426,7 @@ class Rooms:
     async def _join_stage(self, user: User, room_id: str) -> RoomSnapshot:
         """A join that changes the stage, under the room's row lock, as every stage change."""
         now = self._clock.now()
+        require_good_standing(user, now)
         async with self._db.transaction() as tx:
             room = await self._locked_live(tx, room_id)
             change = self._change(tx, room, now)
@@ -503,6 +507,34 @@ class Rooms:
             await COMMANDS[action].run(change, me, user, **args)
         await self._publish(change.outbox)
         return {"ok": True}
+
+    # --- staff (docs/safety.md) ---------------------------------------------------------------
+
+    async def end_by_staff(self, room_id: str, audit: AuditEntry) -> None:
+        """End any live room, as a moderator ending it would; ``audit`` is written with it."""
+        async with self._db.transaction() as tx:
+            room = await self._locked_live(tx, room_id)
+            change = self._change(tx, room, self._clock.now())
+            await change.end("ended_by_staff")
+            await audit_store.append(tx, [audit])
+        await self._publish(change.outbox)
+
+    async def remove_by_staff(self, room_id: str, user: User, audit: AuditEntry) -> None:
+        """Take someone out of a live room for good, as a moderator's ``remove`` does
+        (moderators included); ``audit`` is written with it."""
+        async with self._db.transaction() as tx:
+            room = await self._locked_live(tx, room_id)
+            m = await store.member(tx, room.id, user.id)
+            if m is None:
+                raise Conflict("person_not_in_room", f"@{user.username} is not in this room.")
+            change = self._change(tx, room, self._clock.now())
+            await store.ban(tx, room.id, user.id, change.now)
+            await change.remove_member(m, user, "removed")
+            change.outbox.add(
+                channels.user(user.id), channels.notice("room.removed", {"room": room.id})
+            )
+            await audit_store.append(tx, [audit])
+        await self._publish(change.outbox)
 
     # --- presence ----------------------------------------------------------------------------
 

@@ -23,6 +23,10 @@ class MemberView(PersonView):
     """Their connection dropped; they may come back."""
     group: str | None
     """For listeners: ``followed_by_speakers`` or ``others``; None on stage."""
+    verified: bool = False
+    """Staff marked theirs a notable account."""
+    shield: bool = False
+    """Many of the people the viewer follows blocked them (docs/safety.md); per viewer."""
 
 
 def member_view(m: RoomMember, u: User, group: str | None = None) -> MemberView:
@@ -34,12 +38,16 @@ def member_view(m: RoomMember, u: User, group: str | None = None) -> MemberView:
         muted=m.muted,
         away=m.away_since is not None,
         group=group if m.role == "listener" else None,
+        verified=u.verified,
     )
 
 
 def member_data(m: RoomMember, u: User, group: str | None = None) -> dict[str, Any]:
-    """A member inside the data of a room event (``member.joined``, ``member.updated``)."""
-    return asdict(member_view(m, u, group))
+    """A member inside the data of a room event (``member.joined``, ``member.updated``).
+    Without ``shield``: an event goes to everyone alike, and the shield is per viewer."""
+    data = asdict(member_view(m, u, group))
+    del data["shield"]
+    return data
 
 
 def stage_person(m: RoomMember, u: User) -> StagePersonView:
