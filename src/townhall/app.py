@@ -34,10 +34,10 @@ from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
+from townhall.domain.reports import Reports
 from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
 from townhall.domain.rooms.retention import RoomLogs
-from townhall.domain.reports import Reports
 from townhall.domain.rooms.service import Rooms
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
