@@ -22,6 +22,7 @@ from townhall.domain.invites import require_member
 from townhall.errors import Forbidden, InvalidInput, NotFound
 from townhall.ratelimit import RateLimiter
 from townhall.storage import graph as graph_store
+from townhall.storage import safety as safety_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.graph import Key
@@ -55,6 +56,9 @@ class Profile:
     following: int
     relationship: Relationship | None
     """None for a visitor who is not signed in."""
+    shield: bool | None = None
+    """Blocked by ``shield_blocks`` or more of the people the viewer follows; None for a
+    visitor and on one's own profile."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,13 @@ class Graph:
                 if nominator and viewer and await _blocked_either_way(tx, viewer.id, nominator.id):
                     nominator = None
             relationship = await _relationship(tx, viewer, user) if viewer else None
-        return Profile(user, nominator, followers, following, relationship)
+            shield = None
+            if viewer is not None and viewer.id != user.id:
+                marked = await safety_store.shielded(
+                    tx, viewer.id, self._settings.shield_blocks, user_ids=[user.id]
+                )
+                shield = user.id in marked
+        return Profile(user, nominator, followers, following, relationship, shield)
 
     # --- follows --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage import keyset
 from townhall.storage.keyset import Key
-from townhall.storage.models import Report, RoomMember, Sanction, User
+from townhall.storage.models import Block, Follow, Report, RoomMember, Sanction, User
 
 HISTORY_LIMIT = 50
 """The most earlier reports and sanctions shown with a report."""
@@ -138,3 +138,25 @@ async def live_room_of(tx: AsyncSession, user_id: int) -> str | None:
         .limit(1)
     )
     return (await tx.execute(query)).scalar_one_or_none()
+
+
+async def shielded(
+    tx: AsyncSession,
+    viewer_id: int,
+    threshold: int,
+    *,
+    room_id: str | None = None,
+    user_ids: list[int] | None = None,
+) -> set[int]:
+    """Who, among the members of ``room_id`` or among ``user_ids``, was blocked by at least
+    ``threshold`` of the people ``viewer_id`` follows: one grouped query, however many
+    people the room holds (it walks the blocks made by the viewer's followees)."""
+    followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+    query = select(Block.blocked_id).where(Block.blocker_id.in_(followed))
+    if room_id is not None:
+        members = select(RoomMember.user_id).where(RoomMember.room_id == room_id)
+        query = query.where(Block.blocked_id.in_(members))
+    if user_ids is not None:
+        query = query.where(Block.blocked_id.in_(user_ids))
+    query = query.group_by(Block.blocked_id).having(func.count() >= threshold)
+    return set((await tx.execute(query)).scalars())

@@ -117,6 +117,7 @@ def profile_out(profile: Profile) -> ProfileOut:
         you_follow=rel.you_follow if rel else None,
         you_blocked=rel.you_blocked if rel else None,
         verified=u.verified,
+        shield=profile.shield,
     )
 
 

@@ -23,11 +23,11 @@ reads ``/audience`` again. The count is always read from the database, so it is 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from townhall.bus import EventBus, channels
 from townhall.config import Settings
-from townhall.domain.rooms.views import member_view
+from townhall.domain.rooms.views import member_data
 from townhall.storage import rooms as store
 from townhall.storage.db import Database
 
@@ -152,9 +152,8 @@ class AudienceDigests:
             followed = set(await store.listeners_followed_by_stage(tx, room_id, ids))
             present = set(await store.members_among(tx, room_id, ids))
         views = {
-            u.id: asdict(
-                member_view(m, u, "followed_by_speakers" if u.id in followed else "others")
-            )
+            # Without the shield: a digest goes to everyone alike, the shield is per viewer.
+            u.id: member_data(m, u, "followed_by_speakers" if u.id in followed else "others")
             for m, u in rows
         }
 

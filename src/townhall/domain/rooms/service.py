@@ -53,6 +53,7 @@ from townhall.storage import clubs as club_store
 from townhall.storage import events as event_store
 from townhall.storage import hallway as hallway_store
 from townhall.storage import rooms as store
+from townhall.storage import safety as safety_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database, before_commit
 from townhall.storage.models import AuditEntry, Room, RoomEvent, RoomMember, User
@@ -260,6 +261,11 @@ class Rooms:
         counts = await store.count_roles(tx, room.id)
         moderator = me is not None and me.role == "moderator"
 
+        # The viewer's shield marks: one grouped query for the whole room (docs/safety.md).
+        shield = await safety_store.shielded(
+            tx, viewer.id, self._settings.shield_blocks, room_id=room.id
+        )
+
         def group(u: User) -> str:
             return "followed_by_speakers" if u.id in followed else "others"
 
@@ -274,8 +280,8 @@ class Rooms:
             status=room.status,
             seq=room.seq,
             created_at=room.created_at,
-            stage=tuple(member_view(m, u) for m, u in stage_rows),
-            audience=tuple(member_view(m, u, group(u)) for m, u in audience_rows),
+            stage=tuple(member_view(m, u, shield=u.id in shield) for m, u in stage_rows),
+            audience=tuple(member_view(m, u, group(u), u.id in shield) for m, u in audience_rows),
             listeners=counts["listener"],
             hands=tuple(hands) if hands is not None else None,
             me=None
@@ -297,8 +303,13 @@ class Rooms:
             room = await self._readable(tx, room_id, user)
             rows, next_key = await store.audience_page(tx, room.id, after, limit)
             followed = set(await store.listeners_followed_by_stage(tx, room.id))
+            shield = await safety_store.shielded(
+                tx, user.id, self._settings.shield_blocks, user_ids=[u.id for _, u in rows]
+            )
         page = [
-            member_view(m, u, "followed_by_speakers" if u.id in followed else "others")
+            member_view(
+                m, u, "followed_by_speakers" if u.id in followed else "others", u.id in shield
+            )
             for m, u in rows
         ]
         return page, next_key

@@ -29,7 +29,9 @@ class MemberView(PersonView):
     """Many of the people the viewer follows blocked them (docs/safety.md); per viewer."""
 
 
-def member_view(m: RoomMember, u: User, group: str | None = None) -> MemberView:
+def member_view(
+    m: RoomMember, u: User, group: str | None = None, shield: bool = False
+) -> MemberView:
     return MemberView(
         username=u.username,
         display_name=u.display_name,
@@ -39,6 +41,7 @@ def member_view(m: RoomMember, u: User, group: str | None = None) -> MemberView:
         away=m.away_since is not None,
         group=group if m.role == "listener" else None,
         verified=u.verified,
+        shield=shield,
     )
 
 
