@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -197,9 +198,10 @@ async def test_every_process_closes_the_sockets(
 
 
 @pytest.mark.settings(**MEDIA_SETTINGS)
-@pytest.mark.parametrize("how", ["sign_out", "demote"])
+@pytest.mark.parametrize("how", ["sign_out", "demote", "suspend", "ban"])
 async def test_losing_standing_ends_the_audio(people: Any, how: str) -> None:
-    """Signed out, or sent back to the waitlist, a listener's audio connection ends."""
+    """Signed out, sent back to the waitlist, suspended or banned, a listener's audio
+    connection ends."""
     admin, alice = await people.admin(), await people.member("alice")
     bob = await invited(people, alice, "bob")
     rid = (await create(alice, title="Voices"))["id"]
@@ -211,8 +213,14 @@ async def test_losing_standing_ends_the_audio(people: Any, how: str) -> None:
         assert audio.connected
         if how == "sign_out":
             r = await bob.delete("/api/me/sessions")
-        else:
+        elif how == "demote":
             r = await admin.post("/api/admin/users/alice/invite-tree/cancel", json={"demote": True})
+        else:
+            until_then = (people.clock.now() + timedelta(days=1)).isoformat()
+            body = {"action": how, "reason": "Abuse"}
+            if how == "suspend":
+                body["until"] = until_then
+            r = await admin.post("/api/admin/users/bob/actions", json=body)
         assert r.status_code == 200, r.text
         await until(lambda: not audio.connected, "bob's audio to end")
         assert not people.container.media.sessions()
