@@ -28,6 +28,7 @@ from townhall.domain.events import Events
 from townhall.domain.graph import Graph
 from townhall.domain.hallway import Hallway
 from townhall.domain.happenings import Happenings
+from townhall.domain.incident_audio import IncidentAudios
 from townhall.domain.invites import Invites
 from townhall.domain.moderation import StaffActions
 from townhall.domain.notifications import Notifications
@@ -97,6 +98,7 @@ class Container:
     hallway: Hallway
     incident_sweeper: Periodic
     reports: Reports
+    incident_audio: IncidentAudios
     staff_actions: StaffActions
     _closed: bool = field(default=False, repr=False)
 
@@ -209,9 +211,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         else MemoryQuota()
     )
     standings = SocketStandings(bus, standing, media)
-    # The incident audio buffer registers here (``reports.listen``) to seal a live room's
-    # audio when someone reports it or a person in it (docs/safety.md).
     reports = Reports(db, settings, clock, limiter)
+    # A report about a live room, or someone in it, seals the room's audio (docs/safety.md).
+    incident_audio = IncidentAudios(bus, incidents)
+    reports.listen(incident_audio.on_report)
     return Container(
         settings=settings,
         clock=clock,
@@ -263,6 +266,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             "incident-sweeper", settings.incident_sweep_interval_seconds, media.sweep_incidents
         ),
         reports=reports,
+        incident_audio=incident_audio,
         staff_actions=StaffActions(db, clock, standing, rooms, happenings),
     )
 

@@ -3,22 +3,26 @@ people and rooms, the verified badge. Trust and safety staff and administrators.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from townhall.api.deps import ContainerDep, SafetyStaffDep
 from townhall.api.pagination import Page, PageRequest, encode_cursor, page_request
 from townhall.api.routes.rooms import RoomId
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
 from townhall.api.views import user_ref
+from townhall.app import Container
 from townhall.domain.moderation import MESSAGE_MAX, REASON_MAX, ActionRequest
 from townhall.domain.reports import ReportDetail
 from townhall.storage.models import Report, Sanction, User
 from townhall.storage.safety import QueueFilter
 from townhall.vocabulary import ReportCategory, ReportStatus
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/admin", tags=["safety"])
 
@@ -71,6 +75,32 @@ class EarlierReportOut(BaseModel):
     created_at: datetime
 
 
+class SpanOut(BaseModel):
+    username: str
+    start: float = Field(alias="from", description="Seconds from the start of the audio.")
+    to: float
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class TimelineOut(BaseModel):
+    room: str
+    sealed_at: datetime
+    ended_at: datetime | None
+    started_at: datetime | None
+    seconds: float
+    stage: list[SpanOut]
+    unmuted: list[SpanOut]
+    speaking: list[SpanOut]
+
+
+class IncidentAudioOut(BaseModel):
+    url: str = Field(description="The audio as Ogg Opus (staff).")
+    timeline: TimelineOut = Field(
+        description="Who was on stage, unmuted and speaking, in seconds into the audio."
+    )
+
+
 class ReportDetailOut(ReportOut):
     room_snapshot: dict[str, Any] | None = Field(
         description="The room at report time: title, kind, stage (who, role, muted), "
@@ -81,6 +111,9 @@ class ReportDetailOut(ReportOut):
         description="Earlier reports about the same person, newest first."
     )
     sanctions: list[SanctionOut] = Field(description="The person's sanctions, newest first.")
+    audio: IncidentAudioOut | None = Field(
+        None, description="The room's sealed audio and its timeline; null when there is none."
+    )
 
 
 class ActionIn(Strict):
@@ -200,12 +233,47 @@ async def report_queue(
     )
 
 
+async def with_audio(container: Container, detail: ReportDetail) -> ReportDetailOut:
+    out = detail_out(detail)
+    timeline = await container.incident_audio.timeline(detail.report.id)
+    if timeline is not None:
+        out.audio = IncidentAudioOut(
+            url=f"/api/admin/reports/{detail.report.id}/audio",
+            timeline=TimelineOut.model_validate(timeline),
+        )
+    return out
+
+
 @router.get("/reports/{report_id}", response_model=ReportDetailOut)
 async def report_detail(
     staff: SafetyStaffDep, container: ContainerDep, report_id: int = ReportId
 ) -> ReportDetailOut:
-    """One report: who filed it, the room's snapshot at the time, the person's history."""
-    return detail_out(await container.reports.detail(report_id))
+    """One report: who filed it, the room's snapshot at the time, the person's history,
+    and the room's sealed audio with its timeline when there is some."""
+    return await with_audio(container, await container.reports.detail(report_id))
+
+
+@router.get(
+    "/reports/{report_id}/audio",
+    response_class=Response,
+    responses={200: {"content": {"audio/ogg": {}}, "description": "Ogg Opus, mono, 48 kHz."}},
+)
+async def report_audio(
+    staff: SafetyStaffDep, container: ContainerDep, report_id: int = ReportId
+) -> Response:
+    """The room's audio sealed by this report (or an earlier one on the same room) as Ogg
+    Opus; 404 ``incident_audio_not_found`` when there is none or it was destroyed."""
+    await container.reports.detail(report_id)  # report_not_found first
+    found = await container.incident_audio.audio(report_id)
+    logger.info("staff %s fetched the incident audio of report %s", staff.username, report_id)
+    return Response(
+        found.ogg,
+        media_type="audio/ogg",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="report-{report_id}.ogg"',
+        },
+    )
 
 
 @router.post("/reports/{report_id}/actions", response_model=ReportDetailOut)
@@ -216,7 +284,7 @@ async def act_on_report(
     is about. The reporter is told whether something was done, never what."""
     request = ActionRequest(body.action, body.reason, body.until, body.message)
     await container.staff_actions.act_on_report(staff, report_id, request)
-    return detail_out(await container.reports.detail(report_id))
+    return await with_audio(container, await container.reports.detail(report_id))
 
 
 @router.post("/users/{username}/actions", response_model=StandingOut)
