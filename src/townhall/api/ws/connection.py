@@ -29,6 +29,8 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_SILENT = 4000
 CLOSE_GOING_AWAY = 1001
 CLOSE_TIMEOUT = 5.0
+WAITING_COMMANDS = 64
+"""Commands a socket may have waiting behind the one that runs; past it they are refused."""
 """How long a closing handshake may wait on a client that does not read."""
 
 
@@ -60,6 +62,8 @@ class Connection:
         self._heartbeat = heartbeat
         self.streams: dict[str, protocol.RoomStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: asyncio.Queue[str] = asyncio.Queue(maxsize=WAITING_COMMANDS)
+        self._running: asyncio.Future[None] | None = None
         self._closing = asyncio.Event()
         self.close_code: int | None = None
         self._heard = asyncio.get_running_loop().time()
@@ -160,6 +164,7 @@ class Connection:
             tasks = [
                 asyncio.create_task(self._write()),
                 asyncio.create_task(self._read()),
+                asyncio.create_task(self._work()),
                 asyncio.create_task(self._beat()),
                 asyncio.create_task(self._closing.wait()),
             ]
@@ -169,6 +174,10 @@ class Connection:
             for task in [*tasks, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+            if self._running is not None and not self._running.done():
+                # The command under way finishes (or times out) before its streams go.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._running, CLOSE_TIMEOUT)
             self._gateway.connections.discard(self)
             self._standings.discard(self)
             self._gateway.detach(channels.user(self.user_id), self)
@@ -218,7 +227,26 @@ class Connection:
             if text is None:
                 self.send(protocol.error(None, "invalid_message", "Messages are JSON text."))
                 continue
-            await self._handle(text)
+            try:
+                self._waiting.put_nowait(text)
+            except asyncio.QueueFull:
+                self.send(
+                    protocol.error(
+                        protocol.message_id(text),
+                        "rate_limited",
+                        "Too many commands are waiting; wait for their answers.",
+                        retry_after=1.0,
+                    )
+                )
+
+    async def _work(self) -> None:
+        """Run the socket's commands one at a time, in the order they came. Reading goes on
+        meanwhile, so a client waiting on a slow command (a join in a storm) still answers
+        the heartbeat; the command under way is shielded from the socket's end."""
+        while True:
+            text = await self._waiting.get()
+            self._running = asyncio.ensure_future(self._handle(text))
+            await asyncio.shield(self._running)
 
     async def _handle(self, text: str) -> None:
         try:
