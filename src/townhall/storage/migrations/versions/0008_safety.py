@@ -21,12 +21,13 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("suspended_until", UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("banned_at", UTCDateTime(), nullable=True))
-        batch.add_column(
-            sa.Column("verified", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ADD COLUMN: a batch would rebuild ``users`` on SQLite and lose the triggers that
+    # keep its search index (users_fts, migration 0001) in step.
+    op.add_column("users", sa.Column("suspended_until", UTCDateTime(), nullable=True))
+    op.add_column("users", sa.Column("banned_at", UTCDateTime(), nullable=True))
+    op.add_column(
+        "users", sa.Column("verified", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     with op.batch_alter_table("audit_log") as batch:
         batch.create_index(batch.f("ix_audit_log_actor"), ["actor"], unique=False)
         batch.create_index(batch.f("ix_audit_log_action"), ["action"], unique=False)
