@@ -4,6 +4,7 @@ rooms: events cross between them, and a client survives losing its process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -69,6 +70,18 @@ class Deployment:
 
     servers: list[Server]
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """A failure inside shows what the processes printed."""
+        try:
+            yield
+        except BaseException as exc:
+            logs = "\n".join(
+                f"--- {s.log.name} ---\n{s.log.read_text(errors='replace')[-4000:]}"
+                for s in self.servers
+            )
+            raise AssertionError(f"{exc!r}\n{logs}") from exc
 
 
 def _run_cli(env: dict[str, str], database_url: str, data_dir: Path, *args: str) -> str:
@@ -189,83 +202,104 @@ def on_stage(snapshot: Message) -> dict[str, str]:
     return {p["username"]: p["role"] for p in snapshot["stage"]}
 
 
+async def learns_of_listener(live: Live, client: Townhall, rid: str, username: str) -> int:
+    """Follow the room's digests until ``username`` is among its listeners, as a client
+    does: from a digest that names them, or from ``/audience`` after one that says it is not
+    complete. Returns the count the digest gave."""
+    while True:
+        digest = await live.wait_for(
+            lambda m: m.get("name") == "audience.changed" and m.get("stream") == f"room:{rid}",
+            within=PATIENCE,
+        )
+        data = digest["data"]
+        if username in [p["username"] for p in data["members"]]:
+            return int(data["listeners"])
+        if not data["complete"]:
+            page = await client.call("GET", f"/api/rooms/{rid}/audience")
+            if username in [p["username"] for p in page["items"]]:
+                return int(data["listeners"])
+
+
 async def test_events_cross_between_processes(deployment: Deployment) -> None:
     """A moderator on one process sees a listener on the other arrive (in a digest) and raise
     a hand, invites them, and sees them on stage once they accept on their own process."""
     one, two = (s.url for s in deployment.servers)
-    async with (
-        Townhall(one, deployment.tokens["alice"]) as alice,
-        Townhall(two, deployment.tokens["bob"]) as bob,
-    ):
-        room = await alice.create_room("Across processes", "open", "everyone")
-        rid = room["id"]
-        async with alice.live() as a_live, bob.live() as b_live:
-            await a_live.subscribe(rid)
-            snapshot = await bob.join(rid)
-            assert snapshot["me"]["role"] == "listener"
-            await b_live.subscribe(rid)
+    with deployment.explained():
+        async with (
+            Townhall(one, deployment.tokens["alice"]) as alice,
+            Townhall(two, deployment.tokens["bob"]) as bob,
+        ):
+            room = await alice.create_room("Across processes", "open", "everyone")
+            rid = room["id"]
+            async with alice.live() as a_live, bob.live() as b_live:
+                await a_live.subscribe(rid)
+                snapshot = await bob.join(rid)
+                assert snapshot["me"]["role"] == "listener"
+                await b_live.subscribe(rid)
 
-            # The listener's arrival is told in the room's digest, led by one process.
-            digest = await a_live.wait_for(
-                lambda m: (
-                    m.get("name") == "audience.changed"
-                    and "bob" in [p["username"] for p in m["data"]["members"]]
-                ),
-                within=PATIENCE,
-            )
-            assert digest["data"]["listeners"] == 1
-            await b_live.request("room.command", room=rid, command="raise_hand")
-            await a_live.wait_for(named("hand.raised", username="bob"), within=PATIENCE)
+                # The listener's arrival is told in the room's digest, led by one process.
+                assert await learns_of_listener(a_live, alice, rid, "bob") == 1
+                await b_live.request("room.command", room=rid, command="raise_hand")
+                await a_live.wait_for(named("hand.raised", username="bob"), within=PATIENCE)
 
-            await a_live.request("room.command", room=rid, command="invite_to_speak", target="bob")
-            invited = await b_live.wait_for(named("speak.invited", username="bob"), within=PATIENCE)
-            assert invited["data"]["by"] == "alice"
+                await a_live.request(
+                    "room.command", room=rid, command="invite_to_speak", target="bob"
+                )
+                invited = await b_live.wait_for(
+                    named("speak.invited", username="bob"), within=PATIENCE
+                )
+                assert invited["data"]["by"] == "alice"
 
-            await b_live.request("room.command", room=rid, command="accept_speak")
-            await a_live.wait_for(
-                named("member.updated", username="bob", role="speaker"), within=PATIENCE
-            )
-        assert on_stage(await alice.room(rid)) == {"alice": "moderator", "bob": "speaker"}
-        assert on_stage(await bob.room(rid)) == {"alice": "moderator", "bob": "speaker"}
+                await b_live.request("room.command", room=rid, command="accept_speak")
+                await a_live.wait_for(
+                    named("member.updated", username="bob", role="speaker"), within=PATIENCE
+                )
+            assert on_stage(await alice.room(rid)) == {"alice": "moderator", "bob": "speaker"}
+            assert on_stage(await bob.room(rid)) == {"alice": "moderator", "bob": "speaker"}
 
 
 async def test_client_survives_losing_its_process(deployment: Deployment) -> None:
     """When the moderator's process is killed, their client reconnects to the other process,
     resumes the room without losing an event, and is still its moderator."""
     one, two = deployment.servers
-    async with (
-        Townhall(one.url, deployment.tokens["alice"]) as alice,
-        Townhall(two.url, deployment.tokens["alice"]) as alice_on_two,
-        Townhall(two.url, deployment.tokens["bob"]) as bob,
-    ):
-        rid = (await alice.create_room("Failover", "open", "everyone"))["id"]
-        await bob.join(rid)
-        await alice.command(rid, "invite_to_speak", target="bob")
-        await bob.command(rid, "accept_speak")
-        live = Live([one.url, two.url], deployment.tokens["alice"], reconnect_for=20)
-        async with live as a_live, bob.live() as b_live:
-            subscribed = await a_live.subscribe(rid)
-            assert on_stage(subscribed["snapshot"]) == {"alice": "moderator", "bob": "speaker"}
-            await b_live.subscribe(rid)
-            assert a_live.url == one.url
+    with deployment.explained():
+        async with (
+            Townhall(one.url, deployment.tokens["alice"]) as alice,
+            Townhall(two.url, deployment.tokens["alice"]) as alice_on_two,
+            Townhall(two.url, deployment.tokens["bob"]) as bob,
+        ):
+            rid = (await alice.create_room("Failover", "open", "everyone"))["id"]
+            await bob.join(rid)
+            await alice.command(rid, "invite_to_speak", target="bob")
+            await bob.command(rid, "accept_speak")
+            live = Live([one.url, two.url], deployment.tokens["alice"], reconnect_for=20)
+            async with live as a_live, bob.live() as b_live:
+                subscribed = await a_live.subscribe(rid)
+                assert on_stage(subscribed["snapshot"]) == {"alice": "moderator", "bob": "speaker"}
+                await b_live.subscribe(rid)
+                assert a_live.url == one.url
 
-            one.kill()
-            # Bob speaks up while Alice's client is between processes.
-            await b_live.request("room.command", room=rid, command="unmute")
-            back = await a_live.wait_for(lambda m: m.get("type") == "reconnected", within=PATIENCE)
-            assert back["url"] == two.url
-            await a_live.wait_for(
-                named("member.updated", username="bob", muted=False), within=PATIENCE
-            )
+                one.kill()
+                # Bob speaks up while Alice's client is between processes.
+                await b_live.request("room.command", room=rid, command="unmute")
+                back = await a_live.wait_for(
+                    lambda m: m.get("type") == "reconnected", within=PATIENCE
+                )
+                assert back["url"] == two.url
+                await a_live.wait_for(
+                    named("member.updated", username="bob", muted=False), within=PATIENCE
+                )
 
-            state = await alice_on_two.room(rid)
-            assert state["me"]["role"] == "moderator"
-            assert on_stage(state) == {"alice": "moderator", "bob": "speaker"}
+                state = await alice_on_two.room(rid)
+                assert state["me"]["role"] == "moderator"
+                assert on_stage(state) == {"alice": "moderator", "bob": "speaker"}
 
-            await a_live.request("room.command", room=rid, command="rename", title="Still here")
-            await b_live.wait_for(named("room.updated", title="Still here"), within=PATIENCE)
-            await a_live.request("room.command", room=rid, command="move_to_audience", target="bob")
-            await a_live.wait_for(
-                named("member.updated", username="bob", role="listener"), within=PATIENCE
-            )
-        assert on_stage(await alice_on_two.room(rid)) == {"alice": "moderator"}
+                await a_live.request("room.command", room=rid, command="rename", title="Still here")
+                await b_live.wait_for(named("room.updated", title="Still here"), within=PATIENCE)
+                await a_live.request(
+                    "room.command", room=rid, command="move_to_audience", target="bob"
+                )
+                await a_live.wait_for(
+                    named("member.updated", username="bob", role="listener"), within=PATIENCE
+                )
+            assert on_stage(await alice_on_two.room(rid)) == {"alice": "moderator"}

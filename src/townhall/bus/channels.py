@@ -197,6 +197,21 @@ def roster_change(room_id: str, user_id: int, username: str, went: bool) -> str:
     return _dump({"room": room_id, "user": user_id, "username": username, "went": went})
 
 
+def roster_missed(room_id: str) -> str:
+    """Said by a process that gathered changes before the leader of the room's digest began
+    to listen: the leader's next digest cannot be complete."""
+    return _dump({"room": room_id, "missed": True})
+
+
+def read_roster_missed(text: str) -> str | None:
+    """The room of a ``roster_missed`` message, else None."""
+    try:
+        raw = json.loads(text)
+        return str(raw["room"]) if raw.get("missed") is True else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def read_roster(text: str) -> RosterChange | None:
     try:
         raw = json.loads(text)

@@ -17,7 +17,9 @@ room's state for the people concerned and publishes ``audience.changed`` on its
 Every process that has sockets following the room gathers the changes (the lease may move
 to it when the leader dies); only the leader reads and publishes. A digest after a change
 of leader, or after a gathered list overflowed, says ``complete: false``: the client then
-reads ``/audience`` again. The count is always read from the database, so it is exact.
+reads ``/audience`` again. So does the first leader's when another process, at its first
+tick, held changes from before that leader listened (``roster_missed``). The count is
+always read from the database, so it is exact.
 """
 
 from __future__ import annotations
@@ -97,6 +99,13 @@ class AudienceDigests:
 
     def _on_change(self, channel: str, payload: str) -> None:
         # Runs in the bus reader: never awaits.
+        missed = channels.read_roster_missed(payload)
+        if missed is not None:
+            # Whoever leads at the next tick publishes a digest that says it is not complete
+            # (a process that does not lead drops what it gathered at that tick).
+            if (digest := self._rooms.get(missed)) is not None:
+                digest.stage.overflowed = digest.audience.overflowed = True
+            return
         change = channels.read_roster(payload)
         digest = self._rooms.get(change.room) if change is not None else None
         if change is not None and digest is not None:
@@ -112,12 +121,18 @@ class AudienceDigests:
             except Exception:
                 logger.exception("leading the digest of room %s failed", room_id)
                 leading = False
-            took_over = leading and not digest.leading and not digest.new
+            first = digest.new
+            took_over = leading and not digest.leading and not first
             digest.leading, digest.new = leading, False
             if not leading:
+                held = _changed(digest.stage) or _changed(digest.audience)
                 digest.stage.take()
                 digest.audience.take()
                 digest.told_stage = digest.told_audience = None
+                if first and held:
+                    # The leader may have begun to listen after these changes: it is told
+                    # that its gathering misses some, so its next digest says so.
+                    await self._say_missed(room_id)
                 continue
             if took_over:
                 # Another process told the room until now: what it gathered is lost.
@@ -126,6 +141,12 @@ class AudienceDigests:
                 await self._tell(room_id, digest, now)
             except Exception:
                 logger.exception("the audience digest of room %s failed", room_id)
+
+    async def _say_missed(self, room_id: str) -> None:
+        try:
+            await self._bus.publish(channels.roster(room_id), channels.roster_missed(room_id))
+        except Exception:
+            logger.exception("telling room %s's digest leader what it missed failed", room_id)
 
     async def _tell(self, room_id: str, digest: RoomDigest, now: float) -> None:
         s = self._settings
