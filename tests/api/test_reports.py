@@ -269,3 +269,66 @@ async def test_actions_need_a_reason_and_a_future_end(people: Any) -> None:
         assert r.status_code == 400 and r.json()["error"]["code"] == code, (body, r.text)
     r = await tess.post("/api/admin/users/ann/actions", json={"action": "dismiss", "reason": "x"})
     assert r.status_code == 422
+
+
+async def test_staff_read_a_persons_standing_and_history(people: Any) -> None:
+    """``GET /api/admin/users/{username}``: whether they are suspended, banned or verified,
+    how the audit log names them, every report about them and their sanctions, newest
+    first; only staff may read it, and an unknown name is 404 ``user_not_found``."""
+    ann, bo = await people.member("ann"), await people.member("bob")
+    first = await report(ann, category="spam_or_scam", user="bob")
+    second = await report(ann, category="threats", user="bob", text="He said he would")
+    await report(bo, category="hate", user="ann")
+    tess = await safety_staff(people)
+    r = await tess.post(
+        f"/api/admin/reports/{first}/actions",
+        json={"action": "warn", "reason": "Spam links", "message": "Stop posting links."},
+    )
+    assert r.status_code == 200, r.text
+    record = (await tess.get("/api/admin/users/@bob")).json()
+    assert record["username"] == "bob" and record["status"] == "member"
+    assert record["banned"] is False and record["suspended_until"] is None
+    assert record["verified"] is False and record["staff_role"] is None
+    assert record["audit_target"].startswith("user:")
+    assert [(x["id"], x["status"]) for x in record["reports"]] == [
+        (second, "open"),
+        (first, "closed"),
+    ]
+    [warned] = record["sanctions"]
+    assert warned["kind"] == "warn" and warned["report"] == first
+    assert warned["staff"] == "tess" and warned["reason"] == "Spam links"
+    log = (await tess.get("/api/admin/audit", params={"target": record["audit_target"]})).json()
+    assert log["items"] == []  # a report's action is logged against the report
+    await tess.post("/api/admin/users/bob/actions", json={"action": "ban", "reason": "Again"})
+    banned = (await tess.get("/api/admin/users/bob")).json()
+    assert banned["banned"] is True and [s["kind"] for s in banned["sanctions"]] == ["ban", "warn"]
+    log = (await tess.get("/api/admin/audit", params={"target": record["audit_target"]})).json()
+    assert [e["action"] for e in log["items"]] == ["user.ban"]
+    missing = await tess.get("/api/admin/users/nobody_here")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "user_not_found"
+    r = await ann.get("/api/admin/users/bob")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_staff"
+
+
+@pytest.mark.settings(incident_buffer_seconds=600, incident_audio_retention_days=14)
+async def test_anyone_signed_in_reads_the_safety_policy(people: Any, client: Any) -> None:
+    """``GET /api/safety`` gives the report categories and what a live room's audio is kept
+    for reports, from the operator's settings: what the room's notice says."""
+    wait = await people.sign_in("wait@example.org", username="waiting")
+    r = await wait.get("/api/safety")
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "report_categories": [
+            "harassment",
+            "hate",
+            "threats",
+            "sexual_content",
+            "spam_or_scam",
+            "impersonation",
+            "self_harm",
+            "illegal",
+            "other",
+        ],
+        "incident_audio": {"buffer_seconds": 600, "retention_days": 14},
+    }
+    assert (await client.get("/api/safety")).status_code == 401

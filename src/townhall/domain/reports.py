@@ -59,6 +59,19 @@ class ReportDetail:
     """The staff named in the sanctions and the report's closing, by id."""
 
 
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person as staff see them: their standing and their history."""
+
+    user: User
+    reports: list[Report]
+    """Reports about them, newest first."""
+    sanctions: list[Sanction]
+    """Their sanctions, newest first."""
+    staff: dict[int, User]
+    """The staff named in the sanctions, by id."""
+
+
 def check_category(category: str) -> str:
     if category not in ReportCategory.__members__.values():
         raise InvalidInput(
@@ -203,3 +216,17 @@ class Reports:
             sanctions=sanctions,
             staff=people,
         )
+
+    async def person(self, username: str) -> PersonRecord:
+        """Someone's standing, the reports about them and their sanctions (staff)."""
+        async with self._db.transaction() as tx:
+            user = await username_rules.find(tx, username)
+            if user is None:
+                raise NotFound(
+                    "user_not_found", f"No one is called @{username_rules.normalise(username)}."
+                )
+            reports = await store.earlier_about(tx, user.id)
+            sanctions = await store.sanctions_of(tx, user.id)
+            staff_ids = sorted({s.staff_id for s in sanctions if s.staff_id is not None})
+            staff = await user_store.by_ids(tx, staff_ids)
+        return PersonRecord(user=user, reports=reports, sanctions=sanctions, staff=staff)

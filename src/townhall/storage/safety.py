@@ -78,14 +78,14 @@ async def counts(tx: AsyncSession, f: QueueFilter) -> QueueCounts:
     )
 
 
-async def earlier_about(tx: AsyncSession, subject_id: int, before_id: int) -> list[Report]:
-    """Reports about the same person filed before ``before_id``, newest first."""
-    query = (
-        select(Report)
-        .where(Report.subject_id == subject_id, Report.id < before_id)
-        .order_by(Report.id.desc())
-        .limit(HISTORY_LIMIT)
-    )
+async def earlier_about(
+    tx: AsyncSession, subject_id: int, before_id: int | None = None
+) -> list[Report]:
+    """Reports about a person (filed before ``before_id`` when given), newest first."""
+    query = select(Report).where(Report.subject_id == subject_id)
+    if before_id is not None:
+        query = query.where(Report.id < before_id)
+    query = query.order_by(Report.id.desc()).limit(HISTORY_LIMIT)
     return list((await tx.execute(query)).scalars())
 
 

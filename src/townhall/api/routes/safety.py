@@ -17,10 +17,11 @@ from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
 from townhall.api.views import user_ref
 from townhall.app import Container
 from townhall.domain.moderation import MESSAGE_MAX, REASON_MAX, ActionRequest
-from townhall.domain.reports import ReportDetail
+from townhall.domain.reports import PersonRecord, ReportDetail
+from townhall.storage.audit import user_target
 from townhall.storage.models import Report, Sanction, User
 from townhall.storage.safety import QueueFilter
-from townhall.vocabulary import ReportCategory, ReportStatus
+from townhall.vocabulary import ReportCategory, ReportStatus, UserStatus
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,22 @@ class StandingOut(BaseModel):
     verified: bool
 
 
+class PersonRecordOut(UserRef):
+    """Someone as staff see them: standing and history."""
+
+    status: UserStatus
+    staff_role: str | None
+    joined_at: datetime | None
+    suspended_until: datetime | None = Field(
+        description="The end of a suspension; in force only while in the future."
+    )
+    banned: bool
+    verified: bool
+    audit_target: str = Field(description="How the audit log names them: user:<id>.")
+    reports: list[EarlierReportOut] = Field(description="Reports about them, newest first.")
+    sanctions: list[SanctionOut] = Field(description="Their sanctions, newest first.")
+
+
 def _ref(people: dict[int, User], user_id: int | None) -> UserRef | None:
     person = people.get(user_id) if user_id is not None else None
     return user_ref(person) if person is not None else None
@@ -183,6 +200,12 @@ def sanction_out(s: Sanction, staff: dict[int, User]) -> SanctionOut:
     )
 
 
+def earlier_out(r: Report) -> EarlierReportOut:
+    return EarlierReportOut(
+        id=r.id, category=r.category, status=r.status, outcome=r.outcome, created_at=r.created_at
+    )
+
+
 def detail_out(d: ReportDetail) -> ReportDetailOut:
     r = d.report
     closer = d.staff.get(r.closed_by_id) if r.closed_by_id is not None else None
@@ -190,17 +213,24 @@ def detail_out(d: ReportDetail) -> ReportDetailOut:
         **report_out(r, d.staff).model_dump(),
         room_snapshot=r.room_snapshot,
         closed_by=closer.username if closer else None,
-        earlier_reports=[
-            EarlierReportOut(
-                id=e.id,
-                category=e.category,
-                status=e.status,
-                outcome=e.outcome,
-                created_at=e.created_at,
-            )
-            for e in d.earlier
-        ],
+        earlier_reports=[earlier_out(e) for e in d.earlier],
         sanctions=[sanction_out(s, d.staff) for s in d.sanctions],
+    )
+
+
+def record_out(record: PersonRecord) -> PersonRecordOut:
+    u = record.user
+    return PersonRecordOut(
+        **user_ref(u).model_dump(),
+        status=UserStatus(u.status),
+        staff_role=u.staff_role,
+        joined_at=u.joined_at,
+        suspended_until=u.suspended_until,
+        banned=u.banned_at is not None,
+        verified=u.verified,
+        audit_target=user_target(u.id),
+        reports=[earlier_out(r) for r in record.reports],
+        sanctions=[sanction_out(s, record.staff) for s in record.sanctions],
     )
 
 
@@ -285,6 +315,15 @@ async def act_on_report(
     request = ActionRequest(body.action, body.reason, body.until, body.message)
     await container.staff_actions.act_on_report(staff, report_id, request)
     return await with_audio(container, await container.reports.detail(report_id))
+
+
+@router.get("/users/{username}", response_model=PersonRecordOut)
+async def person_record(
+    staff: SafetyStaffDep, container: ContainerDep, username: str = Username
+) -> PersonRecordOut:
+    """Someone's standing (suspended, banned, verified, staff role), the reports about them
+    and their sanctions, newest first: the history the staff console shows."""
+    return record_out(await container.reports.person(username))
 
 
 @router.post("/users/{username}/actions", response_model=StandingOut)
