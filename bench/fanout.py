@@ -39,7 +39,7 @@ from benchkit import (
 )
 
 from townhall.client.voice import RoomAudio, ToneSource
-from townhall.media import ice
+from townhall.media import ice, shim
 from townhall.storage import rooms as room_store
 from townhall.storage import users as user_store
 
@@ -93,8 +93,8 @@ async def light_listener(base: str, room: str, token: str) -> tuple[RTCPeerConne
     await pc.setRemoteDescription(RTCSessionDescription(r.json()["sdp"], "answer"))
     await asyncio.wait_for(connected.wait(), 60)
     counter = Counter()
-    for connection in ice.ice_connections(pc):
-        for protocol in connection._protocols:
+    for connection in shim.ice_connections(pc):
+        for protocol in shim.protocols(connection):
             passed = protocol.datagram_received
 
             def received(data: Any, addr: Any, _pass: Any = passed) -> None:

@@ -45,6 +45,7 @@ from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
 from townhall.mail import MAIL_TOPIC, Mailer
+from townhall.media.backend import MediaBackend
 from townhall.media.sealed import SealedStore
 from townhall.media.server import MediaServer
 from townhall.quota import RENEW_SECONDS, MemoryQuota, Quota, RedisQuota
@@ -91,7 +92,7 @@ class Container:
     standing_sweeper: Periodic
     socket_quota: Quota
     quota_renewal: Periodic
-    media: MediaServer
+    media: MediaBackend
     voice: Voice
     notifications: Notifications
     notification_sweeper: Periodic
@@ -201,7 +202,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     incidents = SealedStore(
         settings.data_dir / "incidents", secret, clock, settings.incident_audio_retention_days
     )
-    media = MediaServer(settings, bus, incidents, clock)
+    media: MediaBackend = MediaServer(settings, bus, incidents, clock)
     digests = AudienceDigests(db, settings, bus)
     gateway = Gateway(bus, rooms, digests, also_present=media.present)
     standing = Standing(db, clock, bus)
@@ -254,7 +255,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         socket_quota=socket_quota,
         quota_renewal=Periodic("quota-renewal", RENEW_SECONDS, socket_quota.renew),
         media=media,
-        voice=Voice(settings, clock, rooms, media, limiter, secret),
+        voice=Voice(settings, rooms, media, limiter, secret),
         notifications=notifications,
         notification_sweeper=Periodic(
             "notification-sweeper",

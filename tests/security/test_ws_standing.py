@@ -223,6 +223,6 @@ async def test_losing_standing_ends_the_audio(people: Any, how: str) -> None:
             r = await admin.post("/api/admin/users/bob/actions", json=body)
         assert r.status_code == 200, r.text
         await until(lambda: not audio.connected, "bob's audio to end")
-        assert not people.container.media.sessions()
+        assert not people.container.media.connections()
     finally:
         await audio.close()

@@ -27,7 +27,7 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from townhall.media import ice, rtp
+from townhall.media import ice, rtp, shim
 from townhall.media.codec import FRAME_SAMPLES, RATE, Decoder
 
 logger = logging.getLogger(__name__)
@@ -286,4 +286,4 @@ class RoomAudio:
                 at = now + i * FRAME_SECONDS
                 frames.append((at, pcm[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]))
 
-        dtls._handle_rtp_data = on_rtp  # type: ignore[method-assign]
+        shim.on_rtp(dtls, on_rtp)

@@ -5,8 +5,8 @@ send. Whether their voice is heard is never decided here nor by the client: the 
 plane follows the room's events (docs/voice.md).
 
 ICE servers that need a credential (TURN) are handed only to members in the room, with a
-credential minted for them that expires (``media.turn``); servers without one (STUN) are
-public knowledge and handed to anyone signed in.
+credential minted for them that expires (``MediaBackend.ice_servers``); servers without
+one (STUN) are public knowledge and handed to anyone signed in.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import hmac
 import logging
 from typing import Any
 
-from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.rooms.service import Rooms
 from townhall.errors import Forbidden
-from townhall.media import turn
-from townhall.media.server import MediaServer
+from townhall.media.backend import MediaBackend
 from townhall.ratelimit import RateLimiter
 from townhall.storage.models import User
 
@@ -33,14 +31,12 @@ class Voice:
     def __init__(
         self,
         settings: Settings,
-        clock: Clock,
         rooms: Rooms,
-        media: MediaServer,
+        media: MediaBackend,
         limiter: RateLimiter,
         secret: bytes,
     ) -> None:
         self._settings = settings
-        self._clock = clock
         self._rooms = rooms
         self._media = media
         self._limiter = limiter
@@ -53,12 +49,7 @@ class Voice:
 
     def config(self) -> dict[str, Any]:
         """The servers anyone signed in may know: those without a credential."""
-        servers = [
-            {"urls": list(s.urls)}
-            for s in self._settings.media_ice_servers
-            if s.username is None and s.credential is None
-        ]
-        return {"ice_servers": servers}
+        return self._media.ice_servers(None)
 
     async def room_config(self, user: User, room_id: str) -> dict[str, Any]:
         """Every ICE server for connecting to this room's audio, TURN credentials included,
@@ -66,32 +57,7 @@ class Voice:
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
         await self._member(user, room_id)
-        servers: list[dict[str, Any]] = []
-        for server in self._settings.media_ice_servers:
-            entry: dict[str, Any] = {"urls": list(server.urls)}
-            if server.username is not None:
-                entry["username"] = server.username
-            if server.credential is not None:
-                entry["credential"] = server.credential.get_secret_value()
-            servers.append(entry)
-        config: dict[str, Any] = {"ice_servers": servers}
-        secret = self._settings.media_turn_secret
-        if secret is not None:
-            minted = turn.issue(
-                secret.get_secret_value(),
-                self._turn_id(user),
-                self._clock.now(),
-                self._settings.media_turn_ttl_seconds,
-            )
-            servers.append(
-                {
-                    "urls": list(self._settings.media_turn_urls),
-                    "username": minted.username,
-                    "credential": minted.credential,
-                }
-            )
-            config["expires_at"] = minted.expires_at
-        return config
+        return self._media.ice_servers(self._turn_id(user))
 
     async def connect(
         self, user: User, room_id: str, offer: str, auth_session: int | None = None

@@ -22,6 +22,7 @@ from aioice.ice import Connection, StunProtocol, get_host_addresses
 from aiortc import RTCPeerConnection
 
 from townhall.errors import ConfigError
+from townhall.media import shim
 
 RECEIVE_BUFFER = 1 << 20
 
@@ -35,22 +36,9 @@ class Binding:
     public_ips: tuple[str, ...] = ()
 
 
-def ice_connections(pc: RTCPeerConnection) -> list[Connection]:
-    """The ICE connection of each transceiver (one with BUNDLE)."""
-    found: list[Connection] = []
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.sender.transport
-        if dtls is None:
-            continue
-        connection = dtls.transport.iceGatherer._connection
-        if connection not in found:
-            found.append(connection)
-    return found
-
-
 def bind(pc: RTCPeerConnection, binding: Binding) -> None:
     """Make ``pc`` gather host candidates as ``binding`` says. Call before gathering."""
-    for connection in ice_connections(pc):
+    for connection in shim.ice_connections(pc):
 
         async def gather(
             component: int,
@@ -60,7 +48,7 @@ def bind(pc: RTCPeerConnection, binding: Binding) -> None:
         ) -> list[Candidate]:
             return await _gather(_c, component, binding)
 
-        connection.get_component_candidates = gather  # type: ignore[method-assign]
+        shim.gather_with(connection, gather)
 
 
 async def _gather(connection: Connection, component: int, binding: Binding) -> list[Candidate]:
@@ -74,7 +62,7 @@ async def _gather(connection: Connection, component: int, binding: Binding) -> l
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         host, port = transport.get_extra_info("sockname")[:2]
         protocol.local_candidate = _host_candidate(component, host, port)
-        connection._protocols.append(protocol)
+        shim.add_protocol(connection, protocol)
         candidates.append(protocol.local_candidate)
         for public in binding.public_ips:
             candidates.append(_host_candidate(component, public, port))

@@ -1,4 +1,7 @@
-"""The embedded media server: every room's sessions, policy and mix in this process."""
+"""The embedded media server: every room's sessions, policy and mix in this process.
+
+``MediaServer`` is the aiortc implementation of ``MediaBackend`` (``media.backend``).
+"""
 
 from __future__ import annotations
 
@@ -14,16 +17,15 @@ from townhall.bus import EventBus, channels
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.errors import ConfigError, Conflict, Gone, InvalidInput, NotFound, Unavailable
-from townhall.media import ice
+from townhall.media import ice, shim, turn
+from townhall.media.backend import Connection, Seed, Which
 from townhall.media.incident import RoomBuffer
 from townhall.media.mixer import RoomMix
-from townhall.media.policy import RoomPolicy, StageState
+from townhall.media.policy import RoomPolicy
 from townhall.media.sealed import SealedStore, check_id
 from townhall.media.session import Session, negotiate
 
 logger = logging.getLogger(__name__)
-
-Seed = Callable[[], Awaitable[StageState]]
 
 
 @dataclass
@@ -36,6 +38,8 @@ class RoomMedia:
 
 
 class MediaServer:
+    """Every room's audio in this process: a ``MediaBackend``."""
+
     def __init__(
         self,
         settings: Settings,
@@ -143,7 +147,7 @@ class MediaServer:
         """Each connection holds UDP ports: a person has at most ``media_sessions_per_user``
         here. The one a new connection replaces (in the same room) does not count."""
         cap = self._settings.media_sessions_per_user
-        mine = sum(1 for s in self.sessions() if s.user_id == user_id and s.room_id != room_id)
+        mine = sum(1 for s in self._sessions() if s.user_id == user_id and s.room_id != room_id)
         if mine >= cap:
             raise Conflict(
                 "too_many_media_sessions",
@@ -151,17 +155,26 @@ class MediaServer:
                 limit=cap,
             )
 
-    def sessions(self) -> list[Session]:
-        """Every audio connection here, in every room."""
+    def _sessions(self) -> list[Session]:
         return [s for room in self._rooms.values() for s in room.mix.sessions.values()]
 
-    def drop_where(self, ends: Callable[[Session], bool], why: str) -> None:
-        """End the connections ``ends`` picks: they stop being heard at once (this never
+    def connections(self) -> list[Connection]:
+        """Every audio connection here, in every room."""
+        return [Connection(s.room_id, s.user_id, s.id, s.auth_session) for s in self._sessions()]
+
+    def end(self, which: Which, why: str) -> None:
+        """End the connections ``which`` picks: they stop being heard at once (this never
         awaits), closing follows in a task."""
         for room in self._rooms.values():
-            for s in [s for s in room.mix.sessions.values() if ends(s)]:
+            picked = [
+                s for s in room.mix.sessions.values() if which.picks(s.user_id, s.auth_session)
+            ]
+            for s in picked:
                 s.stop_hearing()
                 self._spawn(self._drop(room, s, why))
+
+    def ice_servers(self, turn_for: str | None) -> dict[str, Any]:
+        return turn.ice_config(self._settings, self._clock.now(), turn_for)
 
     def present(self) -> dict[str, set[int]]:
         """Who has a working audio connection, per room: a sign of life like a socket."""
@@ -169,6 +182,13 @@ class MediaServer:
             room_id: {s.user_id for s in room.mix.sessions.values() if s.outlet is not None}
             for room_id, room in self._rooms.items()
         }
+
+    async def start(self) -> None:
+        """Check what aiortc and aioice look like (``shim.check``: a changed version fails
+        here, loudly), then follow seal requests: a report may be filed in any process, the
+        room's audio is in one."""
+        await shim.check()
+        await self._bus.subscribe(channels.INCIDENTS, self._on_seal_request)
 
     async def close(self) -> None:
         for room in list(self._rooms.values()):
@@ -181,11 +201,6 @@ class MediaServer:
             await self.incidents.close()
 
     # --- incident audio (S8) -----------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Follow seal requests: a report may be filed in any process, the room's audio
-        is in one."""
-        await self._bus.subscribe(channels.INCIDENTS, self._on_seal_request)
 
     def _on_seal_request(self, channel: str, payload: str) -> None:
         request = channels.read_seal_request(payload)

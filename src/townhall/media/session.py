@@ -26,12 +26,11 @@ from aiortc import (
 )
 
 from townhall.errors import InvalidInput
-from townhall.media import ice, rtp
+from townhall.media import ice, rtp, shim
+from townhall.media.backend import MAX_SDP_CHARS
 from townhall.media.codec import FRAME_SAMPLES, Decoder, Outgoing
 
 logger = logging.getLogger(__name__)
-
-MAX_SDP_CHARS = 20_000
 
 
 class IdleTrack(MediaStreamTrack):
@@ -60,9 +59,9 @@ class Outlet:
 
     def __init__(self, transceiver: RTCRtpTransceiver, payload_type: int) -> None:
         dtls = transceiver.sender.transport
-        self.protect = dtls._tx_srtp.protect
-        self.nominated = dtls.transport._connection._nominated
-        self.ssrc = transceiver.sender._ssrc
+        self.protect = shim.tx_protect(dtls)
+        self.nominated = shim.nominated(shim.ice_connection(dtls))
+        self.ssrc = shim.sender_ssrc(transceiver.sender)
         self.payload_type = payload_type
         self.seq = secrets.randbelow(0x10000)
         self.ts = secrets.randbelow(0x100000000)
@@ -76,10 +75,9 @@ class Outlet:
         if pair is None:
             self.send = self.addr = None
             return
-        transport = pair.protocol.transport
         # The datagram socket itself: asyncio's wrapper costs a microsecond per packet.
-        sock = getattr(transport, "_sock", None)
-        self.send = sock.sendto if sock is not None else transport.sendto
+        sock = shim.datagram_socket(pair)
+        self.send = sock.sendto if sock is not None else pair.protocol.transport.sendto
         self.addr = pair.remote_addr
 
 
@@ -127,7 +125,7 @@ class Session:
         self.pc = pc
         self.transceiver = transceiver
         self.sends = sends
-        self.payload_type: int = transceiver._codecs[0].payloadType or 111
+        self.payload_type: int = shim.codecs(transceiver)[0].payloadType or 111
         self.outlet: Outlet | None = None
         self.may_send = False
         """Set by the room's policy: on stage and unmuted. Checked on every packet."""
@@ -147,21 +145,24 @@ class Session:
         self, on_ready: Callable[[Session], None], on_gone: Callable[[Session], None]
     ) -> None:
         dtls = self.transceiver.sender.transport
-        connection = dtls.transport._connection
-        pass_on = connection.data_received
 
-        def arrived(data: bytes, component: int) -> None:
-            # Before SRTP, before aiortc: audio that may not be heard costs one check. A
-            # receive-only client's RTCP reports are not used either (nothing adapts to them).
-            if not data:
-                return
-            if 127 < data[0] < 192 and (not self.sends or (rtp.is_rtp(data) and not self.may_send)):
-                self.dropped += 1
-                return
-            pass_on(data, component)
+        def hook(pass_on: shim.Arrival) -> shim.Arrival:
+            def arrived(data: bytes, component: int) -> None:
+                # Before SRTP, before aiortc: audio that may not be heard costs one check. A
+                # receive-only client's RTCP reports are not used either (nothing adapts).
+                if not data:
+                    return
+                if 127 < data[0] < 192 and (
+                    not self.sends or (rtp.is_rtp(data) and not self.may_send)
+                ):
+                    self.dropped += 1
+                    return
+                pass_on(data, component)
 
-        connection.data_received = arrived  # type: ignore[method-assign]
-        dtls._handle_rtp_data = self._on_rtp  # type: ignore[method-assign]
+            return arrived
+
+        shim.intercept_arrivals(shim.ice_connection(dtls), hook)
+        shim.on_rtp(dtls, self._on_rtp)
 
         @self.pc.on("connectionstatechange")
         def changed() -> None:
@@ -218,9 +219,10 @@ async def negotiate(
         if len(transceivers) != 1 or transceivers[0].kind != "audio":
             raise InvalidInput("sdp_not_one_audio", "Offer exactly one audio stream.")
         transceiver = transceivers[0]
-        if not transceiver._codecs or transceiver._codecs[0].mimeType.lower() != "audio/opus":
+        offered = shim.codecs(transceiver)
+        if not offered or offered[0].mimeType.lower() != "audio/opus":
             raise InvalidInput("sdp_no_opus", "The offer must include the Opus codec.")
-        direction = transceiver._offerDirection  # ours: the reverse of the client's
+        direction = shim.offer_direction(transceiver)  # ours: the reverse of the client's
         if direction not in ("sendrecv", "sendonly"):
             raise InvalidInput("sdp_must_receive", "The offer must receive audio.")
         pc.addTrack(IdleTrack())

@@ -12,6 +12,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from townhall.config import Settings
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,37 @@ def issue(secret: str, person: str, now: datetime, ttl_seconds: int) -> TurnCred
     expires_at = now.replace(microsecond=0) + timedelta(seconds=ttl_seconds)
     username = f"{int(expires_at.timestamp())}:{person}"
     return TurnCredential(username, sign(secret, username), expires_at)
+
+
+def ice_config(settings: Settings, now: datetime, turn_for: str | None) -> dict[str, Any]:
+    """The ICE servers of ``settings`` for a client (``MediaBackend.ice_servers``): without
+    ``turn_for`` only those without a credential; with it every one, and a TURN credential
+    minted for that opaque person id when ``media_turn_secret`` is set."""
+    if turn_for is None:
+        public = [
+            {"urls": list(s.urls)}
+            for s in settings.media_ice_servers
+            if s.username is None and s.credential is None
+        ]
+        return {"ice_servers": public}
+    servers: list[dict[str, Any]] = []
+    for server in settings.media_ice_servers:
+        entry: dict[str, Any] = {"urls": list(server.urls)}
+        if server.username is not None:
+            entry["username"] = server.username
+        if server.credential is not None:
+            entry["credential"] = server.credential.get_secret_value()
+        servers.append(entry)
+    config: dict[str, Any] = {"ice_servers": servers}
+    secret = settings.media_turn_secret
+    if secret is not None:
+        minted = issue(secret.get_secret_value(), turn_for, now, settings.media_turn_ttl_seconds)
+        servers.append(
+            {
+                "urls": list(settings.media_turn_urls),
+                "username": minted.username,
+                "credential": minted.credential,
+            }
+        )
+        config["expires_at"] = minted.expires_at
+    return config

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from townhall.api.deps import ContainerDep, UserDep, ViewerDep
 from townhall.api.routes.rooms import RoomId
 from townhall.api.schemas import OkOut, Strict
-from townhall.media.session import MAX_SDP_CHARS
+from townhall.media.backend import MAX_SDP_CHARS
 
 router = APIRouter(tags=["voice"])
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from townhall.bus import EventBus, channels
 from townhall.domain.standing import Reason, Standing, lowered, may_use_audio
 from townhall.errors import Unauthenticated
-from townhall.media.server import MediaServer
+from townhall.media.backend import MediaBackend, Which
 from townhall.storage.models import User
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Socket(Protocol):
 
 
 class SocketStandings:
-    def __init__(self, bus: EventBus, standing: Standing, media: MediaServer) -> None:
+    def __init__(self, bus: EventBus, standing: Standing, media: MediaBackend) -> None:
         self._bus = bus
         self._standing = standing
         self._media = media
@@ -89,21 +89,16 @@ class SocketStandings:
                 for socket in tuple(self._people.get(uid, ())):
                     if ended is None or socket.session_id in ended:
                         self._revoke(socket)
-            users = frozenset(change.users)
-            self._media.drop_where(
-                lambda s: s.user_id in users and (ended is None or s.auth_session in ended),
-                "signed out",
-            )
+            self._media.end(Which(frozenset(change.users), ended), "signed out")
         elif change.reason == Reason.DELETED:
             for uid in change.users:
                 for socket in tuple(self._people.get(uid, ())):
                     self._revoke(socket)
-            users = frozenset(change.users)
-            self._media.drop_where(lambda s: s.user_id in users, "account deleted")
+            self._media.end(Which(frozenset(change.users)), "account deleted")
         else:
             # A status, or any reason added later: look the people up again. Until then
             # their commands wait (``check``), so none runs as who they were.
-            heard = {s.user_id for s in self._media.sessions()}
+            heard = {c.user_id for c in self._media.connections()}
             here = [uid for uid in change.users if uid in self._people or uid in heard]
             if not here:
                 return
@@ -133,7 +128,7 @@ class SocketStandings:
             uid for uid in user_ids if not may_use_audio(fresh.get(uid) if fresh else None, moment)
         }
         if unheard:
-            self._media.drop_where(lambda s: s.user_id in unheard, "lost their standing")
+            self._media.end(Which(frozenset(unheard)), "lost their standing")
 
     # --- the sweep: for signals missed ----------------------------------------------------
 
@@ -142,7 +137,7 @@ class SocketStandings:
         per 500 sessions) and follow them: an expired session, or a signal this process
         missed, ends here."""
         sockets = [s for group in self._people.values() for s in group]
-        heard = {s.auth_session for s in self._media.sessions() if s.auth_session is not None}
+        heard = {c.auth_session for c in self._media.connections() if c.auth_session is not None}
         ids = sorted({s.session_id for s in sockets} | heard)
         if not ids:
             return
@@ -152,7 +147,7 @@ class SocketStandings:
         now = self._standing.now()
         ended = {sid for sid in heard if not may_use_audio(holders.get(sid), now)}
         if ended:
-            self._media.drop_where(lambda s: s.auth_session in ended, "session ended")
+            self._media.end(Which(auth_sessions=frozenset(ended)), "session ended")
 
     # --- acting on a socket ---------------------------------------------------------------
 
