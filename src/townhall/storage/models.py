@@ -253,7 +253,8 @@ class RoomMember(Base):
     away_since: Mapped[datetime | None] = _ts(nullable=True)
 
     __table_args__ = (
-        Index("ix_room_members_room_role", "room_id", "role"),
+        # The audience in the order people came in (snapshots, /audience pages).
+        Index("ix_room_members_room_role_joined", "room_id", "role", "joined_at", "user_id"),
         Index("ix_room_members_last_seen", "last_seen_at"),
     )
 
