@@ -38,6 +38,7 @@ async def test_reporting_a_person_in_a_live_room_records_the_room_and_its_snapsh
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["room"] == room["id"] and body["room_live"] is True
+    assert body["room_status"] == "live"
     assert body["user"]["username"] == "ann" and body["reporter"]["username"] == "cyd"
     snap = body["room_snapshot"]
     assert snap["title"] == "Loud talk"
@@ -56,8 +57,9 @@ async def test_reporting_a_room_or_a_person_from_a_profile(people: Any) -> None:
     tess = await safety_staff(people)
     one = (await tess.get(f"/api/admin/reports/{by_room}")).json()
     assert one["room"] == room["id"] and one["user"] is None and one["room_snapshot"]
+    assert one["room_status"] == "ended"  # what it is now, for what staff may still do
     two = (await tess.get(f"/api/admin/reports/{by_profile}")).json()
-    assert two["room"] is None and two["room_snapshot"] is None
+    assert two["room"] is None and two["room_snapshot"] is None and two["room_status"] is None
     assert [e["id"] for e in two["earlier_reports"]] == []
 
 

@@ -57,6 +57,8 @@ class ReportDetail:
     """The person's sanctions, newest first."""
     staff: dict[int, User]
     """The staff named in the sanctions and the report's closing, by id."""
+    room_status: str | None = None
+    """The reported room's status now (live or ended), None without a room."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class Reports:
             ids = {report.reporter_id, report.subject_id, report.closed_by_id}
             ids |= {s.staff_id for s in sanctions}
             people = await user_store.by_ids(tx, sorted(i for i in ids if i is not None))
+            room = await room_store.room(tx, report.room_id) if report.room_id else None
         return ReportDetail(
             report=report,
             reporter=people.get(report.reporter_id) if report.reporter_id else None,
@@ -215,6 +218,7 @@ class Reports:
             earlier=earlier,
             sanctions=sanctions,
             staff=people,
+            room_status=room.status if room is not None else None,
         )
 
     async def person(self, username: str) -> PersonRecord:

@@ -21,7 +21,7 @@ from townhall.domain.reports import PersonRecord, ReportDetail
 from townhall.storage.audit import user_target
 from townhall.storage.models import Report, Sanction, User
 from townhall.storage.safety import QueueFilter
-from townhall.vocabulary import ReportCategory, ReportStatus, UserStatus
+from townhall.vocabulary import ReportCategory, ReportStatus, RoomStatus, UserStatus
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,9 @@ class ReportDetailOut(ReportOut):
         "unmuted, listeners."
     )
     closed_by: str | None
+    room_status: RoomStatus | None = Field(
+        description="The room's status now: live (it can be ended, people removed) or ended."
+    )
     earlier_reports: list[EarlierReportOut] = Field(
         description="Earlier reports about the same person, newest first."
     )
@@ -213,6 +216,7 @@ def detail_out(d: ReportDetail) -> ReportDetailOut:
         **report_out(r, d.staff).model_dump(),
         room_snapshot=r.room_snapshot,
         closed_by=closer.username if closer else None,
+        room_status=RoomStatus(d.room_status) if d.room_status is not None else None,
         earlier_reports=[earlier_out(e) for e in d.earlier],
         sanctions=[sanction_out(s, d.staff) for s in d.sanctions],
     )
