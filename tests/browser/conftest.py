@@ -183,13 +183,19 @@ class Person:
         self.email = email
         self.username = email.split("@")[0]
         self.page: Page = context.new_page()
-        self.page.on("dialog", lambda dialog: dialog.accept())
+        # The app asks in its own dialogs: a native alert, confirm or prompt is a fault.
+        self.native_dialogs: list[str] = []
+        self.page.on("dialog", self._native_dialog)
         # Whatever the content security policy refuses shows in the console; none may.
         self.refused: list[str] = []
         self.page.on(
             "console",
             lambda m: self.refused.append(m.text) if "Content Security Policy" in m.text else None,
         )
+
+    def _native_dialog(self, dialog: Any) -> None:
+        self.native_dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
 
     def open(self, path: str = "/") -> Page:
         self.page.goto(self.server.url + path)
@@ -253,17 +259,27 @@ def people(server: Server, browser: Browser) -> Iterator[Any]:
         context.close()
     refused = {p.username: p.refused for p in made.values() if p.refused}
     assert not refused, f"the content security policy refused: {refused}"
+    native = {p.username: p.native_dialogs for p in made.values() if p.native_dialogs}
+    assert not native, f"the page opened the browser's own dialogs: {native}"
 
 
-def shoot(page: Page, name: str, *, docs: bool = False) -> None:
+def shoot(page: Page, name: str, *, docs: bool = False, full_page: bool = False) -> None:
     """Save a screenshot under artifacts/screenshots; the ones marked ``docs`` also replace
     docs/screenshots when TOWNHALL_UPDATE_SCREENSHOTS=1 (so ordinary runs change no file
     under version control)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
     if docs and os.environ.get("TOWNHALL_UPDATE_SCREENSHOTS") == "1":
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"))
+        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def confirm(page: Page, button: str) -> None:
+    """Answer the page's own confirmation dialog (the app never uses the browser's)."""
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(dialog).to_have_count(0)
 
 
 def member_tile(page: Page, username: str) -> Any:

@@ -13,7 +13,7 @@ import httpx
 from icalendar import Calendar
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ROOM_URL, Person, shoot
+from tests.browser.conftest import ROOM_URL, Person, confirm, shoot
 from tests.browser.test_story import start_room
 
 # One room hosted is enough to found a club here, so the test shows the refusal first.
@@ -43,6 +43,7 @@ def test_founding_a_club_a_members_only_room_and_running_the_club(people: Any) -
     fay.open("/")
     start_room(fay, "Warm-up")
     fay.page.get_by_role("button", name="End room").click()
+    confirm(fay.page, "End room")
     expect(fay.page.get_by_text("This room has ended.")).to_be_visible()
     found_club(fay, "Night Owls")
     expect(fay.page.get_by_role("heading", name="Night Owls")).to_be_visible()

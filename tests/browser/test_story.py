@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     ROOM_URL,
     TONE_HZ,
     Person,
+    confirm,
     hears,
     member_tile,
     shoot,
@@ -99,6 +100,7 @@ def test_the_room_story(people: Any) -> None:
 
     # Ada removes Bob; he is told, and cannot come back.
     person_menu(ada.page, "bob").get_by_role("button", name="Remove from room").click()
+    confirm(ada.page, "Remove from room")
     expect(bob.page.get_by_role("alert")).to_contain_text("A moderator removed you from this room")
     expect(member_tile(ada.page, "bob")).to_have_count(0)
     bob.open(f"/#/room/{room_id}")
@@ -108,6 +110,7 @@ def test_the_room_story(people: Any) -> None:
 
     # Ada ends the room.
     ada.page.get_by_role("button", name="End room").click()
+    confirm(ada.page, "End room")
     expect(ada.page.get_by_text("This room has ended.")).to_be_visible()
 
 

@@ -5,15 +5,20 @@ import { live } from "./live.js";
 import { bell } from "./notify.js";
 import { RoomSession } from "./room-session.js";
 import { currentRoute, href, onRoute } from "./router.js";
-import { displayName, el, errorText, toast } from "./ui.js";
+import { closeDialogs, displayName, el, errorText, toast } from "./ui.js";
+import * as blocked from "./views/blocked.js";
 import * as clubs from "./views/clubs.js";
 import * as events from "./views/events.js";
+import * as guide from "./views/guide.js";
 import * as hallway from "./views/hallway.js";
 import * as invites from "./views/invites.js";
 import * as notifications from "./views/notifications.js";
 import * as profile from "./views/profile.js";
 import * as room from "./views/room.js";
 import * as signin from "./views/signin.js";
+import * as staff from "./views/staff.js";
+import * as staffReport from "./views/staff-report.js";
+import * as standing from "./views/standing.js";
 import * as waitlist from "./views/waitlist.js";
 
 const main = document.getElementById("app");
@@ -38,6 +43,8 @@ const ctx = {
   setMe(me) {
     ctx.me = me;
     document.getElementById("nav-profile").href = href(`/u/${me.username}`);
+    // The console is for staff; the server refuses everyone else whatever the page shows.
+    document.getElementById("nav-staff").hidden = !staff.isStaff(me);
   },
   /** The session for room id: the current one, or a new one (leaving the old quietly). */
   roomSession(id) {
@@ -89,6 +96,7 @@ function connectionLine(state) {
 function show(route = currentRoute()) {
   if (cleanup) cleanup();
   cleanup = null;
+  closeDialogs();
   const me = ctx.me;
   inRoomBar();
   if (ctx.linkToken) {
@@ -99,6 +107,10 @@ function show(route = currentRoute()) {
     cleanup = signin.render(main, ctx);
     return;
   }
+  if (standing.restricted(me)) {
+    cleanup = standing.render(main, ctx);
+    return;
+  }
   if (me.status === "waitlisted") {
     cleanup = waitlist.render(main, ctx);
     return;
@@ -106,7 +118,8 @@ function show(route = currentRoute()) {
   const views = {
     hallway, room, profile, people: profile, edit: profile, invites,
     clubs, club: clubs, events, "event-new": events, event: events,
-    notifications, settings: notifications,
+    notifications, settings: notifications, blocked, guide,
+    staff, "staff-audit": staff, "staff-report": staffReport, "staff-person": staffReport,
   };
   cleanup = views[route.name].render(main, ctx, route);
   if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
@@ -145,10 +158,12 @@ async function start() {
     ctx.inviteToken = null;
     history.replaceState(null, "", `/${location.hash}`);
   }
-  document.getElementById("nav").hidden = !ctx.me || ctx.me.status !== "member";
-  if (ctx.me) live.start();
+  const able = ctx.me && !standing.restricted(ctx.me);
+  document.getElementById("nav").hidden = !able || ctx.me.status !== "member";
+  // A suspended or banned account's socket is refused: do not keep knocking.
+  if (able) live.start();
   else live.stop();
-  if (ctx.me && ctx.me.status === "member") bell.start(ctx.me.username);
+  if (able && ctx.me.status === "member") bell.start(ctx.me.username);
   else bell.stop();
   show();
 }

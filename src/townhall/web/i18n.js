@@ -90,6 +90,13 @@ export function formatDateTime(iso) {
   }).format(new Date(iso));
 }
 
+/** A moment with its year, to the minute: for logs and records. */
+export function formatFullDateTime(iso) {
+  return new Intl.DateTimeFormat(lang, {
+    year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+  }).format(new Date(iso));
+}
+
 /** Elements marked data-i18n (text), data-i18n-label (aria-label), data-i18n-title. */
 export function translateTree(root) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);

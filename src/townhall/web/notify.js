@@ -71,7 +71,18 @@ export function describe(n) {
     case "club.approved":
       return { text: t("notif.club_approved", { club: d.club_name || "" }), link: club };
     case "report.outcome":
-      return { text: t("notif.report_outcome"), link: null };
+      return {
+        text: d.outcome === "action_taken" ? t("notif.report_acted_on") : d.outcome === "no_action"
+          ? t("notif.report_no_action") : t("notif.report_outcome"),
+        link: null,
+      };
+    case "account.warned": {
+      // What staff chose to tell the person; never who reported them.
+      const base = d.sanction === "ban" ? t("notif.account_banned")
+        : d.sanction === "suspend" ? t("notif.account_suspended", { time: d.until ? formatDateTime(d.until) : "" })
+          : t("notif.account_warned");
+      return { text: d.message ? t("notif.with_message", { text: base, message: d.message }) : base, link: null };
+    }
     case "summary":
       return { text: tn("notif.summary", d.count || 0), link: href("/notifications") };
     default:

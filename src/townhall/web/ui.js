@@ -133,3 +133,50 @@ export function replaceKeepingFocus(container, ...nodes) {
     if (again) again.focus();
   }
 }
+
+let dialogs = 0;
+
+/**
+ * A modal dialog of its own, opened at once: focus moves into it, Escape closes it, and it
+ * is removed when closed. Every such dialog closes when the page changes (closeDialogs).
+ */
+export function modal(build) {
+  const id = `dialog-${++dialogs}`;
+  const node = el("dialog", { class: "sheet transient", "aria-labelledby": id });
+  node.append(...[build(id, () => node.close())].flat().filter(Boolean));
+  node.addEventListener("close", () => node.remove());
+  document.body.append(node);
+  node.showModal();
+  return node;
+}
+
+/** Close every dialog opened with modal() (the page is changing). */
+export function closeDialogs() {
+  for (const node of document.querySelectorAll("dialog.transient")) node.close();
+}
+
+/**
+ * Ask before doing something that matters, in the page (never the browser's confirm()):
+ * resolves true when the person confirms, false when they cancel or press Escape. The
+ * safe answer has the focus.
+ */
+export function confirmDialog({ title, text = "", confirm, danger = false }) {
+  return new Promise((resolve) => {
+    let answer = false;
+    const node = modal((id, close) => [
+      el("h2", { id }, title),
+      text ? el("p", {}, text) : null,
+      el("div", { class: "actions" },
+        el("button", {
+          type: "button", class: danger ? "danger" : "", "data-key": "confirm-yes",
+          onclick: () => {
+            answer = true;
+            close();
+          },
+        }, confirm),
+        el("button", { type: "button", class: "secondary", "data-key": "confirm-no", autofocus: true, onclick: close },
+          t("common.cancel"))),
+    ]);
+    node.addEventListener("close", () => resolve(answer));
+  });
+}

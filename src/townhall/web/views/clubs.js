@@ -3,7 +3,7 @@
 import { api, del, enc, get, patch, post, put } from "../api.js";
 import { t, tn } from "../i18n.js";
 import { go, href } from "../router.js";
-import { avatar, displayName, el, errorText, field, form } from "../ui.js";
+import { avatar, confirmDialog, displayName, el, errorText, field, form } from "../ui.js";
 import { startForm } from "./hallway.js";
 
 const POLICIES = ["open", "approval", "invitation"];
@@ -153,9 +153,9 @@ function page(main, ctx, id) {
         ? button("follow", t("club.unfollow"), () => del(`${base}/follow`), "secondary")
         : button("follow", t("club.follow"), () => put(`${base}/follow`), "secondary"));
     } else if (role !== "founder") {
-      buttons.push(button("leave", t("club.leave"), () => {
-        if (!confirm(t("club.leave_confirm", { name: club.name }))) return null;
-        return post(`${base}/leave`);
+      buttons.push(button("leave", t("club.leave"), async () => {
+        const yes = await confirmDialog({ title: t("club.leave_confirm", { name: club.name }), confirm: t("club.leave") });
+        return yes ? post(`${base}/leave`) : null;
       }, "secondary"));
     }
     if (HOSTS.has(role)) {
@@ -224,9 +224,11 @@ function page(main, ctx, id) {
                 id: roleId, "data-key": roleId,
                 onchange: (e) => act(() => patch(`/api/clubs/${enc(id)}/members/${enc(m.username)}`, { role: e.target.value }), roleId),
               }, ["admin", "leader", "member"].map((r) => el("option", { value: r, selected: r === m.role }, t(`club.role.${r}`)))),
-              button(`remove-${m.username}`, t("club.remove"), () => {
-                if (!confirm(t("club.remove_confirm", { name: displayName(m) }))) return null;
-                return del(`/api/clubs/${enc(id)}/members/${enc(m.username)}`);
+              button(`remove-${m.username}`, t("club.remove"), async () => {
+                const yes = await confirmDialog({
+                  title: t("club.remove_confirm", { name: displayName(m) }), confirm: t("club.remove"), danger: true,
+                });
+                return yes ? del(`/api/clubs/${enc(id)}/members/${enc(m.username)}`) : null;
               }, "secondary small"))
             : el("span", { class: "muted small" }, t(`club.role.${m.role}`))));
       }

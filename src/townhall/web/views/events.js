@@ -4,7 +4,7 @@
 import { ApiError, del, enc, get, patch, post, put } from "../api.js";
 import { formatDateTime, t } from "../i18n.js";
 import { go, href } from "../router.js";
-import { avatar, displayName, el, errorText, field, form, toast } from "../ui.js";
+import { avatar, confirmDialog, displayName, el, errorText, field, form, toast } from "../ui.js";
 
 const HOSTS = new Set(["founder", "admin", "leader"]);
 
@@ -260,9 +260,11 @@ function eventPage(main, ctx, id) {
       creator && scheduled ? editSection() : null,
       creator && scheduled ? el("div", { class: "actions" },
         el("button", {
-          type: "button", class: "danger", "data-key": "cancel", onclick: () => {
-            if (!confirm(t("event.cancel_confirm", { name: event.name }))) return;
-            act(() => post(`${base}/cancel`), "ics");
+          type: "button", class: "danger", "data-key": "cancel", "aria-haspopup": "dialog", onclick: async () => {
+            const yes = await confirmDialog({
+              title: t("event.cancel_confirm", { name: event.name }), confirm: t("event.cancel"), danger: true,
+            });
+            if (yes) act(() => post(`${base}/cancel`), "ics");
           },
         }, t("event.cancel"))) : null));
     if (focusKey) main.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();

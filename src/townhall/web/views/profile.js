@@ -2,6 +2,7 @@
 import { api, del, enc, get, patch, post, put } from "../api.js";
 import { formatDate, t, tn } from "../i18n.js";
 import { go, href } from "../router.js";
+import { block, reportDialog, unblock } from "../safety.js";
 import { avatar, displayName, el, errorText, field, form } from "../ui.js";
 
 export function render(main, ctx, route) {
@@ -29,7 +30,7 @@ function view(main, ctx, username) {
     const nominated = p.nominated_by
       ? [" · ", t("profile.nominated_by"), " ", el("a", { href: href(`/u/${p.nominated_by.username}`) }, `@${p.nominated_by.username}`)]
       : null;
-    const followButton = self ? null : el("button", {
+    const followButton = self || p.you_blocked ? null : el("button", {
       type: "button", "data-key": "follow", "aria-pressed": p.you_follow ? "true" : "false",
       class: p.you_follow ? "secondary" : "",
       onclick: async () => {
@@ -47,11 +48,37 @@ function view(main, ctx, username) {
       },
     }, p.you_follow ? t("profile.unfollow") : t("profile.follow"));
     const problem = el("p", { class: "error", role: "alert" });
+    const name = displayName(p);
+    const safety = self ? null : el("div", { class: "actions" },
+      el("button", {
+        type: "button", class: "secondary", "data-key": "report", "aria-haspopup": "dialog",
+        onclick: () => reportDialog({ user: p.username, name }),
+      }, t("report.person")),
+      el("button", {
+        type: "button", class: "secondary", "data-key": "block",
+        "aria-haspopup": p.you_blocked ? null : "dialog",
+        onclick: async () => {
+          try {
+            const changed = p.you_blocked ? await unblock(p.username, name) : await block(p.username, name);
+            if (!changed) return;
+            // A block ends follows both ways: read the profile again.
+            const fresh = await get(`/api/users/${enc(p.username)}`);
+            if (!alive) return;
+            show(fresh);
+            main.querySelector("[data-key=block]")?.focus();
+          } catch (error) {
+            problem.textContent = errorText(error);
+          }
+        },
+      }, p.you_blocked ? t("block.unblock") : t("block.block")));
     main.replaceChildren(el("section", { class: "card profile" },
       el("div", { class: "profile-head" }, avatar(p, "xl"),
         el("div", {},
           el("h1", { dir: "auto" }, displayName(p)),
           el("p", { class: "muted", dir: "ltr" }, `@${p.username}`),
+          p.verified ? el("p", { class: "badge verified" }, t("profile.verified")) : null,
+          p.shield ? el("p", { class: "badge shield" }, "🛡 ", t("profile.shield")) : null,
+          p.you_blocked ? el("p", { class: "badge" }, t("block.you_blocked")) : null,
           p.follows_you && !self ? el("p", { class: "badge" }, t("profile.follows_you")) : null)),
       p.bio ? el("p", { class: "bio" }, p.bio) : null,
       el("p", { class: "counts" },
@@ -70,6 +97,7 @@ function view(main, ctx, username) {
             await ctx.signedIn();
           },
         }, t("nav.signout")) : null),
+      safety,
       problem));
   }
   return () => {

@@ -3,7 +3,10 @@
 import { enc, get } from "../api.js";
 import { t, tn } from "../i18n.js";
 import { href } from "../router.js";
-import { announce, avatar, displayName, el, errorText, replaceKeepingFocus, toast } from "../ui.js";
+import { audioNotice, block, reportDialog, safetyPolicy, unblock } from "../safety.js";
+import {
+  announce, avatar, confirmDialog, displayName, el, errorText, replaceKeepingFocus, toast,
+} from "../ui.js";
 
 const SPEAKING = 0.08;
 
@@ -13,6 +16,8 @@ function personLabel(m) {
   else if (m.role === "speaker") parts.push(t("room.speaker"));
   if (m.role !== "listener" && m.muted) parts.push(t("room.muted"));
   if (m.away) parts.push(t("room.away"));
+  if (m.verified) parts.push(t("profile.verified"));
+  if (m.shield) parts.push(t("profile.shield"));
   return parts.join(", ");
 }
 
@@ -24,6 +29,8 @@ export function render(main, ctx, route) {
   const personDialog = el("dialog", { class: "sheet", "aria-labelledby": "person-name" });
   const pingDialog = el("dialog", { class: "sheet", "aria-labelledby": "ping-title" });
   let menuFor = null;
+  let policy = null;
+  const blocked = new Map(); // username -> whether I blocked them, once asked
   main.replaceChildren(el("section", { class: "room" }, body, personDialog, pingDialog));
 
   async function run(name, args = {}) {
@@ -56,6 +63,7 @@ export function render(main, ctx, route) {
     el("span", { class: "ring" }, avatar(m, m.role === "listener" ? "m" : "l")),
     m.role === "moderator" ? el("span", { class: "mark star", "aria-hidden": "true" }, "★") : null,
     m.role !== "listener" && m.muted ? el("span", { class: "mark muted-mark", "aria-hidden": "true" }, "🔇") : null,
+    m.shield ? el("span", { class: "mark shield-mark", "aria-hidden": "true", title: t("profile.shield") }, "🛡") : null,
     el("span", { class: "person-name", "aria-hidden": "true", dir: "auto" }, displayName(m))));
   }
 
@@ -64,9 +72,14 @@ export function render(main, ctx, route) {
     const mine = m.username === ctx.me.username;
     const actions = [];
     if (session.myRole !== "moderator" || mine) return actions;
-    const act = (key, label, name, confirmText) => actions.push(button(`menu-${key}`, label, async () => {
-      if (confirmText && !window.confirm(confirmText)) return;
-      if (await run(name, { target: m.username })) personDialog.close();
+    const act = (key, label, name, ask) => actions.push(button(`menu-${key}`, label, async () => {
+      if (ask) {
+        personDialog.close();
+        if (!(await confirmDialog(ask))) return;
+        await run(name, { target: m.username });
+      } else if (await run(name, { target: m.username })) {
+        personDialog.close();
+      }
     }, { class: key === "remove" ? "danger" : "secondary" }));
     if (m.role !== "listener" && !m.muted) act("mute", t("room.action.mute"), "mute_speaker");
     if (m.role === "listener" && room.status === "live") act("invite", t("room.action.invite"), "invite_to_speak");
@@ -76,9 +89,57 @@ export function render(main, ctx, route) {
     }
     if (m.role === "moderator") act("remove_mod", t("room.action.remove_moderator"), "remove_moderator");
     if (m.role !== "moderator") {
-      act("remove", t("room.action.remove"), "remove", t("room.remove_confirm", { name: displayName(m) }));
+      act("remove", t("room.action.remove"), "remove", {
+        title: t("room.remove_confirm", { name: displayName(m) }),
+        text: t("room.remove_explain"),
+        confirm: t("room.action.remove"),
+        danger: true,
+      });
     }
     return actions;
+  }
+
+  /** Report and block, for anyone but oneself. */
+  function safetyActions(m) {
+    if (m.username === ctx.me.username) return [];
+    const name = displayName(m);
+    const isBlocked = blocked.get(m.username) === true;
+    return [
+      button("menu-report", t("report.person"), () => {
+        personDialog.close();
+        reportDialog({ user: m.username, room: session.id, name });
+      }, { class: "secondary", "aria-haspopup": "dialog" }),
+      isBlocked
+        ? button("menu-unblock", t("block.unblock"), async () => {
+          try {
+            await unblock(m.username, name);
+            blocked.set(m.username, false);
+            fillMenu();
+          } catch (error) {
+            problem.textContent = errorText(error);
+          }
+        }, { class: "secondary" })
+        : button("menu-block", t("block.block"), async () => {
+          personDialog.close();
+          try {
+            if (await block(m.username, name)) blocked.set(m.username, true);
+          } catch (error) {
+            problem.textContent = errorText(error);
+          }
+        }, { class: "secondary", "aria-haspopup": "dialog" }),
+    ];
+  }
+
+  /** Whether I blocked them is on their profile; the sheet asks once per person. */
+  async function learnBlocked(username) {
+    if (blocked.has(username) || username === ctx.me.username) return;
+    try {
+      const profile = await get(`/api/users/${enc(username)}`);
+      blocked.set(username, profile.you_blocked === true);
+      if (menuFor === username && personDialog.open) fillMenu();
+    } catch {
+      // They may have blocked me (no profile): the sheet still offers to block them.
+    }
   }
 
   function fillMenu() {
@@ -94,6 +155,7 @@ export function render(main, ctx, route) {
       el("div", { class: "sheet-actions" },
         el("a", { class: "button secondary", href: href(`/u/${m.username}`) }, t("room.action.profile")),
         moderatorActions(m),
+        safetyActions(m),
         button("menu-close", t("common.close"), () => personDialog.close(), { class: "link" })),
     );
   }
@@ -102,6 +164,7 @@ export function render(main, ctx, route) {
     menuFor = username;
     fillMenu();
     if (!personDialog.open) personDialog.showModal();
+    learnBlocked(username);
   }
 
   async function openPing() {
@@ -209,8 +272,11 @@ export function render(main, ctx, route) {
     parts.push(button("share", t("room.share"), share, { class: "secondary" }));
     if (me.role === "moderator") {
       parts.push(button("end", t("room.end"), async () => {
-        if (window.confirm(t("room.end_confirm"))) await run("end");
-      }, { class: "danger" }));
+        const yes = await confirmDialog({
+          title: t("room.end_confirm"), text: t("room.end_explain"), confirm: t("room.end"), danger: true,
+        });
+        if (yes) await run("end");
+      }, { class: "danger", "aria-haspopup": "dialog" }));
     }
     parts.push(button("leave", t("room.leave"), () => session.leave(), { class: "secondary" }));
     return el("div", { class: "controls", role: "toolbar", "aria-label": t("room.controls") }, parts);
@@ -225,8 +291,18 @@ export function render(main, ctx, route) {
     const wider = { closed: "social", social: "open" }[room.kind];
     return el("details", { class: "settings", "data-key": "settings" },
       el("summary", {}, t("room.settings")),
+      el("p", { class: "small" }, el("a", { href: href("/help/moderators") }, t("guide.link"))),
       el("div", { class: "field" }, el("label", { for: "room-hands" }, t("room.hand_raise_setting")), select),
       wider ? button("open-room", t(`room.open_to.${wider}`), () => run("set_kind", { kind: wider }), { class: "secondary" }) : null);
+  }
+
+  /** What this room keeps of its audio, in the server's own figures (docs/safety.md). */
+  function notice() {
+    const { summary, text } = audioNotice(policy);
+    return el("details", { class: "notice", "data-key": "notice" },
+      el("summary", {}, summary),
+      text ? el("p", {}, text) : null,
+      el("p", {}, el("a", { href: href("/help/moderators") }, t("guide.link"))));
   }
 
   function group(key, titleKey, people) {
@@ -269,10 +345,11 @@ export function render(main, ctx, route) {
         el("p", { class: "muted small" },
           t(`room.kind.${room.kind}`), " · ", tn("room.listeners", room.listeners),
           room.club_id ? [" · ", el("a", { href: href(`/club/${room.club_id}`) }, t("room.club_room"))] : null,
-          room.members_only ? ` · ${t("event.members_only")}` : null)),
-      el("details", { class: "notice", "data-key": "notice" },
-        el("summary", {}, t("room.not_recorded")),
-        el("p", {}, t("room.incident_buffer"))),
+          room.members_only ? ` · ${t("event.members_only")}` : null),
+        button("report-room", t("report.room"), () => reportDialog({
+          room: session.id, name: session.room.title || t("room.untitled"),
+        }), { class: "link small", "aria-haspopup": "dialog" })),
+      notice(),
       el("div", { class: "audio-slot" }, audioLine()),
       invitation(),
       problem,
@@ -308,8 +385,14 @@ export function render(main, ctx, route) {
 
   const offChange = session.onChange(paint);
   const offLevels = session.onLevels(light);
+  let alive = true;
+  safetyPolicy().then((p) => {
+    policy = p;
+    if (alive && p && session.status === "in") paint();
+  });
   paint();
   return () => {
+    alive = false;
     offChange();
     offLevels();
     if (personDialog.open) personDialog.close();
