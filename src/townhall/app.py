@@ -40,6 +40,7 @@ from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
 from townhall.domain.rooms.retention import RoomLogs
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.search import Search
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
@@ -101,6 +102,7 @@ class Container:
     reports: Reports
     incident_audio: IncidentAudios
     staff_actions: StaffActions
+    search: Search
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -216,6 +218,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     # A report about a live room, or someone in it, seals the room's audio (docs/safety.md).
     incident_audio = IncidentAudios(bus, incidents)
     reports.listen(incident_audio.on_report)
+    graph = Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings)
+    clubs = Clubs(db, settings, clock, limiter, pictures, happenings)
     return Container(
         settings=settings,
         clock=clock,
@@ -229,12 +233,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         operators=Operators(db, settings, clock, standing),
         profiles=Profiles(db, settings, pictures, limiter),
         erasure=Erasure(db, clock, standing, rooms, pictures),
-        graph=Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings),
+        graph=graph,
         bus=bus,
         outbox=outbox,
         happenings=happenings,
         rooms=rooms,
-        clubs=Clubs(db, settings, clock, limiter, pictures, happenings),
+        clubs=clubs,
         events=events,
         sweeper=Periodic("room-sweeper", settings.room_sweep_interval_seconds, rooms.sweep),
         room_logs=room_logs,
@@ -269,6 +273,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         reports=reports,
         incident_audio=incident_audio,
         staff_actions=StaffActions(db, clock, standing, rooms, happenings),
+        search=Search(graph, hallway, clubs, events),
     )
 
 

@@ -35,6 +35,7 @@ from townhall.ratelimit import RateLimiter
 from townhall.security import hash_token, new_token
 from townhall.storage import clubs as club_store
 from townhall.storage import events as store
+from townhall.storage import search as search_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import Club, Event, User
@@ -469,6 +470,17 @@ class Events:
             if event is None:
                 raise event_not_found()
             return await self._view(tx, event, viewer)
+
+    async def search(self, viewer: User, words: list[str], limit: int) -> list[EventView]:
+        """Events to come (or started within the listing's grace) whose name or
+        description has every word as a prefix; members-only ones for the club's members,
+        none hosted by someone with a block either way with the viewer."""
+        since = self._clock.now() - LISTED_AFTER_START
+        async with self._db.transaction() as tx:
+            found = await search_store.events_matching(
+                tx, self._db.dialect, words, viewer.id, since, limit
+            )
+            return await self._views(tx, found, viewer)
 
     async def upcoming_for(self, user_id: int, limit: int = 10) -> list[EventView]:
         """The first of :meth:`upcoming_page` (for the hallway)."""

@@ -32,6 +32,7 @@ from townhall.domain.happenings import Happening
 from townhall.domain.rooms import entry
 from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.storage import hallway as store
+from townhall.storage import search as search_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import User
@@ -54,6 +55,9 @@ TOPICS_KEPT = 50
 TITLE_WORDS = 8
 TOPIC_MATCHES = 3
 """At most this many of a title's words count as topics."""
+SEARCH_CANDIDATES = 200
+"""Live rooms a title search reads before the hallway's rules leave out those the person
+may not see."""
 
 STOPWORDS = frozenset(
     "the and for with you your are was were this that what how why who when where our out "
@@ -236,23 +240,30 @@ class Hallway:
         upcoming = await self._upcoming(user.id, events) if self._upcoming else []
         return HallwayView(
             events=upcoming,
-            rooms=[
-                HallwayRoom(
-                    id=c.room.id,
-                    title=c.room.title,
-                    kind=c.room.kind,
-                    stage=tuple(
-                        StagePersonView(p.username, p.display_name, file_url(p.avatar), p.role)
-                        for p in live.stages.get(c.room.id, [])
-                    ),
-                    listeners=c.room.listeners,
-                    reason=c.reason,
-                    score=c.score,
-                )
-                for c in ranked.rooms[:limit]
-            ],
+            rooms=[_card(c, live) for c in ranked.rooms[:limit]],
             hidden_rooms=ranked.hidden,
         )
+
+    async def search(self, user: User, words: list[str], limit: int) -> list[HallwayRoom]:
+        """Live rooms whose title has every word as a prefix, best match first, as the
+        person's hallway would show them: rooms they may not enter, and rooms where someone
+        they blocked is on stage, are not found (``rank`` decides, as for the hallway)."""
+        async with self._db.transaction() as tx:
+            ids = await search_store.live_rooms_matching(
+                tx, self._db.dialect, words, SEARCH_CANDIDATES
+            )
+            if not ids:
+                return []
+            live = await self._live(tx)
+            facts = await store.standing(tx, user.id)
+            club_roles = await store.club_roles(tx, user.id)
+        wanted = set(ids)
+        rooms = [r for r in live.rooms if r.id in wanted]
+        allowed = {
+            c.room.id: c
+            for c in rank(rooms, facts, user.id, club_roles, facts.get("topic", {})).rooms
+        }
+        return [_card(allowed[i], live) for i in ids if i in allowed][:limit]
 
     async def _live(self, tx: AsyncSession) -> LiveRooms:
         """Every live room's figures and stage: the same for every viewer, so shared by the
@@ -289,3 +300,18 @@ class Hallway:
             return
         self._dirty = False
         await self._bus.publish(channels.HALLWAY, channels.HALLWAY_HINT)
+
+
+def _card(c: Choice, live: LiveRooms) -> HallwayRoom:
+    return HallwayRoom(
+        id=c.room.id,
+        title=c.room.title,
+        kind=c.room.kind,
+        stage=tuple(
+            StagePersonView(p.username, p.display_name, file_url(p.avatar), p.role)
+            for p in live.stages.get(c.room.id, [])
+        ),
+        listeners=c.room.listeners,
+        reason=c.reason,
+        score=c.score,
+    )

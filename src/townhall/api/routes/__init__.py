@@ -15,6 +15,7 @@ from townhall.api.routes import (
     reports,
     rooms,
     safety,
+    search,
     sessions,
     waitlist,
 )
@@ -40,4 +41,5 @@ ROUTERS = [
     media.router,
     notifications.router,
     hallway.router,
+    search.router,
 ]
