@@ -98,7 +98,8 @@ async def test_export_holds_all_of_my_data_as_a_download(people: Any, container:
     assert len(data["sessions"]) == 2
     assert [s["current"] for s in data["sessions"]].count(True) == 1
     assert [p["username"] for p in data["following"]] == ["grace"]
-    assert [p["username"] for p in data["followers"]] == ["grace"]
+    # bob, who joined with ada's invite, follows her from the start (docs/invitations.md).
+    assert [p["username"] for p in data["followers"]] == ["grace", "bob"]
     assert [p["username"] for p in data["blocked"]] == ["mallory"]
     # Dave's address book holds Ada: that is Dave's data, not hers.
     assert [p["username"] for p in data["contacts"]] == ["carol"]

@@ -15,6 +15,7 @@ from townhall.domain import invites as invite_rules
 from townhall.domain import usernames
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.standing import Reason, Standing, require_good_standing
+from townhall.domain.waitlist import follow_nominator
 from townhall.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from townhall.mail import Mail, Mailer
 from townhall.ratelimit import RateLimiter
@@ -195,6 +196,7 @@ class Accounts:
             )
             session, token = await self._new_session(tx, user, kind, device, now)
             if invite is not None:
+                await follow_nominator(tx, user.id, invite.inviter_id, now)
                 joined = Happening(
                     "invitee.joined",
                     Recipients(users=(invite.inviter_id,)),

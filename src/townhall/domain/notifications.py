@@ -66,6 +66,7 @@ KINDS: dict[str, Kind] = {
     "club.approved": Kind(True, "You were let into a club."),
     "report.outcome": Kind(True, "What happened to a report you filed."),
     "account.warned": Kind(True, "Staff warned, suspended or banned your account."),
+    "waitlist.admitted": Kind(True, "You were let in from the waitlist (also mailed)."),
 }
 """Every kind a person may turn on or off. ``summary`` (held items released) is not one."""
 
@@ -156,6 +157,11 @@ class Notifications:
                 emails = await store.reminded_emails(tx, nid, h.recipients.event)
                 mails = [self._reminder(email, h.data).to_json() for email in emails]
                 await self._outbox.put(tx, MAIL_TOPIC, *mails)
+            if h.kind == "waitlist.admitted":
+                # Mailed whatever their settings: it is the news they signed up waiting for.
+                emails = await store.emails_of(tx, list(h.recipients.users))
+                mails = [self._welcome(email, actor).to_json() for email in emails]
+                await self._outbox.put(tx, MAIL_TOPIC, *mails)
         note = Notification(id=nid, kind=h.kind, actor_id=h.actor_id, data=h.data, created_at=now)
         logger.info("notification %s (%s) to %s people, %s live", nid, h.kind, count, len(live))
         await self._deliver(live, live_payload(note, actor))
@@ -183,6 +189,18 @@ class Notifications:
                 f"{name} is starting now on Townhall.\n\n{link}\n\n"
                 "You receive this because you asked to be reminded of this event. Turn "
                 "event reminders off in your notification settings.\n"
+            ),
+        )
+
+    def _welcome(self, email: str, by: User | None) -> Mail:
+        who = f"{by.display_name or '@' + by.username} let you in" if by else "You are in"
+        return Mail(
+            to=email,
+            subject="You're in: welcome to Townhall",
+            body=(
+                f"{who}: your place on the Townhall waitlist is over, and you are a member "
+                f"now.\n\nCome in: {self._settings.resolved_public_url}/\n\n"
+                "You receive this because you signed up and were waiting to be let in.\n"
             ),
         )
 

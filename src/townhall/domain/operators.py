@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain import usernames as username_rules
+from townhall.domain.happenings import Happenings
 from townhall.domain.invites import cancel as cancel_invite
 from townhall.domain.standing import Reason, Standing
+from townhall.domain.waitlist import admitted_happening
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from townhall.storage import audit as audit_store
 from townhall.storage import invites as invite_store
@@ -87,11 +89,19 @@ class TreeCancellation:
 
 
 class Operators:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, standing: Standing) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        standing: Standing,
+        happenings: Happenings,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._standing = standing
+        self._happenings = happenings
 
     def _entry(
         self, actor: Actor, action: str, target: str, now: datetime, **data: Any
@@ -142,6 +152,8 @@ class Operators:
                 tx, waiting, now, self._settings.invites_per_member
             )
             await self._log_approvals(tx, actor, approved, now)
+            if approved:
+                await self._happenings.record(tx, admitted_happening(list(approved.values())))
         # Their open sockets act as members from now on.
         await self._standing.changed(approved.values(), Reason.STATUS)
         return Approval(
@@ -165,6 +177,8 @@ class Operators:
                     tx, ids, now, self._settings.invites_per_member
                 )
                 await self._log_approvals(tx, actor, admitted, now)
+                if admitted:
+                    await self._happenings.record(tx, admitted_happening(list(admitted.values())))
             await self._standing.changed(admitted.values(), Reason.STATUS)
             approved.extend(admitted)
         return approved, left

@@ -59,6 +59,14 @@ def lookup(raw: str) -> str | None:
     return name if is_username(name) else None
 
 
+def problem(name: str) -> str:
+    """What is wrong with a name that cannot be a username, for the client to say in
+    words: ``too_short``, ``too_long`` or ``characters`` (something other than a-z, 0-9, _)."""
+    if any(not ("a" <= ch <= "z" or "0" <= ch <= "9" or ch == "_") for ch in name):
+        return "characters"
+    return "too_short" if len(name) < MIN_CHARS else "too_long"
+
+
 def check(raw: str) -> str:
     """A username someone chooses, normalised; ``invalid_username`` or ``username_taken``."""
     name = normalise(raw)
@@ -67,6 +75,9 @@ def check(raw: str) -> str:
             "invalid_username",
             f"A username is {MIN_CHARS} to {MAX_CHARS} characters: "
             "lower-case letters, digits and underscores.",
+            problem=problem(name),
+            min=MIN_CHARS,
+            max=MAX_CHARS,
         )
     if name in RESERVED:
         raise Conflict("username_taken", "That username is not available.")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.clock import Clock
 from townhall.config import Settings
@@ -21,6 +24,7 @@ from townhall.domain.standing import Reason, Standing
 from townhall.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from townhall.ratelimit import RateLimiter
 from townhall.storage import contacts as contact_store
+from townhall.storage import graph as graph_store
 from townhall.storage import waitlist as waitlist_store
 from townhall.storage.db import Database
 from townhall.storage.models import User
@@ -28,6 +32,31 @@ from townhall.storage.models import User
 logger = logging.getLogger(__name__)
 
 CONTACT_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+ADMITTED = "waitlist.admitted"
+"""The happening of people let in from the waitlist: their inbox and live socket hear it
+(the waitlist screen turns into the app by itself) and a mail tells them (docs/invitations.md)."""
+
+
+def admitted_happening(user_ids: list[int], by: User | None = None) -> Happening:
+    """``user_ids`` were let in, by the member ``by`` or by an operator (None)."""
+    return Happening(ADMITTED, Recipients(users=tuple(user_ids)), actor_id=by.id if by else None)
+
+
+async def follow_nominator(
+    tx: AsyncSession, newcomer_id: int, nominator_id: int, now: datetime
+) -> None:
+    """A new member follows whoever let them in (an invite or "let them in"), as they would
+    have done first anyway; never across a block. The nominator is not told: they hear
+    that their invitee joined."""
+    if newcomer_id == nominator_id:
+        return
+    await graph_store.lock_pair(tx, newcomer_id, nominator_id)
+    if await graph_store.blocks(tx, newcomer_id, nominator_id) or await graph_store.blocks(
+        tx, nominator_id, newcomer_id
+    ):
+        return
+    await graph_store.add_follow(tx, newcomer_id, nominator_id, now)
 
 
 class Waitlist:
@@ -126,6 +155,8 @@ class Waitlist:
             )
             if not admitted:
                 raise Conflict("already_member", f"@{name} is already a member.")
+            await follow_nominator(tx, target.id, user.id, now)
+            await self._happenings.record(tx, admitted_happening([target.id], user))
             await tx.refresh(target)
         await self._standing.changed([target.id], Reason.STATUS)
         logger.info("user %s let in user %s", user.id, target.id)

@@ -192,6 +192,13 @@ async def reminded_emails(tx: AsyncSession, notification_id: int, event_id: int)
     return list((await tx.execute(query)).scalars())
 
 
+async def emails_of(tx: AsyncSession, user_ids: list[int]) -> list[str]:
+    """The addresses of these people (the deleted are missing)."""
+    if not user_ids:
+        return []
+    return list((await tx.execute(select(User.email).where(User.id.in_(user_ids)))).scalars())
+
+
 # --- the inbox ----------------------------------------------------------------------------
 
 
