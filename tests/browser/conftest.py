@@ -1,11 +1,15 @@
 """Browser tests: a real ``townhall serve`` process and Debian's Chromium driven by Playwright.
 
-One server and one browser per module. People are created with the operator command line
-(``create-member``) and sign in through the page with the code mailed to the test SMTP server.
+One server and one browser per module. The server runs on SQLite; with
+``TOWNHALL_TEST_BROWSER_STACK=postgres`` it runs on a PostgreSQL database of its own
+(created for the module at ``TOWNHALL_TEST_POSTGRES``'s server, dropped after). People are
+created with the operator command line (``create-member``) and sign in through the page
+with the code mailed to the test SMTP server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -13,16 +17,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.conftest import Mailbox, code_in
+from tests.conftest import POSTGRES_ADMIN, Mailbox, code_in
 from tests.waiting import PATIENCE, until_sync
 
 CHROMIUM = "/usr/bin/chromium"
@@ -76,10 +82,35 @@ class Server:
 
 
 @pytest.fixture(scope="module")
+def database_env() -> Iterator[dict[str, str]]:
+    """The server's database: SQLite in its data directory (the default), or a fresh
+    PostgreSQL database for the module when TOWNHALL_TEST_BROWSER_STACK=postgres."""
+    if os.environ.get("TOWNHALL_TEST_BROWSER_STACK", "sqlite") != "postgres":
+        yield {}
+        return
+    name = f"townhall_browser_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield {"TOWNHALL_DATABASE_URL": f"{base}/{name}"}
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
 def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     smtp: tuple[Mailbox, int],
+    database_env: dict[str, str],
 ) -> Iterator[Server]:
     """A module may set ``SERVER_ENV = {"TOWNHALL_...": "..."}`` for settings of its own."""
     root = tmp_path_factory.mktemp("browser")
@@ -96,6 +127,7 @@ def server(
         TOWNHALL_HALLWAY_HINT_SECONDS="1",
         TOWNHALL_LIMIT_SIGN_IN_ATTEMPTS_PER_IP="1000/60",
     )
+    env.update(database_env)
     env.update(getattr(request.module, "SERVER_ENV", {}))
     log = root / "server.log"
     server = Server(f"http://127.0.0.1:{port}", root / "data", env, smtp[0], log)
