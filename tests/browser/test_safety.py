@@ -151,6 +151,17 @@ def test_a_report_from_the_room_sheet_reaches_the_console_and_its_audio_plays(
     expect(page.locator(".sanctions")).to_contain_text("Insults in a live room")
     shoot(page, "staff-report", full_page=True)
 
+    # The console reads right to left in Arabic.
+    page.locator("#language").select_option("ar")
+    words = json.loads((CATALOGUES / "ar.json").read_text(encoding="utf-8"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"{words['staff.report_number'].replace('{id}', str(report_id))}"
+        f" · {words['report.category_harassment']}"
+    )
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    shoot(page, "staff-report-ar", full_page=True)
+    page.locator("#language").select_option("en")
+
     # The audit log has it, and filters by action.
     page.get_by_role("link", name="Audit log").click()
     page.get_by_label("Action", exact=True).select_option("report.warn")

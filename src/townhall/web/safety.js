@@ -2,7 +2,7 @@
 // unblocking, and what this server keeps of a live room's audio for reports.
 import { del, enc, get, post, put } from "./api.js";
 import { t, tn } from "./i18n.js";
-import { announce, confirmDialog, el, form, modal, toast } from "./ui.js";
+import { announce, confirmDialog, el, form, isolate, modal, toast } from "./ui.js";
 
 /** The categories of POST /api/reports, in the order the form offers them. */
 export const REPORT_CATEGORIES = [
@@ -53,7 +53,7 @@ export function audioNotice(policy) {
 export function reportDialog({ user = null, room = null, name = "" }) {
   return new Promise((resolve) => {
     const node = modal((id, close) => {
-      const title = user ? t("report.title_person", { name }) : t("report.title_room", { name });
+      const title = t(user ? "report.title_person" : "report.title_room", { name: isolate(name) });
       const category = el("select", { id: "report-category", name: "category", required: true },
         el("option", { value: "" }, t("report.choose")),
         REPORT_CATEGORIES.map((c) => el("option", { value: c }, t(`report.category_${c}`))));
@@ -94,17 +94,17 @@ export function reportDialog({ user = null, room = null, name = "" }) {
 /** Block someone after asking; true once blocked. */
 export async function block(username, name) {
   const yes = await confirmDialog({
-    title: t("block.title", { name }), text: t("block.explain"), confirm: t("block.confirm"), danger: true,
+    title: t("block.title", { name: isolate(name) }), text: t("block.explain"), confirm: t("block.confirm"), danger: true,
   });
   if (!yes) return false;
   await put(`/api/users/${enc(username)}/block`);
-  toast(t("block.done", { name }));
+  toast(t("block.done", { name: isolate(name) }));
   return true;
 }
 
 /** Lift a block; true once lifted. */
 export async function unblock(username, name) {
   await del(`/api/users/${enc(username)}/block`);
-  toast(t("block.lifted", { name }));
+  toast(t("block.lifted", { name: isolate(name) }));
   return true;
 }

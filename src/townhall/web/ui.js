@@ -67,6 +67,27 @@ export function avatar(person, size = "m") {
   return node;
 }
 
+const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
+
+/**
+ * A name or handle to put inside a translated sentence, kept in its own direction: in a
+ * right-to-left page (or for a right-to-left name) it is wrapped in Unicode isolates, so
+ * "@tess" does not come out as "tess@" and punctuation stays where the sentence put it.
+ */
+export function isolate(text) {
+  const value = String(text);
+  if (document.documentElement.dir !== "rtl" && !RTL_CHARS.test(value)) return value;
+  return `\u2068${value}\u2069`;
+}
+
+/** The arrow of a "back" link: it points the way the page reads from. */
+export function backArrow() {
+  return document.documentElement.dir === "rtl" ? "→" : "←";
+}
+
+/** "@username", isolated for use inside a sentence. */
+export const handle = (username) => isolate(`@${username}`);
+
 export function displayName(person) {
   return person.display_name || `@${person.username}`;
 }

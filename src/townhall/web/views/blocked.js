@@ -4,7 +4,7 @@ import { enc, get } from "../api.js";
 import { formatDate, t } from "../i18n.js";
 import { href } from "../router.js";
 import { unblock } from "../safety.js";
-import { avatar, displayName, el, errorText } from "../ui.js";
+import { avatar, backArrow, displayName, el, errorText, isolate } from "../ui.js";
 
 export function render(main) {
   let alive = true;
@@ -27,7 +27,7 @@ export function render(main) {
       el("span", { class: "muted small" }, t("blocked.since", { date: formatDate(p.since) })),
       el("button", {
         type: "button", class: "secondary small", "data-key": `unblock-${p.username}`,
-        "aria-label": t("blocked.unblock_person", { name }),
+        "aria-label": t("blocked.unblock_person", { name: isolate(name) }),
         onclick: async () => {
           problem.textContent = "";
           try {
@@ -59,7 +59,7 @@ export function render(main) {
   }
 
   main.replaceChildren(el("section", { class: "card narrow" },
-    el("p", {}, el("a", { href: href("/settings") }, `← ${t("settings.title")}`)),
+    el("p", {}, el("a", { href: href("/settings") }, `${backArrow()} ${t("settings.title")}`)),
     el("h1", { tabindex: "-1" }, t("blocked.title")),
     el("p", { class: "muted small" }, t("blocked.explain")),
     problem, list, more));

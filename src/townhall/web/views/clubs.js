@@ -3,7 +3,7 @@
 import { api, del, enc, get, patch, post, put } from "../api.js";
 import { t, tn } from "../i18n.js";
 import { go, href } from "../router.js";
-import { avatar, confirmDialog, displayName, el, errorText, field, form } from "../ui.js";
+import { avatar, backArrow, confirmDialog, displayName, el, errorText, field, form } from "../ui.js";
 import { startForm } from "./hallway.js";
 
 const POLICIES = ["open", "approval", "invitation"];
@@ -285,7 +285,7 @@ function page(main, ctx, id) {
     sections.push(await membersSection());
     if (!alive) return;
     main.replaceChildren(el("section", { class: "card club" },
-      el("p", {}, el("a", { href: href("/clubs") }, `← ${t("clubs.title")}`)),
+      el("p", {}, el("a", { href: href("/clubs") }, `${backArrow()} ${t("clubs.title")}`)),
       el("div", { class: "profile-head" }, clubIcon(club, "xl"),
         el("div", {},
           el("h1", { dir: "auto" }, club.name),

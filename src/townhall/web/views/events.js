@@ -4,7 +4,7 @@
 import { ApiError, del, enc, get, patch, post, put } from "../api.js";
 import { formatDateTime, t } from "../i18n.js";
 import { go, href } from "../router.js";
-import { avatar, confirmDialog, displayName, el, errorText, field, form, toast } from "../ui.js";
+import { avatar, backArrow, confirmDialog, displayName, el, errorText, field, form, toast } from "../ui.js";
 
 const HOSTS = new Set(["founder", "admin", "leader"]);
 
@@ -221,7 +221,7 @@ function eventPage(main, ctx, id) {
     const creator = event.hosts[0]?.username === ctx.me.username;
     const zone = event.time_zone !== browserZone() ? t("event.in_zone", { time: event.local_start.replace("T", " ").slice(0, 16), zone: event.time_zone }) : null;
     main.replaceChildren(el("section", { class: "card event-page" },
-      el("p", {}, el("a", { href: href("/events") }, `← ${t("events.title")}`)),
+      el("p", {}, el("a", { href: href("/events") }, `${backArrow()} ${t("events.title")}`)),
       el("h1", { dir: "auto" }, event.name),
       el("p", { class: "lead" }, el("time", { datetime: event.starts_at }, when(event)), " ", statusLine(event)),
       zone ? el("p", { class: "muted small" }, zone) : null,

@@ -5,7 +5,7 @@ import { formatDateTime, t, tn } from "../i18n.js";
 import { live } from "../live.js";
 import { bell, bellIcon, describe } from "../notify.js";
 import { href } from "../router.js";
-import { avatar, el, errorText } from "../ui.js";
+import { avatar, backArrow, el, errorText } from "../ui.js";
 
 // Every kind a person may turn on or off, with its label.
 const KINDS = [
@@ -231,7 +231,7 @@ function settings(main) {
   }
 
   main.replaceChildren(el("section", { class: "card narrow" },
-    el("p", {}, el("a", { href: href("/notifications") }, `← ${t("inbox.title")}`)),
+    el("p", {}, el("a", { href: href("/notifications") }, `${backArrow()} ${t("inbox.title")}`)),
     el("h1", {}, t("settings.title")),
     el("h2", {}, t("settings.safety")),
     el("ul", { class: "link-list" },

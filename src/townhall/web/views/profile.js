@@ -3,7 +3,7 @@ import { api, del, enc, get, patch, post, put } from "../api.js";
 import { formatDate, t, tn } from "../i18n.js";
 import { go, href } from "../router.js";
 import { block, reportDialog, unblock } from "../safety.js";
-import { avatar, displayName, el, errorText, field, form } from "../ui.js";
+import { avatar, backArrow, displayName, el, errorText, field, form } from "../ui.js";
 
 export function render(main, ctx, route) {
   if (route.name === "edit") return edit(main, ctx);
@@ -111,7 +111,7 @@ function people(main, ctx, username, which) {
   const list = el("ul", { class: "people-list" });
   const more = el("button", { type: "button", class: "secondary", hidden: true, onclick: () => load() }, t("common.more"));
   main.replaceChildren(el("section", { class: "card" },
-    el("p", {}, el("a", { href: href(`/u/${username}`) }, `← @${username}`)),
+    el("p", {}, el("a", { href: href(`/u/${username}`) }, `${backArrow()} @${username}`)),
     el("h1", {}, t(`profile.${which}_title`, { name: `@${username}` })),
     list, more));
   async function load() {

@@ -3,7 +3,7 @@
 import { ApiError, del, enc, get, post, put } from "../api.js";
 import { t, tn } from "../i18n.js";
 import { href, withQuery } from "../router.js";
-import { displayName, el, errorText } from "../ui.js";
+import { backArrow, displayName, el, errorText, handle } from "../ui.js";
 import {
   actionForm, categoryLabel, isStaff, personLink, reportsList, restricted, sanctionsList,
   staffNav, standingLine, statusLine, when,
@@ -38,7 +38,7 @@ function clock(seconds) {
 
 function personActions(record) {
   const u = record.username;
-  const name = `@${u}`;
+  const name = handle(u);
   const act = (action) => (reason, until, message) =>
     post(`/api/admin/users/${enc(u)}/actions`, { action, reason, until, message });
   const actions = [
@@ -142,7 +142,7 @@ function report(main, id) {
           clickable
             ? el("button", {
               type: "button", class: "link small", onclick: () => seek(s.from),
-              "aria-label": t("staff.play_from", { name: `@${s.username}`, time: clock(s.from) }),
+              "aria-label": t("staff.play_from", { name: handle(s.username), time: clock(s.from) }),
             }, el("span", { dir: "ltr" }, `@${s.username} ${clock(s.from)}–${clock(s.to)}`))
             : el("span", { dir: "ltr" }, `@${s.username} ${clock(s.from)}–${clock(s.to)}`))))
         : el("p", { class: "muted small" }, t("staff.timeline.nobody")));
@@ -159,7 +159,7 @@ function report(main, id) {
 
   function actions(d, record) {
     const list = [];
-    const name = d.user ? `@${d.user.username}` : "";
+    const name = d.user ? handle(d.user.username) : "";
     const close = (action) => (reason, until, message) =>
       post(`/api/admin/reports/${id}/actions`, { action, reason, until, message });
     if (d.status === "open") {
@@ -202,7 +202,7 @@ function report(main, id) {
 
   function show(d, record, status) {
     const history = d.user ? el("section", { "aria-labelledby": "history-title" },
-      el("h2", { id: "history-title" }, t("staff.history_of", { name: `@${d.user.username}` })),
+      el("h2", { id: "history-title" }, t("staff.history_of", { name: handle(d.user.username) })),
       record ? el("p", { class: "standing" }, standingLine(record)) : null,
       el("p", { class: "small" },
         el("a", { href: href(`/staff/person/${d.user.username}`) }, t("staff.person_page")), " · ",
@@ -213,10 +213,10 @@ function report(main, id) {
       sanctionsList(d.sanctions)) : null;
     main.replaceChildren(el("article", { class: "card staff report-page" },
       staffNav(null),
-      el("p", {}, el("a", { href: href(withQuery("/staff", { status: d.status })) }, `← ${t("staff.queue")}`)),
+      el("p", {}, el("a", { href: href(withQuery("/staff", { status: d.status })) }, `${backArrow()} ${t("staff.queue")}`)),
       el("h1", { tabindex: "-1" }, t("staff.report_number", { id: d.id }), " · ", categoryLabel(d.category)),
       el("p", { class: "muted" }, statusLine(d), " · ", when(d.created_at),
-        d.closed_by ? ` · ${t("staff.closed_by", { name: `@${d.closed_by}`, time: when(d.closed_at) })}` : ""),
+        d.closed_by ? ` · ${t("staff.closed_by", { name: handle(d.closed_by), time: when(d.closed_at) })}` : ""),
       status ? el("p", { role: "status", class: "done" }, status) : null,
       el("dl", { class: "facts" },
         el("dt", {}, t("staff.reporter")), el("dd", {}, personLink(d.reporter)),

@@ -5,7 +5,7 @@ import { get } from "../api.js";
 import { formatFullDateTime, formatNumber, has, t, tn } from "../i18n.js";
 import { go, href, withQuery } from "../router.js";
 import { REPORT_CATEGORIES } from "../safety.js";
-import { confirmDialog, el, errorText, form } from "../ui.js";
+import { confirmDialog, el, errorText, form, handle } from "../ui.js";
 
 export const STAFF_ROLES = new Set(["admin", "trust_safety"]);
 const STATUSES = ["open", "closed", "all"];
@@ -93,7 +93,7 @@ export function sanctionsList(sanctions) {
     el("strong", {}, sanctionLabel(s.kind)),
     s.until ? ` · ${t("staff.until", { time: when(s.until) })}` : "",
     ` · ${when(s.created_at)}`,
-    s.staff ? ` · @${s.staff}` : "",
+    s.staff ? ` · ${handle(s.staff)}` : "",
     s.report ? [" · ", el("a", { href: href(`/staff/report/${s.report}`) }, t("staff.report_number", { id: s.report }))] : null,
     el("div", { class: "small" }, t("staff.reason"), ": ", el("span", { dir: "auto" }, s.reason)),
     s.message ? el("div", { class: "small muted" }, t("staff.message"), ": ", el("span", { dir: "auto" }, s.message)) : null)));
@@ -218,7 +218,7 @@ function queue(main, query) {
           r.room_live ? el("span", { class: "badge live" }, t("staff.in_live_room")) : null),
         r.text ? el("span", { class: "report-text", dir: "auto" }, r.text.length > 140 ? `${r.text.slice(0, 140)}…` : r.text) : null,
         el("span", { class: "muted small" }, statusLine(r), " · ", when(r.created_at),
-          r.reporter ? ` · ${t("staff.filed_by", { name: `@${r.reporter.username}` })}` : "")));
+          r.reporter ? ` · ${t("staff.filed_by", { name: handle(r.reporter.username) })}` : "")));
   }
 
   async function load() {
@@ -298,7 +298,7 @@ function audit(main, query) {
     return el("li", { "data-id": e.id },
       el("div", {},
         el("strong", {}, auditActionLabel(e.action)), " · ", auditTarget(e),
-        el("span", { class: "muted small" }, ` · ${e.actor === "cli" ? t("staff.audit_cli") : `@${e.actor}`} · ${when(e.created_at)}`)),
+        el("span", { class: "muted small" }, ` · ${e.actor === "cli" ? t("staff.audit_cli") : handle(e.actor)} · ${when(e.created_at)}`)),
       reason ? el("div", { class: "small" }, t("staff.reason"), ": ", el("span", { dir: "auto" }, reason)) : null,
       extra.length ? el("div", { class: "small muted", dir: "ltr" },
         extra.map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ")) : null);
