@@ -77,6 +77,8 @@ def test_a_report_from_the_room_sheet_reaches_the_console_and_its_audio_plays(
 
     # Lis reports Sam from Sam's sheet in the room.
     member_tile(lis.page, "sam").get_by_role("button").click()
+    expect(lis.page.get_by_role("dialog").get_by_role("button", name="Block")).to_be_visible()
+    shoot(lis.page, "person-sheet")
     lis.page.get_by_role("dialog").get_by_role("button", name="Report", exact=True).click()
     dialog = lis.page.get_by_role("dialog")
     expect(dialog.get_by_role("heading")).to_have_text("Report @sam")
@@ -189,6 +191,7 @@ def test_blocking_from_a_profile_shows_in_blocked_people_until_unblocked(people:
     expect(page.get_by_role("heading", name="Blocked people")).to_be_visible()
     listed = page.locator('.blocked-list li[data-username="ben"]')
     expect(listed).to_contain_text("@ben")
+    shoot(page, "blocked-people")
     listed.get_by_role("button", name="Unblock @ben").click()
     expect(listed).to_have_count(0)
     expect(page.get_by_text("You have not blocked anyone.")).to_be_visible()
@@ -211,5 +214,6 @@ def test_the_moderators_guide_speaks_every_language(people: Any) -> None:
         buffer = page.locator("[data-key=guide-buffer]")
         expect(buffer).not_to_have_text("")
         expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ar" else "ltr")
+    shoot(page, "guide-ar", full_page=True)
     page.locator("#language").select_option("en")
     expect(page.locator("[data-key=guide-buffer]")).to_contain_text("the last 15 minutes")

@@ -23,7 +23,8 @@ export function render(main) {
     const name = displayName(p);
     const item = el("li", { "data-username": p.username },
       el("a", { href: href(`/u/${p.username}`) }, avatar(p, "s"),
-        el("span", { dir: "auto" }, name), el("span", { class: "muted", dir: "ltr" }, ` @${p.username}`)),
+        el("span", { dir: "auto" }, name),
+        p.display_name ? el("span", { class: "muted", dir: "ltr" }, ` @${p.username}`) : null),
       el("span", { class: "muted small" }, t("blocked.since", { date: formatDate(p.since) })),
       el("button", {
         type: "button", class: "secondary small", "data-key": `unblock-${p.username}`,
