@@ -3,13 +3,17 @@
 Starts one ``townhall serve`` (SQLite, embedded media on 127.0.0.1), creates a moderator
 and N listener accounts and puts the listeners in the room directly in the database (so
 the figures are about audio, not about N joins). The moderator speaks a tone through the
-Python client (a real aiortc sender). The load generator runs in W worker processes; each
-listener is a real aiortc RTCPeerConnection (ICE, DTLS, SRTP keys) whose incoming RTP is
-then only counted by sequence number from the clear RTP header: no decryption, no
-decoding, so the load generator stays light. After a warm-up it measures for a window:
-server CPU (from /proc), packets received, and loss by sequence gaps per listener.
+Python client (a real aiortc sender). The load generator runs in G processes; each
+listener is a real aiortc RTCPeerConnection (ICE, DTLS, SRTP keys). Once all are up, their
+sockets are read by a small native loop (``rxkit.py``: epoll and recvmmsg, one thread per
+process) that counts RTP by the sequence number in its clear header: no decryption, no
+Python per packet; STUN and DTLS still go to aiortc, so consent checks keep connections
+alive. After a warm-up it measures for a window: the CPU of the server and of every
+process under it (from /proc), of the load generator, packets received, loss by sequence
+gaps per listener, and how far short of the nominal packet rate the count falls.
 
     python bench/fanout.py --listeners 500,1000,2000 --seconds 10 [--frame-ms 20|40|60]
+        [--generators 2] [--python] [--profile]
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -32,11 +38,12 @@ from benchkit import (
     bench_env,
     cpu_seconds,
     cpu_split,
-    create_accounts,
     free_port,
     raise_fd_limit,
+    seed_accounts,
     serving,
 )
+from rxkit import Counting
 
 from townhall.client.voice import RoomAudio, ToneSource
 from townhall.media import ice, shim
@@ -46,32 +53,7 @@ from townhall.storage import users as user_store
 LOOPBACK = ice.Binding(addresses=("127.0.0.1",))
 
 
-@dataclass
-class Counter:
-    first: int = -1
-    last: int = -1
-    count: int = 0
-
-    def reset(self) -> None:
-        self.first = self.last = -1
-        self.count = 0
-
-    def seen(self, seq: int) -> None:
-        if self.first < 0:
-            self.first = self.last = seq
-        else:
-            step = (seq - (self.last & 0xFFFF)) & 0xFFFF
-            if step >= 0x8000:
-                return  # late or repeated
-            self.last += step
-        self.count += 1
-
-    @property
-    def expected(self) -> int:
-        return 0 if self.first < 0 else self.last - self.first + 1
-
-
-async def light_listener(base: str, room: str, token: str) -> tuple[RTCPeerConnection, Counter]:
+async def light_listener(base: str, room: str, token: str) -> RTCPeerConnection:
     pc = RTCPeerConnection()
     pc.addTransceiver("audio", direction="recvonly")
     ice.bind(pc, LOOPBACK)
@@ -92,19 +74,17 @@ async def light_listener(base: str, room: str, token: str) -> tuple[RTCPeerConne
         r.raise_for_status()
     await pc.setRemoteDescription(RTCSessionDescription(r.json()["sdp"], "answer"))
     await asyncio.wait_for(connected.wait(), 60)
-    counter = Counter()
+    return pc
+
+
+def count_natively(pc: RTCPeerConnection, counting: Counting) -> None:
+    """Take a connected listener's sockets from asyncio: the native loop reads them (before
+    audio arrives, aiortc would decrypt, queue and decode every packet)."""
     for connection in shim.ice_connections(pc):
         for protocol in shim.protocols(connection):
-            passed = protocol.datagram_received
-
-            def received(data: Any, addr: Any, _pass: Any = passed) -> None:
-                if 127 < data[0] < 192 and not 192 <= data[1] <= 223:  # RTP, not RTCP
-                    counter.seen((data[2] << 8) | data[3])
-                elif not 127 < data[0] < 192:
-                    _pass(data, addr)
-
-            protocol.datagram_received = received  # type: ignore[method-assign]
-    return pc, counter
+            transport = protocol.transport
+            transport.pause_reading()
+            counting.add(transport.get_extra_info("socket").fileno(), protocol.datagram_received)
 
 
 def worker(base: str, room: str, tokens: list[str], pipe: Pipe) -> None:
@@ -112,14 +92,17 @@ def worker(base: str, room: str, tokens: list[str], pipe: Pipe) -> None:
 
     async def run() -> None:
         gate = asyncio.Semaphore(24)
-        made: list[tuple[RTCPeerConnection, Counter]] = []
+        made: list[RTCPeerConnection] = []
         failed = 0
+        counting = Counting(asyncio.get_running_loop(), len(tokens))
 
         async def one(token: str) -> None:
             nonlocal failed
             async with gate:
                 try:
-                    made.append(await light_listener(base, room, token))
+                    pc = await light_listener(base, room, token)
+                    count_natively(pc, counting)
+                    made.append(pc)
                 except Exception as exc:
                     failed += 1
                     if failed <= 2:
@@ -131,17 +114,16 @@ def worker(base: str, room: str, tokens: list[str], pipe: Pipe) -> None:
         while True:
             command = await loop.run_in_executor(None, pipe.recv)
             if command == "start":
-                for _, c in made:
-                    c.reset()
+                counting.reset()
+                pipe.send("started")
             elif command == "stop":
-                received = sum(c.count for _, c in made)
-                expected = sum(c.expected for _, c in made)
-                silent = sum(1 for _, c in made if c.count == 0)
-                down = sum(1 for pc, _ in made if pc.connectionState != "connected")
+                received, expected, silent = counting.totals()
+                down = sum(1 for pc in made if pc.connectionState != "connected")
                 pipe.send(("counts", received, expected, silent, down))
             else:
                 break
-        await asyncio.gather(*(pc.close() for pc, _ in made), return_exceptions=True)
+        counting.close()
+        await asyncio.gather(*(pc.close() for pc in made), return_exceptions=True)
 
     asyncio.run(run())
 
@@ -153,7 +135,7 @@ async def seat_listeners(env: dict[str, str], database_url: str, n: int) -> str:
         async with container.db.transaction() as tx:
             mod = await user_store.by_username(tx, "bench_mod")
         assert mod is not None
-        room = (await container.rooms.create(mod, f"Fan-out {n}", "open", "everyone"))["id"]
+        room = (await container.rooms.create(mod, f"Fan-out {n}", "open", "everyone")).id
         now = container.clock.now()
         async with container.db.transaction() as tx:
             users = await user_store.by_usernames(tx, [f"listener{i}" for i in range(n)])
@@ -177,10 +159,64 @@ async def speak(base: str, room: str, token: str) -> RoomAudio:
     )
 
 
+def family(pid: int) -> list[int]:
+    """The server and every process under it (media workers, when it has them)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children.get(p, []))
+    return found
+
+
+def splits(pids: list[int]) -> dict[int, tuple[float, float]]:
+    out = {}
+    for p in pids:
+        try:
+            out[p] = cpu_split(p)
+        except OSError:
+            continue
+    return out
+
+
+def profile(pid: int, seconds: float, path: Path) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("  (no py-spy: no profile)")
+        return None
+    cmd = [spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw"]
+    cmd += ["--nonblocking", "-o", str(path)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_profile(path: Path, top: int = 12) -> None:
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, count = line.rsplit(" ", 1)
+        total += int(count)
+        frame = stack.split(";")[-1]
+        own[frame] = own.get(frame, 0) + int(count)
+    print(f"  profile of the server ({total} samples, {path}), by own time:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {count / max(1, total) * 100:5.1f} %  {frame}")
+
+
 def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, tokens: list[str]):
     room = asyncio.run(seat_listeners(env, db, n))
-    workers = max(1, min(ns.workers, n // 50 or 1))
-    shares = [tokens[2 + i : 2 + n : workers] for i in range(workers)]
+    generators = max(1, min(ns.generators, n // 50 or 1))
+    shares = [tokens[2 + i : 2 + n : generators] for i in range(generators)]
     pipes, procs = [], []
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     for share in shares:
@@ -203,14 +239,21 @@ def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, 
     loop.run_until_complete(hold(ns.warmup))
     for p in pipes:
         p.send("start")
-    split0 = cpu_split(pid)
-    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    for p in pipes:
+        p.recv()
+    servers = family(pid)
+    server0, gen0 = splits(servers), splits([proc.pid for proc in procs])
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    profile_path = Path(env["BENCH_DATA_DIR"]) / f"profile-{n}.txt"
+    spy = profile(pid, ns.seconds, profile_path) if ns.profile else None
     loop.run_until_complete(hold(ns.seconds))
     for p in pipes:
         p.send("stop")
     counts = [p.recv() for p in pipes]
-    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
-    user, system = (b - a for a, b in zip(split0, cpu_split(pid), strict=True))
+    wall = time.perf_counter() - t0
+    server1, gen1 = splits(servers), splits([proc.pid for proc in procs])
+    load1 = os.getloadavg()
     loop.run_until_complete(speaker.close())
     loop.close()
     for p in pipes:
@@ -218,6 +261,17 @@ def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, 
     for proc in procs:
         proc.join(timeout=60)
 
+    def spent(before: dict[int, tuple[float, float]], after: dict[int, tuple[float, float]]):
+        per = {
+            p: (after[p][0] - before[p][0], after[p][1] - before[p][1])
+            for p in after
+            if p in before
+        }
+        return per, sum(u for u, _ in per.values()), sum(s for _, s in per.values())
+
+    per_server, user, system = spent(server0, server1)
+    _, gen_user, gen_system = spent(gen0, gen1)
+    cpu = user + system
     received = sum(c[1] for c in counts)
     expected = sum(c[2] for c in counts)
     silent = sum(c[3] for c in counts)
@@ -225,21 +279,38 @@ def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, 
     nominal = connected * wall * 1000 / ns.frame_ms
     loss = 1 - received / expected if expected else 1.0
     short = 1 - received / nominal if nominal else 1.0
+    us = 1e6 / max(1, received)
     print(
         f"\nlisteners={n} connected={connected} failed={failed} silent={silent} "
         f"disconnected by the end={down}"
     )
     print(f"  setup: {setup_wall:.1f} s wall, server CPU {setup_cpu:.1f} s")
     print(
-        f"  window {wall:.1f} s: server CPU {cpu:.2f} s = {cpu / wall * 100:.0f} % of a core, "
-        f"{cpu / wall / max(1, connected) * 1e6:.1f} us CPU per listener-second, "
-        f"{cpu / max(1, received) * 1e6:.2f} us per packet sent "
-        f"(user {user / max(1, received) * 1e6:.2f}, system {system / max(1, received) * 1e6:.2f})"
+        f"  window {wall:.1f} s, load average {load0[0]:.2f} at its start, "
+        f"{load1[0]:.2f} at its end"
+    )
+    print(
+        f"  server CPU {cpu:.2f} s = {cpu / wall * 100:.0f} % of a core: "
+        f"{cpu * us:.2f} us per listener-packet (user {user * us:.2f}, system {system * us:.2f})"
+    )
+    if len(per_server) > 1:
+        for p, (u, s_) in sorted(per_server.items()):
+            print(
+                f"    process {p}: {(u + s_) / wall * 100:.0f} % of a core, {(u + s_) * us:.2f} us"
+            )
+    gen = gen_user + gen_system
+    print(
+        f"  load generator CPU ({len(procs)} processes) {gen:.2f} s = {gen / wall * 100:.0f} % "
+        f"of a core: {gen * us:.2f} us per packet (user {gen_user * us:.2f}, "
+        f"system {gen_system * us:.2f})"
     )
     print(
         f"  packets: received {received}, loss by sequence gaps {loss * 100:.2f} %, "
         f"short of the nominal rate {short * 100:.2f} %"
     )
+    if spy is not None:
+        spy.wait()
+        print_profile(profile_path)
 
 
 def main() -> None:
@@ -247,8 +318,10 @@ def main() -> None:
     p.add_argument("--listeners", default="500", help="comma-separated sizes")
     p.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     p.add_argument("--warmup", type=float, default=3.0)
-    p.add_argument("--workers", type=int, default=2, help="load generator processes")
+    p.add_argument("--generators", type=int, default=2, help="load generator processes")
     p.add_argument("--frame-ms", type=int, choices=[20, 40, 60], default=20)
+    p.add_argument("--python", action="store_true", help="the server's Python fan-out loop")
+    p.add_argument("--profile", action="store_true", help="py-spy the server in the window")
     ns = p.parse_args()
     sizes = [int(x) for x in ns.listeners.split(",")]
     print(f"open files limit raised to {raise_fd_limit()}")
@@ -265,15 +338,18 @@ def main() -> None:
         media_bind_addresses='["127.0.0.1"]',
         media_audience_frame_ms=str(ns.frame_ms),
         media_connect_timeout_seconds="300",
+        media_native_fanout="false" if ns.python else "true",
+        media_sessions_per_room=str(max(sizes) + 10),
     )
     os.environ.update({k: v for k, v in env.items() if k.startswith("TOWNHALL_")})
     db = f"sqlite+aiosqlite:///{tmp / 'townhall.db'}"
     t0 = time.perf_counter()
     names = ["bench_mod", "bench_spare", *(f"listener{i}" for i in range(max(sizes)))]
-    tokens = asyncio.run(create_accounts(env, db, names))
+    tokens = asyncio.run(seed_accounts(env, db, names))
     print(f"{len(tokens)} accounts in {time.perf_counter() - t0:.1f} s")
     with serving(env, db, tmp, port) as pid:
-        print(f"server pid {pid} on {base}, audience frames of {ns.frame_ms} ms")
+        loop_name = "Python" if ns.python else "native (if it builds)"
+        print(f"server pid {pid} on {base}, audience frames of {ns.frame_ms} ms, {loop_name} loop")
         for n in sizes:
             measure(base, pid, env, db, n, ns, tokens)
 

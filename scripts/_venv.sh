@@ -54,3 +54,9 @@ ensure_venv() {
   fi
   return 0
 }
+
+# ensure_native: build the native fan-out loop into its cache if it is not there (a few
+# seconds, once); says so when it cannot be built, and the media plane then uses Python.
+ensure_native() {
+  "$VENV/bin/python" -m townhall.media.native || true
+}

@@ -6,4 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_venv.sh
 
 ensure_venv
+# Optional: without a C compiler the media plane uses its slower Python fan-out loop.
+apt_need gcc python3-dev || echo "Without gcc and python3-dev, audio uses a slower fan-out loop."
+ensure_native
 exec "$VENV/bin/townhall" serve "$@"

@@ -11,6 +11,8 @@ DEBIAN_PACKAGES=(
   redis-server # shared rate limits on the production stack
   chromium     # browser tests (Playwright drives Debian's Chromium)
   sox          # known tones for the audio tests
+  gcc          # builds the native fan-out loop (at set-up, below)
+  python3-dev
   espeak-ng    # real speech for the audio tests
   fonts-noto-core # Arabic, Korean and Cyrillic glyphs in browser screenshots
   fonts-noto-cjk
@@ -44,6 +46,7 @@ if [ -z "${TOWNHALL_TEST_REDIS:-}" ] && ! port_open 6379; then
 fi
 
 ensure_venv dev
+ensure_native
 # A full run (no arguments) also lints and type-checks, as CI does.
 if [ $# -eq 0 ]; then
   "$VENV/bin/ruff" check src tests

@@ -156,6 +156,7 @@ class Settings(BaseSettings):
     media_sessions_per_room: int = Field(6000, ge=1)
     media_sessions_per_user: int = Field(4, ge=1)
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
+    media_native_fanout: bool = True
 
     # S8 incident audio (docs/safety.md)
     incident_buffer_seconds: int = Field(900, ge=0, le=3600)

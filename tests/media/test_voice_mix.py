@@ -32,7 +32,17 @@ async def stage_of_two(people: Any) -> tuple[Any, ...]:
     return rid, mod, ann, bob, liz
 
 
-async def test_listener_hears_both_speakers_hear_only_each_other(people: Any) -> None:
+@pytest.mark.parametrize(
+    "fanout",
+    [
+        "native",
+        pytest.param(
+            "python", marks=pytest.mark.settings(**MEDIA_SETTINGS, media_native_fanout=False)
+        ),
+    ],
+)
+async def test_listener_hears_both_speakers_hear_only_each_other(people: Any, fanout: str) -> None:
+    """Through either fan-out loop (the Python one when the native one is switched off)."""
     rid, _, ann, bob, liz = await stage_of_two(people)
     a = await connect(ann, rid, ToneSource(440))
     b = await connect(bob, rid, ToneSource(660))

@@ -12,8 +12,9 @@ import numpy as np
 
 from townhall.media.codec import FRAME_MS, FRAME_SAMPLES, Outgoing, clip, level
 from townhall.media.incident import RoomBuffer
+from townhall.media.native import Native
 from townhall.media.policy import RoomPolicy
-from townhall.media.session import Outlet, Session, send_to_all
+from townhall.media.session import Fanout, Session, send_one
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +30,16 @@ class RoomMix:
         levels_interval_ms: int,
         on_levels: LevelsSink,
         incident: RoomBuffer | None = None,
+        native: Native | None = None,
     ) -> None:
         self.policy = policy
         self.sessions: dict[str, Session] = {}
         self._bitrate = bitrate
         self._audience = Outgoing(bitrate, audience_frame_ms)
         self._pending: list[np.ndarray] = []
-        self._audience_outlets: list[Outlet] | None = None
+        self._audience_outlets: Fanout | None = None
+        self._native = native
+        """The native fan-out loop, or None: the Python one."""
         self._levels_every = max(1, levels_interval_ms // FRAME_MS)
         self._levels: dict[str, float] = {}
         self._said_levels = False
@@ -124,7 +128,7 @@ class RoomMix:
             mix = total - own if own is not None else total
             payload, samples = s.encoder.packet(clip(mix))
             if payload is not None:
-                self.stats["packets"] += send_to_all([s.outlet], payload, samples)
+                self.stats["packets"] += send_one(s.outlet, self._native, payload, samples)
 
         self._pending.append(clip(total))
         if len(self._pending) * FRAME_SAMPLES >= self._audience.samples:
@@ -132,17 +136,18 @@ class RoomMix:
             self._pending.clear()
             payload, samples = self._audience.packet(pcm)
             if payload is not None:
-                self.stats["packets"] += send_to_all(self._listeners(), payload, samples)
+                self.stats["packets"] += self._listeners().send(payload, samples)
             if self.incident is not None:
                 self.incident.audio(payload, len(pcm))
 
-    def _listeners(self) -> list[Outlet]:
+    def _listeners(self) -> Fanout:
         if self._audience_outlets is None:
-            self._audience_outlets = [
+            outlets = [
                 s.outlet
                 for s in self.sessions.values()
                 if s.outlet is not None and s.encoder is None
             ]
+            self._audience_outlets = Fanout(outlets, self._native)
         return self._audience_outlets
 
     def _measure(self, voices: dict[str, np.ndarray]) -> None:

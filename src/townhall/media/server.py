@@ -17,7 +17,7 @@ from townhall.bus import EventBus, channels
 from townhall.clock import Clock, SystemClock
 from townhall.config import Settings
 from townhall.errors import ConfigError, Conflict, Gone, InvalidInput, NotFound, Unavailable
-from townhall.media import ice, shim, turn
+from townhall.media import ice, native, shim, turn
 from townhall.media.backend import Connection, Seed, Which
 from townhall.media.incident import RoomBuffer
 from townhall.media.mixer import RoomMix
@@ -60,6 +60,8 @@ class MediaServer:
             ports=ports,
             public_ips=tuple(settings.media_public_ips),
         )
+        self._native: native.Native | None = None
+        """The native fan-out loop, once ``start`` has loaded it (``media_native_fanout``)."""
         self._rooms: dict[str, RoomMedia] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +99,7 @@ class MediaServer:
             transceiver,
             sends,
             self._settings.media_input_frames,
+            self._native,
         )
         session.auth_session = auth_session
         if self._rooms.get(room_id) is not room:
@@ -185,9 +188,12 @@ class MediaServer:
 
     async def start(self) -> None:
         """Check what aiortc and aioice look like (``shim.check``: a changed version fails
-        here, loudly), then follow seal requests: a report may be filed in any process, the
-        room's audio is in one."""
+        here, loudly), load the native fan-out loop, then follow seal requests: a report
+        may be filed in any process, the room's audio is in one."""
         await shim.check()
+        if self._settings.media_native_fanout:
+            # Built once per machine (cached); a build takes a few seconds of this thread.
+            self._native = await asyncio.to_thread(native.load)
         await self._bus.subscribe(channels.INCIDENTS, self._on_seal_request)
 
     async def close(self) -> None:
@@ -292,6 +298,7 @@ class MediaServer:
                     )
                 ),
                 incident=incident,
+                native=self._native,
             )
 
             def on_message(channel: str, payload: str) -> None:

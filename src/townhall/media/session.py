@@ -29,6 +29,7 @@ from townhall.errors import InvalidInput
 from townhall.media import ice, rtp, shim
 from townhall.media.backend import MAX_SDP_CHARS
 from townhall.media.codec import FRAME_SAMPLES, Decoder, Outgoing
+from townhall.media.native import Native
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +44,17 @@ class IdleTrack(MediaStreamTrack):
 
 
 class Outlet:
-    """Where RTP for one person leaves: their SRTP context and nominated ICE pair."""
+    """Where RTP for one person leaves: their SRTP context and nominated ICE pair, and
+    with the native loop their outlet in it (``native``: the same SRTP context, and its
+    own sequence number and timestamp)."""
 
     __slots__ = (
         "addr",
+        "context",
+        "loop",
+        "native",
         "nominated",
+        "one",
         "pair",
         "payload_type",
         "protect",
@@ -57,7 +64,9 @@ class Outlet:
         "ts",
     )
 
-    def __init__(self, transceiver: RTCRtpTransceiver, payload_type: int) -> None:
+    def __init__(
+        self, transceiver: RTCRtpTransceiver, payload_type: int, native: Native | None = None
+    ) -> None:
         dtls = transceiver.sender.transport
         self.protect = shim.tx_protect(dtls)
         self.nominated = shim.nominated(shim.ice_connection(dtls))
@@ -68,24 +77,41 @@ class Outlet:
         self.pair: Any = None
         self.send: Any = None
         self.addr: tuple[str, int] | None = None
+        self.native: Any = None
+        """The outlet in the native loop (a cffi pointer), or None: the Python loop."""
+        self.one: Any = None
+        """A one-outlet batch of it, for a person on stage."""
+        self.loop = native
+        self.context: Any = None
+        """aiortc's SRTP context (a pylibsrtp ``Session``), held while the native outlet
+        protects with it."""
+        if native is not None:
+            self.context, address = shim.tx_context(dtls)
+            self.native = native.outlet(address, self.ssrc, payload_type, self.seq, self.ts)
+            self.one = native.batch([self.native])
 
     def route(self, pair: Any) -> None:
         """Follow the ICE pair in use: its socket's own sendto, and the peer's address."""
         self.pair = pair
         if pair is None:
             self.send = self.addr = None
+            if self.loop is not None:
+                self.loop.route(self.native, -1, None)
             return
         # The datagram socket itself: asyncio's wrapper costs a microsecond per packet.
         sock = shim.datagram_socket(pair)
         self.send = sock.sendto if sock is not None else pair.protocol.transport.sendto
         self.addr = pair.remote_addr
+        if self.loop is not None:
+            self.loop.route(self.native, sock.fileno() if sock is not None else -1, self.addr)
 
 
 def send_to_all(outlets: list[Outlet], payload: bytes, samples: int) -> int:
     """One encoded payload to many people: per person only the RTP header and SRTP differ.
 
     This loop is the cost of a listener; keep it free of anything that is not per packet.
-    A full socket buffer drops that packet for that person (audio is not worth queueing)."""
+    A full socket buffer drops that packet for that person (audio is not worth queueing).
+    The native loop (``fanout.c th_send``) does the same, byte for byte."""
     pack = rtp.HEADER.pack
     flags = rtp.VERSION_FLAGS
     sent = 0
@@ -105,6 +131,43 @@ def send_to_all(outlets: list[Outlet], payload: bytes, samples: int) -> int:
     return sent
 
 
+class Fanout:
+    """The outlets one payload goes to, split once between the native loop and the Python
+    one (an outlet made without the native loop)."""
+
+    __slots__ = ("_batch", "_count", "_native", "_natives", "_python")
+
+    def __init__(self, outlets: list[Outlet], native: Native | None) -> None:
+        self._native = native
+        self._natives = [o for o in outlets if o.native is not None] if native else []
+        self._python = [o for o in outlets if o.native is None] if native else list(outlets)
+        self._batch = native.batch([o.native for o in self._natives]) if native else None
+        self._count = len(self._natives)
+
+    def send(self, payload: bytes, samples: int) -> int:
+        sent = 0
+        if self._count:
+            for o in self._natives:  # the only per-listener Python left: is the route new?
+                pair = o.nominated.get(1)
+                if pair is not o.pair:
+                    o.route(pair)
+            assert self._native is not None
+            sent = self._native.send(self._batch, self._count, payload, samples)
+        if self._python:
+            sent += send_to_all(self._python, payload, samples)
+        return sent
+
+
+def send_one(outlet: Outlet, native: Native | None, payload: bytes, samples: int) -> int:
+    """A payload for one person (their own mix on stage), by the loop their outlet is in."""
+    if outlet.native is None or native is None:
+        return send_to_all([outlet], payload, samples)
+    pair = outlet.nominated.get(1)
+    if pair is not outlet.pair:
+        outlet.route(pair)
+    return native.send(outlet.one, 1, payload, samples)
+
+
 class Session:
     """A person's media connection in one room."""
 
@@ -117,6 +180,7 @@ class Session:
         transceiver: RTCRtpTransceiver,
         sends: bool,
         input_frames: int,
+        native: Native | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(12)
         self.room_id = room_id
@@ -136,6 +200,7 @@ class Session:
         self._decoder = Decoder() if sends else None
         self._last_seq: int | None = None
         self.closed = False
+        self._native = native
         self.auth_session: int | None = None
         """The sign-in session it was opened with: revoking that session ends it."""
 
@@ -168,7 +233,7 @@ class Session:
         def changed() -> None:
             state = self.pc.connectionState
             if state == "connected" and self.outlet is None:
-                self.outlet = Outlet(self.transceiver, self.payload_type)
+                self.outlet = Outlet(self.transceiver, self.payload_type, self._native)
                 on_ready(self)
             elif state in ("failed", "closed"):
                 on_gone(self)

@@ -9,7 +9,9 @@ receive path. They are all here, and nowhere else, so an upgrade has one file to
 version changed, or a private name it relies on is gone, Townhall refuses to start with a
 message naming what to review, instead of failing on the first listener.
 
-After reviewing this module against a new version, update ``PINNED``.
+After reviewing this module against a new version, update ``PINNED``. The native fan-out
+loop (``fanout.c``) calls pylibsrtp's libsrtp with aiortc's contexts: a new pylibsrtp must
+also still carry libsrtp 2 (its ``srtp_protect`` signature).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 from aioice import Candidate
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from pylibsrtp import Policy, Session
 
 PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0", "pylibsrtp": "1.0.0"}
 """The versions this module was reviewed against (pyproject.toml pins the same)."""
@@ -117,6 +121,21 @@ def datagram_socket(pair: CandidatePair) -> socket.socket | None:
 def tx_protect(dtls: RTCDtlsTransport) -> Callable[[bytes], bytes]:
     """aiortc's outbound SRTP context's ``protect``."""
     return dtls._tx_srtp.protect
+
+
+def tx_context(dtls: RTCDtlsTransport) -> tuple[Any, int]:
+    """aiortc's outbound SRTP context: (its pylibsrtp ``Session``, which owns it and must
+    be kept referenced while it is used, and the address of its ``srtp_t``)."""
+    session = dtls._tx_srtp
+    if session is None:
+        raise ShimError("the DTLS transport has no SRTP context yet")
+    return session, int(_srtp.ffi.cast("uintptr_t", session._srtp[0]))
+
+
+def srtp_protect_address() -> int:
+    """The address of ``srtp_protect`` in the libsrtp that pylibsrtp carries (libsrtp 2's
+    signature: ``(srtp_t, void *packet, int *len)``, protecting in place)."""
+    return int(_srtp.ffi.cast("uintptr_t", _srtp.ffi.addressof(_srtp.lib, "srtp_protect")))
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,13 @@ async def check() -> None:
             )
     finally:
         await pc.close()
+    _require("pylibsrtp's library", _srtp.lib, ("srtp_protect",), missing)
+    policy = Policy(
+        key=bytes(30),
+        ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    )
+    _require("pylibsrtp.Session", Session(policy), ("_srtp",), missing)
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
         asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
