@@ -45,6 +45,17 @@ class IceServer(BaseModel):
     credential: SecretStr | None = None
 
 
+class JanusInstance(BaseModel):
+    """One Janus instance the media plane drives (``media_backend = "janus"``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^wss?://")
+    """Its Janus API over WebSocket (``ws://10.0.0.5:8188``): an internal address."""
+    forward_address: str | None = None
+    """Where the other instances send RTP to its mountpoints; the URL's host by default."""
+
+
 class Settings(BaseSettings):
     """Every option Townhall reads. ``docs/configuration.md`` documents each one."""
 
@@ -157,6 +168,13 @@ class Settings(BaseSettings):
     media_sessions_per_user: int = Field(4, ge=1)
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
     media_native_fanout: bool = True
+    # The media plane at scale: Janus (docs/voice.md, "Janus")
+    media_backend: Literal["embedded", "janus"] = "embedded"
+    media_janus_instances: list[JanusInstance] = Field(default_factory=list)
+    media_janus_api_secret: SecretStr | None = None
+    media_janus_admin_key: SecretStr | None = None
+    media_janus_forward_address: str | None = None
+    media_janus_instance_connections: int = Field(2000, ge=1)
 
     # S8 incident audio (docs/safety.md)
     incident_buffer_seconds: int = Field(900, ge=0, le=3600)
@@ -256,6 +274,12 @@ class Settings(BaseSettings):
             if not url.startswith(("turn:", "turns:")):
                 raise ValueError(f"{url!r} is not a TURN URL such as turn:turn.example.org:3478")
         return value
+
+    @model_validator(mode="after")
+    def _check_janus(self) -> Settings:
+        if self.media_backend == "janus" and not self.media_janus_instances:
+            raise ValueError('media_backend "janus" needs media_janus_instances')
+        return self
 
     @model_validator(mode="after")
     def _check_turn(self) -> Settings:
