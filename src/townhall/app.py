@@ -172,6 +172,17 @@ def instance_secret(settings: Settings) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+def media_backend(
+    settings: Settings, bus: EventBus, incidents: SealedStore, clock: Clock
+) -> MediaBackend:
+    """The media plane the settings name: the embedded server, or Janus instances."""
+    if settings.media_backend == "janus":
+        from townhall.media.janus.backend import JanusBackend
+
+        return JanusBackend(settings, bus, incidents, clock)
+    return MediaServer(settings, bus, incidents, clock)
+
+
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     private_dir(settings.data_dir)
@@ -204,7 +215,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     incidents = SealedStore(
         settings.data_dir / "incidents", secret, clock, settings.incident_audio_retention_days
     )
-    media: MediaBackend = MediaServer(settings, bus, incidents, clock)
+    media = media_backend(settings, bus, incidents, clock)
     digests = AudienceDigests(db, settings, bus)
     gateway = Gateway(bus, rooms, digests, also_present=media.present)
     standing = Standing(db, clock, bus)
