@@ -16,6 +16,8 @@ DEBIAN_PACKAGES=(
   espeak-ng    # real speech for the audio tests
   fonts-noto-core # Arabic, Korean and Cyrillic glyphs in browser screenshots
   fonts-noto-cjk
+  janus        # the media plane at scale: audio tests run against it too
+  iproute2     # Janus tests put each instance on a network namespace of its own
 )
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -16,7 +16,7 @@ from tests.waiting import until
 from townhall.bus import channels
 from townhall.media.codec import RATE
 
-pytestmark = pytest.mark.settings(**MEDIA_SETTINGS)
+pytestmark = [pytest.mark.settings(**MEDIA_SETTINGS), pytest.mark.usefixtures("media_plane")]
 
 
 def files_under(root: Path) -> set[str]:

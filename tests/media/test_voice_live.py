@@ -12,8 +12,10 @@ from tests.api.test_ws import base, open_socket  # noqa: F401 (fixtures)
 from tests.media.voicekit import (
     MEDIA_SETTINGS,
     band_share,
+    client_addresses,
     connect,
     hear_for,
+    planes,
     recent,
     signalling,
 )
@@ -21,7 +23,7 @@ from tests.waiting import PATIENCE, until
 from townhall.app import Container
 from townhall.client.voice import RoomAudio, ToneSource
 
-pytestmark = pytest.mark.settings(**MEDIA_SETTINGS)
+pytestmark = [pytest.mark.settings(**MEDIA_SETTINGS), pytest.mark.usefixtures("media_plane")]
 
 
 async def speaker_and_listener(people: Any) -> tuple[str, Any, Any]:
@@ -56,7 +58,7 @@ async def test_removed_person_loses_audio_and_cannot_reconnect(people: Any) -> N
     rid, ann, liz = await speaker_and_listener(people)
     speaker = await connect(ann, rid, ToneSource(440))
     listener = await RoomAudio.open(
-        signalling(liz, rid), bind_addresses=("127.0.0.1",), reconnect=False, wait=PATIENCE
+        signalling(liz, rid), bind_addresses=client_addresses(), reconnect=False, wait=PATIENCE
     )
     try:
         assert listener.connected
@@ -146,6 +148,7 @@ async def test_ice_servers_are_handed_to_clients(people: Any) -> None:
     }
 
 
+@planes("embedded")
 @pytest.mark.settings(
     media_bind_addresses=["127.0.0.1"],
     media_port_min=47100,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -14,8 +16,37 @@ from tests.waiting import PATIENCE, until
 from townhall.client.voice import HttpSignalling, RoomAudio
 from townhall.media.codec import RATE
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 LOOPBACK = ("127.0.0.1",)
 MEDIA_SETTINGS = {"media_bind_addresses": ["127.0.0.1"]}
+
+_client_addresses: list[tuple[str, ...]] = [LOOPBACK]
+
+
+def client_addresses() -> tuple[str, ...]:
+    """Where the test's Python clients bind: loopback, or this side of Janus's network."""
+    return _client_addresses[-1]
+
+
+def planes(*names: str) -> Callable[[F], F]:
+    """Run a test that uses ``media_plane`` on these media planes only (tests/media/conftest.py)."""
+
+    def mark(test: F) -> F:
+        test.media_planes = names  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
+
+@contextmanager
+def binding(addresses: tuple[str, ...]) -> Iterator[None]:
+    """Clients bind to ``addresses`` for the block (a media plane that is not on loopback)."""
+    _client_addresses.append(addresses)
+    try:
+        yield
+    finally:
+        _client_addresses.remove(addresses)
 
 
 def signalling(client: httpx.AsyncClient, room_id: str) -> HttpSignalling:
@@ -34,7 +65,10 @@ async def connect(
     client: httpx.AsyncClient, room_id: str, source: MediaStreamTrack | None = None
 ) -> RoomAudio:
     return await RoomAudio.open(
-        signalling(client, room_id), source=source, bind_addresses=LOOPBACK, wait=PATIENCE
+        signalling(client, room_id),
+        source=source,
+        bind_addresses=client_addresses(),
+        wait=PATIENCE,
     )
 
 

@@ -1,0 +1,54 @@
+"""Audio tests run against each media plane: ``media_plane`` (``embedded`` or ``janus``)
+parametrises every test that names it, or whose module uses it, over both.
+
+With Janus, the test gets an instance of its own on a host of its own (``januskit``), and
+its Python clients bind to this side of that host's network: Janus gathers no candidates
+on loopback. Janus's output is shown when the test fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from tests.media import januskit, voicekit
+from townhall.config import JanusInstance, Settings
+
+PLANES = ["embedded", "janus"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "media_plane" in metafunc.fixturenames:
+        planes = getattr(metafunc.function, "media_planes", PLANES)
+        metafunc.parametrize("media_plane", planes, indirect=True)
+
+
+@pytest.fixture
+def media_plane(request: pytest.FixtureRequest) -> Iterator[januskit.Cluster | None]:
+    """None for the embedded media server; the Janus instance's cluster otherwise."""
+    if request.param == "embedded":
+        yield None
+        return
+    why = januskit.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    with januskit.Cluster(1) as cluster, voicekit.binding((cluster.lan_address,)):
+        yield cluster
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The stack's settings, pointed at the test's Janus when it has one."""
+    if "media_plane" not in request.fixturenames:
+        return settings
+    cluster = request.getfixturevalue("media_plane")
+    if cluster is None:
+        return settings
+    values: dict[str, Any] = cluster.settings()
+    values["media_janus_instances"] = [JanusInstance(**i) for i in values["media_janus_instances"]]
+    for name in ("media_janus_api_secret", "media_janus_admin_key"):
+        values[name] = SecretStr(values[name])
+    return settings.model_copy(update=values)
