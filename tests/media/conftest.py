@@ -55,11 +55,21 @@ def media_plane(request: pytest.FixtureRequest) -> Iterator[januskit.Cluster | N
 
 
 @pytest.fixture
+def janus_hosts(request: pytest.FixtureRequest) -> Iterator[januskit.Cluster]:
+    """``request.param`` Janus instances, each on a host of its own (parametrise it
+    indirectly with the count)."""
+    why = januskit.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    with januskit.Cluster(request.param) as cluster, voicekit.binding((cluster.lan_address,)):
+        yield cluster
+
+
+@pytest.fixture
 def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The stack's settings, pointed at the test's Janus when it has one."""
-    if "media_plane" not in request.fixturenames:
-        return settings
-    cluster = request.getfixturevalue("media_plane")
+    """The stack's settings, pointed at the test's Janus instances when it has some."""
+    names = [n for n in ("media_plane", "janus_hosts") if n in request.fixturenames]
+    cluster = request.getfixturevalue(names[0]) if names else None
     if cluster is None:
         return settings
     values: dict[str, Any] = cluster.settings()

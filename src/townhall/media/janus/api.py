@@ -82,6 +82,7 @@ class Connection:
                     subprotocols=["janus-protocol"],  # type: ignore[list-item]
                     ping_interval=self._ping,
                     ping_timeout=self._ping,
+                    close_timeout=1,
                     max_size=2**22,
                 ),
                 self._timeout,
