@@ -13,13 +13,20 @@ process under it (from /proc), of the load generator, packets received, loss by 
 gaps per listener, and how far short of the nominal packet rate the count falls.
 
     python bench/fanout.py --listeners 500,1000,2000 --seconds 10 [--frame-ms 20|40|60]
-        [--generators 2] [--python] [--profile]
+        [--generators 2] [--python] [--profile] [--backend embedded,janus] [--janus-instances 2]
+
+``--backend janus`` runs the same room on Janus instead (docs/voice.md, "Janus"): each
+instance on a network namespace of its own (``tests/media/januskit.py``), the listeners and
+the speaker bound to this side of that network. Several backends, comma-separated, run one
+after the other in one run, for figures side by side. For Janus the server's CPU is
+reported apart for the Townhall process and for the Janus processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -45,18 +52,24 @@ from benchkit import (
 )
 from rxkit import Counting
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.media.januskit
+
+from tests.media import januskit
 from townhall.client.voice import RoomAudio, ToneSource
 from townhall.media import ice, shim
 from townhall.storage import rooms as room_store
 from townhall.storage import users as user_store
 
 LOOPBACK = ice.Binding(addresses=("127.0.0.1",))
+BIND = LOOPBACK
+"""Where the load generator's listeners and the speaker bind (set per backend, before the
+generator processes fork)."""
 
 
 async def light_listener(base: str, room: str, token: str) -> RTCPeerConnection:
     pc = RTCPeerConnection()
     pc.addTransceiver("audio", direction="recvonly")
-    ice.bind(pc, LOOPBACK)
+    ice.bind(pc, BIND)
     connected = asyncio.Event()
 
     @pc.on("connectionstatechange")
@@ -155,7 +168,7 @@ async def speak(base: str, room: str, token: str) -> RoomAudio:
 
     th = Townhall(base, token)
     return await RoomAudio.open(
-        th.signalling(room), source=ToneSource(440), bind_addresses=("127.0.0.1",), wait=30
+        th.signalling(room), source=ToneSource(440), bind_addresses=BIND.addresses, wait=30
     )
 
 
@@ -213,7 +226,16 @@ def print_profile(path: Path, top: int = 12) -> None:
         print(f"    {count / max(1, total) * 100:5.1f} %  {frame}")
 
 
-def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, tokens: list[str]):
+def measure(
+    base: str,
+    pid: int,
+    env: dict[str, str],
+    db: str,
+    n: int,
+    ns: Any,
+    tokens: list[str],
+    janus: list[int] = [],  # noqa: B006 (never changed)
+):
     room = asyncio.run(seat_listeners(env, db, n))
     generators = max(1, min(ns.generators, n // 50 or 1))
     shares = [tokens[2 + i : 2 + n : generators] for i in range(generators)]
@@ -241,7 +263,7 @@ def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, 
         p.send("start")
     for p in pipes:
         p.recv()
-    servers = family(pid)
+    servers = family(pid) + janus
     server0, gen0 = splits(servers), splits([proc.pid for proc in procs])
     load0 = os.getloadavg()
     t0 = time.perf_counter()
@@ -293,7 +315,12 @@ def measure(base: str, pid: int, env: dict[str, str], db: str, n: int, ns: Any, 
         f"  server CPU {cpu:.2f} s = {cpu / wall * 100:.0f} % of a core: "
         f"{cpu * us:.2f} us per listener-packet (user {user * us:.2f}, system {system * us:.2f})"
     )
-    if len(per_server) > 1:
+    if janus:
+        mine = [p for p in per_server if p not in janus]
+        for name, pids in (("townhall", mine), ("janus", janus)):
+            part = sum(per_server[p][0] + per_server[p][1] for p in pids if p in per_server)
+            print(f"    {name}: {part / wall * 100:.0f} % of a core, {part * us:.2f} us")
+    elif len(per_server) > 1:
         for p, (u, s_) in sorted(per_server.items()):
             print(
                 f"    process {p}: {(u + s_) / wall * 100:.0f} % of a core, {(u + s_) * us:.2f} us"
@@ -322,6 +349,8 @@ def main() -> None:
     p.add_argument("--frame-ms", type=int, choices=[20, 40, 60], default=20)
     p.add_argument("--python", action="store_true", help="the server's Python fan-out loop")
     p.add_argument("--profile", action="store_true", help="py-spy the server in the window")
+    p.add_argument("--backend", default="embedded", help="embedded, janus, or both (a,b)")
+    p.add_argument("--janus-instances", type=int, default=1, help="Janus instances (hosts)")
     ns = p.parse_args()
     sizes = [int(x) for x in ns.listeners.split(",")]
     print(f"open files limit raised to {raise_fd_limit()}")
@@ -347,11 +376,57 @@ def main() -> None:
     names = ["bench_mod", "bench_spare", *(f"listener{i}" for i in range(max(sizes)))]
     tokens = asyncio.run(seed_accounts(env, db, names))
     print(f"{len(tokens)} accounts in {time.perf_counter() - t0:.1f} s")
-    with serving(env, db, tmp, port) as pid:
-        loop_name = "Python" if ns.python else "native (if it builds)"
-        print(f"server pid {pid} on {base}, audience frames of {ns.frame_ms} ms, {loop_name} loop")
-        for n in sizes:
-            measure(base, pid, env, db, n, ns, tokens)
+    for backend in ns.backend.split(","):
+        if backend == "janus":
+            run_on_janus(env, db, tmp, sizes, ns, tokens)
+            continue
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with serving({**env, "TOWNHALL_PUBLIC_URL": base}, db, tmp, port) as pid:
+            loop_name = "Python" if ns.python else "native (if it builds)"
+            print(
+                f"\n=== embedded: server pid {pid} on {base}, audience frames of "
+                f"{ns.frame_ms} ms, {loop_name} loop"
+            )
+            for n in sizes:
+                measure(base, pid, env, db, n, ns, tokens)
+
+
+def run_on_janus(
+    env: dict[str, str], db: str, tmp: Path, sizes: list[int], ns: Any, tokens: list[str]
+) -> None:
+    """The same measurements with Janus instances as the media plane."""
+    global BIND
+    why = januskit.unavailable()
+    if why is not None:
+        print(f"\n=== janus: not run: {why}")
+        return
+    with januskit.Cluster(ns.janus_instances, show=False) as cluster:
+        settings = cluster.settings()
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        janus_env = {
+            **env,
+            "TOWNHALL_PUBLIC_URL": base,
+            "TOWNHALL_MEDIA_BACKEND": "janus",
+            "TOWNHALL_MEDIA_JANUS_INSTANCES": json.dumps(settings["media_janus_instances"]),
+            "TOWNHALL_MEDIA_JANUS_API_SECRET": settings["media_janus_api_secret"],
+            "TOWNHALL_MEDIA_JANUS_ADMIN_KEY": settings["media_janus_admin_key"],
+            "TOWNHALL_MEDIA_JANUS_FORWARD_ADDRESS": settings["media_janus_forward_address"],
+            "TOWNHALL_MEDIA_JANUS_INSTANCE_CONNECTIONS": str(max(sizes) // ns.janus_instances + 1),
+        }
+        BIND = ice.Binding(addresses=(cluster.lan_address,))
+        pids = [j.process.pid for j in cluster.instances if j.process is not None]
+        try:
+            with serving(janus_env, db, tmp, port, log_name="server-janus.log") as pid:
+                print(
+                    f"\n=== janus: {len(pids)} instance(s) (pids {pids}), server pid {pid} "
+                    f"on {base}, 20 ms packets"
+                )
+                for n in sizes:
+                    measure(base, pid, env, db, n, ns, tokens, pids)
+        finally:
+            BIND = LOOPBACK
 
 
 if __name__ == "__main__":

@@ -164,6 +164,8 @@ class Janus:
             "  debug_level = 4\n"
             f'  api_secret = "{api_secret}"\n'
             "  session_timeout = 60\n"
+            # Handles share a loop per core instead of a thread each: what scales.
+            "  event_loops = 2\n"
             "}\n"
             "media: {\n"
             '  rtp_port_range = "20000-40000"\n'
@@ -244,8 +246,10 @@ class Cluster:
     """Janus instances on hosts of their own. On leaving, each instance's output is printed
     to standard error: pytest shows it when the test failed."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, show: bool = True) -> None:
         self.count = count
+        self.show = show
+        """Print the instances' output on leaving (a bench keeps its own output short)."""
         self.api_secret = secrets.token_hex(8)
         self.admin_key = secrets.token_hex(8)
         self.lan: Lan | None = None
@@ -285,7 +289,8 @@ class Cluster:
     def close(self) -> None:
         for janus in self.instances:
             output = janus.stop()
-            print(f"--- output of janus on {janus.host.address} ---\n{output}", file=sys.stderr)
+            if self.show:
+                print(f"--- output of janus on {janus.host.address} ---\n{output}", file=sys.stderr)
         self.instances.clear()
         if self.lan is not None:
             self.lan.close()
