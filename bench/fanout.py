@@ -14,6 +14,7 @@ gaps per listener, and how far short of the nominal packet rate the count falls.
 
     python bench/fanout.py --listeners 500,1000,2000 --seconds 10 [--frame-ms 20|40|60]
         [--generators 2] [--python] [--profile] [--backend embedded,janus] [--janus-instances 2]
+        [--silent]
 
 ``--backend janus`` runs the same room on Janus instead (docs/voice.md, "Janus"): each
 instance on a network namespace of its own (``tests/media/januskit.py``), the listeners and
@@ -159,11 +160,15 @@ async def seat_listeners(env: dict[str, str], database_url: str, n: int) -> str:
         await container.close()
 
 
-async def speak(base: str, room: str, token: str) -> RoomAudio:
-    async with httpx.AsyncClient(base_url=base) as http:
-        auth = {"Authorization": f"Bearer {token}"}
-        r = await http.post(f"/api/rooms/{room}/commands", json={"command": "unmute"}, headers=auth)
-        r.raise_for_status()
+async def speak(base: str, room: str, token: str, heard: bool) -> RoomAudio:
+    """The moderator's tone; left muted (``heard`` false), the room is silent."""
+    if heard:
+        async with httpx.AsyncClient(base_url=base) as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            r = await http.post(
+                f"/api/rooms/{room}/commands", json={"command": "unmute"}, headers=auth
+            )
+            r.raise_for_status()
     from townhall.client.http import Townhall
 
     th = Townhall(base, token)
@@ -253,7 +258,7 @@ def measure(
     setup_wall, setup_cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
 
     loop = asyncio.new_event_loop()
-    speaker = loop.run_until_complete(speak(base, room, tokens[0]))
+    speaker = loop.run_until_complete(speak(base, room, tokens[0], not ns.silent))
 
     async def hold(seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -313,7 +318,8 @@ def measure(
     )
     print(
         f"  server CPU {cpu:.2f} s = {cpu / wall * 100:.0f} % of a core: "
-        f"{cpu * us:.2f} us per listener-packet (user {user * us:.2f}, system {system * us:.2f})"
+        f"{cpu * us:.2f} us per listener-packet (user {user * us:.2f}, system {system * us:.2f}), "
+        f"{cpu / wall / max(1, connected) * 1e6:.1f} us per listener-second"
     )
     if janus:
         mine = [p for p in per_server if p not in janus]
@@ -351,6 +357,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="py-spy the server in the window")
     p.add_argument("--backend", default="embedded", help="embedded, janus, or both (a,b)")
     p.add_argument("--janus-instances", type=int, default=1, help="Janus instances (hosts)")
+    p.add_argument("--silent", action="store_true", help="the speaker muted: a silent room")
     ns = p.parse_args()
     sizes = [int(x) for x in ns.listeners.split(",")]
     print(f"open files limit raised to {raise_fd_limit()}")

@@ -168,6 +168,7 @@ class Settings(BaseSettings):
     media_sessions_per_user: int = Field(4, ge=1)
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
     media_native_fanout: bool = True
+    media_shared_port: bool = True
     # The media plane at scale: Janus (docs/voice.md, "Janus")
     media_backend: Literal["embedded", "janus"] = "embedded"
     media_janus_instances: list[JanusInstance] = Field(default_factory=list)

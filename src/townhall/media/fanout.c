@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-#define TH_BATCH 32
+#define TH_BATCH 64
 #define TH_PACKET 1500 /* the largest SRTP packet written: header + payload + trailer */
 #define TH_TRAILER (16 + 128) /* libsrtp 2's SRTP_MAX_TRAILER_LEN: tag and MKI */
 
@@ -110,7 +110,7 @@ static int th_flush(int fd, struct mmsghdr *msgs, int count)
 static int th_send(struct th_outlet *const *outlets, int n, const unsigned char *payload,
                    int len, uint32_t samples)
 {
-    unsigned char buffers[TH_BATCH][TH_PACKET];
+    unsigned char buffers[TH_BATCH][TH_PACKET]; /* 96 kB of stack */
     struct mmsghdr msgs[TH_BATCH];
     struct iovec iov[TH_BATCH];
     int i, k = 0, fd = -1, sent = 0, size;

@@ -55,10 +55,12 @@ class MediaServer:
         ports = (
             (settings.media_port_min, settings.media_port_max) if settings.media_port_min else None
         )
+        self._ports = ice.SharedPorts() if settings.media_shared_port else None
         self._binding = ice.Binding(
             addresses=tuple(settings.media_bind_addresses),
             ports=ports,
             public_ips=tuple(settings.media_public_ips),
+            shared=self._ports,
         )
         self._native: native.Native | None = None
         """The native fan-out loop, once ``start`` has loaded it (``media_native_fanout``)."""
@@ -203,6 +205,8 @@ class MediaServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._bus.unsubscribe(channels.INCIDENTS, self._on_seal_request)
+        if self._ports is not None:
+            self._ports.close()
         if self.incidents is not None:
             await self.incidents.close()
 

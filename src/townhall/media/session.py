@@ -30,6 +30,7 @@ from townhall.media import ice, rtp, shim
 from townhall.media.backend import MAX_SDP_CHARS
 from townhall.media.codec import FRAME_SAMPLES, Decoder, Outgoing
 from townhall.media.native import Native
+from townhall.media.shared_port import Lane
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Outlet:
         "protect",
         "send",
         "seq",
+        "shared",
         "ssrc",
         "ts",
     )
@@ -75,6 +77,8 @@ class Outlet:
         self.seq = secrets.randbelow(0x10000)
         self.ts = secrets.randbelow(0x100000000)
         self.pair: Any = None
+        self.shared = False
+        """Its route goes through a shared port (``shared_port.py``)."""
         self.send: Any = None
         self.addr: tuple[str, int] | None = None
         self.native: Any = None
@@ -93,14 +97,17 @@ class Outlet:
     def route(self, pair: Any) -> None:
         """Follow the ICE pair in use: its socket's own sendto, and the peer's address."""
         self.pair = pair
+        self.shared = False
         if pair is None:
             self.send = self.addr = None
             if self.loop is not None:
                 self.loop.route(self.native, -1, None)
             return
         # The datagram socket itself: asyncio's wrapper costs a microsecond per packet.
-        sock = shim.datagram_socket(pair)
-        self.send = sock.sendto if sock is not None else pair.protocol.transport.sendto
+        transport = pair.protocol.transport
+        self.shared = isinstance(transport, Lane)
+        sock = transport.socket if self.shared else shim.transport_socket(transport)
+        self.send = sock.sendto if sock is not None else transport.sendto
         self.addr = pair.remote_addr
         if self.loop is not None:
             self.loop.route(self.native, sock.fileno() if sock is not None else -1, self.addr)
@@ -131,11 +138,18 @@ def send_to_all(outlets: list[Outlet], payload: bytes, samples: int) -> int:
     return sent
 
 
+ROUTE_CHECK_EVERY = 8
+"""Packets between two looks at the native outlets' ICE pairs, when all send through a
+shared port (a look costs a tenth of a microsecond a listener; routes change at most when
+a connection ends, and a packet sent meanwhile to the address it had harms no one). A
+socket of its own is looked at on every packet: once closed, its number may be reused."""
+
+
 class Fanout:
     """The outlets one payload goes to, split once between the native loop and the Python
     one (an outlet made without the native loop)."""
 
-    __slots__ = ("_batch", "_count", "_native", "_natives", "_python")
+    __slots__ = ("_batch", "_count", "_native", "_natives", "_python", "_shared", "_until_check")
 
     def __init__(self, outlets: list[Outlet], native: Native | None) -> None:
         self._native = native
@@ -143,19 +157,30 @@ class Fanout:
         self._python = [o for o in outlets if o.native is None] if native else list(outlets)
         self._batch = native.batch([o.native for o in self._natives]) if native else None
         self._count = len(self._natives)
+        self._shared = False
+        self._until_check = 0
 
     def send(self, payload: bytes, samples: int) -> int:
         sent = 0
         if self._count:
-            for o in self._natives:  # the only per-listener Python left: is the route new?
-                pair = o.nominated.get(1)
-                if pair is not o.pair:
-                    o.route(pair)
+            self._until_check -= 1
+            if self._until_check <= 0 or not self._shared:
+                self._check_routes()
             assert self._native is not None
             sent = self._native.send(self._batch, self._count, payload, samples)
         if self._python:
             sent += send_to_all(self._python, payload, samples)
         return sent
+
+    def _check_routes(self) -> None:
+        shared = True
+        for o in self._natives:  # the only per-listener Python left: is the route new?
+            pair = o.nominated.get(1)
+            if pair is not o.pair:
+                o.route(pair)
+            shared = shared and o.shared
+        self._shared = shared
+        self._until_check = ROUTE_CHECK_EVERY
 
 
 def send_one(outlet: Outlet, native: Native | None, payload: bytes, samples: int) -> int:
@@ -290,7 +315,7 @@ async def negotiate(
         direction = shim.offer_direction(transceiver)  # ours: the reverse of the client's
         if direction not in ("sendrecv", "sendonly"):
             raise InvalidInput("sdp_must_receive", "The offer must receive audio.")
-        pc.addTrack(IdleTrack())
+        shim.without_sender_reports(pc.addTrack(IdleTrack()))
         ice.bind(pc, binding)
         await pc.setLocalDescription(await pc.createAnswer())
     except BaseException:

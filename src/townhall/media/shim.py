@@ -61,6 +61,25 @@ def sender_ssrc(sender: RTCRtpSender) -> int:
     return sender._ssrc
 
 
+def without_sender_reports(sender: RTCRtpSender) -> None:
+    """Keep a sender that never sends RTP itself (we do) from sending RTCP: its sender
+    reports would count none of our packets, and each costs the server about as much as
+    a second of a listener's audio. Call before the connection starts. It still starts
+    and stops as aiortc expects (``stop`` waits for these events)."""
+    started: asyncio.Event = sender._RTCRtpSender__rtcp_started  # type: ignore[attr-defined]
+    exited: asyncio.Event = sender._RTCRtpSender__rtcp_exited  # type: ignore[attr-defined]
+
+    async def idle() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass
+        exited.set()
+
+    sender._run_rtcp = idle  # type: ignore[method-assign]
+
+
 # --- ICE ------------------------------------------------------------------------------------
 
 
@@ -108,10 +127,9 @@ def intercept_arrivals(connection: Connection, hook: Callable[[Arrival], Arrival
     connection.data_received = hook(connection.data_received)  # type: ignore[method-assign,assignment]
 
 
-def datagram_socket(pair: CandidatePair) -> socket.socket | None:
-    """The socket under a pair's transport, whose own ``sendto`` skips asyncio's wrapper
-    (a microsecond per packet); None when the transport has none."""
-    transport = pair.protocol.transport
+def transport_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
+    """The socket under an asyncio datagram transport, whose own ``sendto`` skips
+    asyncio's wrapper (a microsecond per packet); None when it has none."""
     return getattr(transport, "_sock", None)
 
 
@@ -210,7 +228,12 @@ async def check() -> None:
     try:
         transceiver = pc.addTransceiver("audio", direction="sendrecv")
         _require("RTCRtpTransceiver", transceiver, ("_codecs", "_offerDirection"), missing)
-        _require("RTCRtpSender", transceiver.sender, ("_ssrc",), missing)
+        _require(
+            "RTCRtpSender",
+            transceiver.sender,
+            ("_ssrc", "_run_rtcp", "_RTCRtpSender__rtcp_started", "_RTCRtpSender__rtcp_exited"),
+            missing,
+        )
         dtls = transceiver.sender.transport
         _require(
             "RTCDtlsTransport",
