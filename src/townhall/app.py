@@ -40,6 +40,7 @@ from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
 from townhall.domain.rooms.retention import RoomLogs
 from townhall.domain.rooms.service import Rooms
+from townhall.domain.rooms.shared import SharedSnapshots
 from townhall.domain.search import Search
 from townhall.domain.standing import Standing
 from townhall.domain.voice import Voice
@@ -207,7 +208,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     pictures = Pictures(settings, limiter, files)
     notifications = Notifications(db, settings, clock, bus, outbox)
     happenings.listen(notifications.on_happening)
-    rooms = Rooms(db, settings, clock, bus, limiter, happenings)
+    # What every snapshot of a room shares, kept while this process hears its roster.
+    shared = SharedSnapshots(settings.room_snapshot_audience)
+    rooms = Rooms(db, settings, clock, bus, limiter, happenings, shared)
     room_logs = RoomLogs(db, settings, clock)
     events = Events(db, settings, clock, limiter, rooms, happenings)
     hallway = Hallway(db, settings, clock, bus, events.upcoming_for)
@@ -216,7 +219,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         settings.data_dir / "incidents", secret, clock, settings.incident_audio_retention_days
     )
     media = media_backend(settings, bus, incidents, clock)
-    digests = AudienceDigests(db, settings, bus)
+    digests = AudienceDigests(db, settings, bus, shared)
     gateway = Gateway(bus, rooms, digests, also_present=media.present)
     standing = Standing(db, clock, bus)
     socket_quota: Quota = (

@@ -33,7 +33,6 @@ from townhall.domain.rooms import entry
 from townhall.domain.views import RoomCard, StagePersonView, file_url
 from townhall.storage import hallway as store
 from townhall.storage import search as search_store
-from townhall.storage import users as user_store
 from townhall.storage.db import Database
 from townhall.storage.models import User
 from townhall.tasks import Periodic
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROOM_CHANGED = "room.changed"
-ROOM_JOINED = "room.joined"
 
 ROOMS_CACHE_SECONDS = 2
 """How long one process reuses the live rooms' figures for everyone's hallway."""
@@ -284,15 +282,6 @@ class Hallway:
         if h.kind == ROOM_CHANGED or h.kind == "room.started":
             self._dirty = True
             self._rooms_cache = None
-        elif h.kind == ROOM_JOINED and h.actor_id is not None:
-            words = topic_words(str(h.data.get("title", "")))
-            if words:
-                async with self._db.transaction() as tx:
-                    if await user_store.by_id(tx, h.actor_id) is None:
-                        return  # deleted since they joined
-                    await store.remember_topics(
-                        tx, h.actor_id, words, self._clock.now(), TOPICS_KEPT
-                    )
 
     async def hint(self) -> None:
         """Tell every socket the hallway changed, at most once per interval."""

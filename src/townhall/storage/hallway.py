@@ -4,11 +4,14 @@ in a fixed number of queries whatever the number of rooms; and the topics a pers
 
 from __future__ import annotations
 
+import typing
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, select, union_all
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +20,7 @@ from townhall.storage.models import (
     ClubMember,
     Follow,
     HallwayTopic,
+    Id,
     Room,
     RoomBan,
     RoomInvitation,
@@ -163,31 +167,36 @@ async def live_stages(
 # --- topics --------------------------------------------------------------------------------
 
 
+@cache
+def _topic_queries(dialect: str) -> tuple[Any, Any]:
+    """Count a word for a person (run once per word), then keep their ``keep`` most recent;
+    built once per dialect, with parameters."""
+    table = typing.cast(Table, HallwayTopic.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    user = bindparam("user_id", type_=Id)
+    count = insert(table).values(
+        user_id=user, word=bindparam("word"), weight=1, updated_at=bindparam("now")
+    )
+    count = count.on_conflict_do_update(
+        index_elements=["user_id", "word"],
+        set_={"weight": table.c.weight + 1, "updated_at": count.excluded.updated_at},
+    )
+    recent = (
+        select(table.c.word)
+        .where(table.c.user_id == user)
+        .order_by(table.c.updated_at.desc(), table.c.weight.desc())
+        .limit(bindparam("keep"))
+    )
+    trim = delete(table).where(table.c.user_id == user, table.c.word.not_in(recent))
+    return count, trim
+
+
 async def remember_topics(
     tx: AsyncSession, user_id: int, words: list[str], now: datetime, keep: int
 ) -> None:
     """Count these words for the person, then forget all but their ``keep`` most recent."""
     if not words:
         return
-    dialect = tx.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    query = insert(HallwayTopic).values(
-        [{"user_id": user_id, "word": w, "weight": 1, "updated_at": now} for w in words]
-    )
-    await tx.execute(
-        query.on_conflict_do_update(
-            index_elements=["user_id", "word"],
-            set_={"weight": HallwayTopic.weight + 1, "updated_at": now},
-        )
-    )
-    recent = (
-        select(HallwayTopic.word)
-        .where(HallwayTopic.user_id == user_id)
-        .order_by(HallwayTopic.updated_at.desc(), HallwayTopic.weight.desc())
-        .limit(keep)
-    )
-    await tx.execute(
-        delete(HallwayTopic).where(
-            HallwayTopic.user_id == user_id, HallwayTopic.word.not_in(recent)
-        )
-    )
+    count, trim = _topic_queries(tx.get_bind().dialect.name)
+    await tx.execute(count, [{"user_id": user_id, "word": w, "now": now} for w in words])
+    await tx.execute(trim, {"user_id": user_id, "keep": keep})

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import typing
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     String,
+    Table,
     and_,
+    bindparam,
     cast,
     delete,
     exists,
     func,
+    insert,
     literal,
     null,
     select,
@@ -22,11 +29,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage import keyset
+from townhall.storage.events import HOST
 from townhall.storage.keyset import Key
 from townhall.storage.models import (
     Block,
     ClubMember,
+    Event,
+    EventHost,
     Follow,
+    Id,
     Room,
     RoomBan,
     RoomEvent,
@@ -34,6 +45,7 @@ from townhall.storage.models import (
     RoomMember,
     User,
 )
+from townhall.storage.safety import shield_query
 from townhall.vocabulary import STAGE_ROLES, RoomRole
 
 STAGE = STAGE_ROLES
@@ -71,40 +83,122 @@ async def room(tx: AsyncSession, room_id: str) -> Room | None:
     return await tx.get(Room, room_id)
 
 
+# The reads of one person's standing to one room are built once, with parameters: building
+# a statement of a dozen parts costs more than running it.
+ROOM = bindparam("room_id", type_=String)
+USER = bindparam("user_id", type_=Id)
+CLUB = bindparam("club_id", type_=Id)
+SHIELD = bindparam("shield_blocks", type_=Integer)
+
+
+def _entry_parts(with_club: bool) -> list[Any]:
+    """The parts of the entry facts' ``UNION ALL``: rows ``(name, value)``."""
+    m = RoomMember
+    moderators = select(m.user_id).where(m.room_id == ROOM, m.role == RoomRole.MODERATOR)
+    parts = [
+        _fact("member", m.room_id == ROOM, m.user_id == USER),
+        _fact("banned", RoomBan.room_id == ROOM, RoomBan.user_id == USER),
+        _fact("invited", RoomInvitation.room_id == ROOM, RoomInvitation.user_id == USER),
+        _fact("blocked_by_moderator", Block.blocked_id == USER, Block.blocker_id.in_(moderators)),
+        _fact("moderator_follows", Follow.followee_id == USER, Follow.follower_id.in_(moderators)),
+    ]
+    if with_club:
+        parts.append(
+            select(literal("club_role"), ClubMember.role).where(
+                ClubMember.club_id == CLUB, ClubMember.user_id == USER
+            )
+        )
+    return parts
+
+
+def _fact(name: str, *where: Any) -> Any:
+    return select(literal(name), cast(null(), String)).where(exists().where(*where))
+
+
+@cache
+def _entry_query(with_club: bool) -> Any:
+    return union_all(*_entry_parts(with_club))
+
+
+@cache
+def _join_query(with_club: bool) -> Any:
+    m = RoomMember
+    stage = select(m.user_id).where(m.room_id == ROOM, m.role.in_(STAGE))
+    shield = shield_query(USER, SHIELD, room_id=ROOM).subquery()
+    return union_all(
+        *_entry_parts(with_club),
+        _fact(
+            "hosts",
+            Event.room_id == ROOM,
+            EventHost.event_id == Event.id,
+            EventHost.user_id == USER,
+            EventHost.state == HOST,
+        ),
+        _fact("followed_by_stage", Follow.followee_id == USER, Follow.follower_id.in_(stage)),
+        select(literal("listeners"), cast(func.count(), String)).where(
+            m.room_id == ROOM, m.role == RoomRole.LISTENER
+        ),
+        select(literal("shield"), cast(shield.c.blocked_id, String)),
+    )
+
+
+def _standing(room: Room, user_id: int, **more: Any) -> dict[str, Any]:
+    return {"room_id": room.id, "user_id": user_id, "club_id": room.club_id, **more}
+
+
 async def entry_facts(tx: AsyncSession, room: Room, user_id: int) -> tuple[set[str], str | None]:
     """How one person stands to one room, as far as entering it goes, in one round trip: the
     facts that hold, named as ``storage.hallway.standing`` names them for every room at once
     (``member``, ``banned``, ``blocked_by_moderator``, ``invited``, ``moderator_follows``),
     and the person's role in the room's club (None without one)."""
-    m = RoomMember
-    moderators = select(m.user_id).where(m.room_id == room.id, m.role == "moderator")
-
-    def fact(name: str, *where: Any) -> Any:
-        return select(literal(name), cast(null(), String)).where(exists().where(*where))
-
-    parts = [
-        fact("member", m.room_id == room.id, m.user_id == user_id),
-        fact("banned", RoomBan.room_id == room.id, RoomBan.user_id == user_id),
-        fact("invited", RoomInvitation.room_id == room.id, RoomInvitation.user_id == user_id),
-        fact("blocked_by_moderator", Block.blocked_id == user_id, Block.blocker_id.in_(moderators)),
-        fact(
-            "moderator_follows", Follow.followee_id == user_id, Follow.follower_id.in_(moderators)
-        ),
-    ]
-    if room.club_id is not None:
-        parts.append(
-            select(literal("club_role"), ClubMember.role).where(
-                ClubMember.club_id == room.club_id, ClubMember.user_id == user_id
-            )
-        )
     held: set[str] = set()
     club_role = None
-    for name, role in (await tx.execute(union_all(*parts))).all():
+    query = _entry_query(room.club_id is not None)
+    for name, role in (await tx.execute(query, _standing(room, user_id))).all():
         if name == "club_role":
             club_role = str(role)
         else:
             held.add(str(name))
     return held, club_role
+
+
+@dataclass(frozen=True)
+class JoinFacts:
+    """What a listener's join reads in one round trip (``join_facts``)."""
+
+    held: set[str]
+    """The entry facts that hold (``entry_facts``), and ``hosts`` (the person hosts the
+    scheduled event whose room this is) and ``followed_by_stage`` (someone on stage
+    follows them: their audience group)."""
+    club_role: str | None
+    listeners: int
+    shielded: set[int]
+    """Members of the room the viewer's shield marks (``safety.shield_query``)."""
+
+
+async def join_facts(
+    tx: AsyncSession, room: Room, user_id: int, shield_threshold: int
+) -> JoinFacts:
+    """The entry facts, whether the person hosts the room's event, whether someone on stage
+    follows them, the room's listener count and their shield marks in the room: one
+    ``UNION ALL``, each part driven by an index. Counting is exact only under
+    ``lock_audience``."""
+    held: set[str] = set()
+    club_role = None
+    listeners = 0
+    shielded: set[int] = set()
+    query = _join_query(room.club_id is not None)
+    params = _standing(room, user_id, shield_blocks=shield_threshold)
+    for name, value in (await tx.execute(query, params)).all():
+        if name == "club_role":
+            club_role = str(value)
+        elif name == "listeners":
+            listeners = int(value)
+        elif name == "shield":
+            shielded.add(int(value))
+        else:
+            held.add(str(name))
+    return JoinFacts(held, club_role, listeners, shielded)
 
 
 async def member(tx: AsyncSession, room_id: str, user_id: int) -> RoomMember | None:
@@ -120,16 +214,66 @@ def _with_user(room_id: str) -> Any:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """Someone in a room with what its views show of them, read as plain columns."""
+
+    user_id: int
+    username: str
+    display_name: str
+    avatar: str | None
+    verified: bool
+    role: str
+    muted: bool
+    away: bool
+
+    @classmethod
+    def of(cls, m: RoomMember, u: User) -> MemberRow:
+        return cls(
+            u.id,
+            u.username,
+            u.display_name,
+            u.avatar,
+            u.verified,
+            m.role,
+            m.muted,
+            m.away_since is not None,
+        )
+
+
+def _member_rows(room_id: str) -> Any:
+    return (
+        select(
+            RoomMember.user_id,
+            User.username,
+            User.display_name,
+            User.avatar,
+            User.verified,
+            RoomMember.role,
+            RoomMember.muted,
+            RoomMember.away_since.is_not(None),
+        )
+        .join(User, User.id == RoomMember.user_id)
+        .where(RoomMember.room_id == room_id)
+        .order_by(RoomMember.joined_at, RoomMember.user_id)
+    )
+
+
+async def stage_rows(tx: AsyncSession, room_id: str) -> list[MemberRow]:
+    """The people on stage, in the order they came in."""
+    query = _member_rows(room_id).where(RoomMember.role.in_(STAGE))
+    return [MemberRow(*row) for row in (await tx.execute(query)).all()]
+
+
+async def first_listeners(tx: AsyncSession, room_id: str, limit: int) -> list[MemberRow]:
+    """The first ``limit`` listeners, in the order they came in (from the index on
+    ``(room_id, role, joined_at, user_id)``: the rows returned, whatever the room's size)."""
+    query = _member_rows(room_id).where(RoomMember.role == RoomRole.LISTENER).limit(limit)
+    return [MemberRow(*row) for row in (await tx.execute(query)).all()]
+
+
 async def stage_members(tx: AsyncSession, room_id: str) -> list[tuple[RoomMember, User]]:
     query = _with_user(room_id).where(RoomMember.role.in_(STAGE))
-    return [(m, u) for m, u in (await tx.execute(query)).all()]
-
-
-async def audience_members(
-    tx: AsyncSession, room_id: str, limit: int
-) -> list[tuple[RoomMember, User]]:
-    """The first ``limit`` listeners, in the order they came in."""
-    query = _with_user(room_id).where(RoomMember.role == "listener").limit(limit)
     return [(m, u) for m, u in (await tx.execute(query)).all()]
 
 
@@ -224,6 +368,22 @@ async def last_hand_raised_at(tx: AsyncSession, room_id: str) -> datetime | None
     """When the latest hand still raised in the room went up."""
     query = select(func.max(RoomMember.hand_raised_at)).where(RoomMember.room_id == room_id)
     return (await tx.execute(query)).scalar()
+
+
+# Through the table, not the entity: the ORM's bulk insert path costs more than the insert.
+_ADD_LISTENER = insert(typing.cast(Table, RoomMember.__table__)).values(
+    room_id=ROOM,
+    user_id=USER,
+    role=RoomRole.LISTENER,
+    muted=True,
+    joined_at=bindparam("now"),
+    last_seen_at=bindparam("now"),
+)
+
+
+async def add_listener(tx: AsyncSession, room_id: str, user_id: int, now: datetime) -> None:
+    """Someone enters a room's audience: muted, seen now (one statement, no ORM object)."""
+    await tx.execute(_ADD_LISTENER, {"room_id": room_id, "user_id": user_id, "now": now})
 
 
 async def add_member(

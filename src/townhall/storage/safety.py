@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage import keyset
@@ -140,6 +140,27 @@ async def live_room_of(tx: AsyncSession, user_id: int) -> str | None:
     return (await tx.execute(query)).scalar_one_or_none()
 
 
+def shield_query(
+    viewer_id: int | ColumnElement[int],
+    threshold: int | ColumnElement[int],
+    *,
+    room_id: str | ColumnElement[str] | None = None,
+    user_ids: list[int] | None = None,
+) -> Select[Any]:
+    """The ``blocked_id`` of everyone, among the members of ``room_id`` or among
+    ``user_ids``, blocked by at least ``threshold`` of the people ``viewer_id`` follows: one
+    grouped query, however many people the room holds (it walks the blocks made by the
+    viewer's followees)."""
+    followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+    query = select(Block.blocked_id).where(Block.blocker_id.in_(followed))
+    if room_id is not None:
+        members = select(RoomMember.user_id).where(RoomMember.room_id == room_id)
+        query = query.where(Block.blocked_id.in_(members))
+    if user_ids is not None:
+        query = query.where(Block.blocked_id.in_(user_ids))
+    return query.group_by(Block.blocked_id).having(func.count() >= threshold)
+
+
 async def shielded(
     tx: AsyncSession,
     viewer_id: int,
@@ -148,15 +169,6 @@ async def shielded(
     room_id: str | None = None,
     user_ids: list[int] | None = None,
 ) -> set[int]:
-    """Who, among the members of ``room_id`` or among ``user_ids``, was blocked by at least
-    ``threshold`` of the people ``viewer_id`` follows: one grouped query, however many
-    people the room holds (it walks the blocks made by the viewer's followees)."""
-    followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
-    query = select(Block.blocked_id).where(Block.blocker_id.in_(followed))
-    if room_id is not None:
-        members = select(RoomMember.user_id).where(RoomMember.room_id == room_id)
-        query = query.where(Block.blocked_id.in_(members))
-    if user_ids is not None:
-        query = query.where(Block.blocked_id.in_(user_ids))
-    query = query.group_by(Block.blocked_id).having(func.count() >= threshold)
+    """Who the viewer's shield marks (``shield_query``)."""
+    query = shield_query(viewer_id, threshold, room_id=room_id, user_ids=user_ids)
     return set((await tx.execute(query)).scalars())

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from townhall.bus import EventBus, channels
 from townhall.config import Settings
+from townhall.domain.rooms.shared import SharedSnapshots
 from townhall.domain.rooms.views import member_data
 from townhall.storage import rooms as store
 from townhall.storage.db import Database
@@ -79,10 +80,14 @@ class RoomDigest:
 class AudienceDigests:
     """Owns the rooms this process watches; ``tick`` runs every ``room_digest_seconds``."""
 
-    def __init__(self, db: Database, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, bus: EventBus, shared: SharedSnapshots
+    ) -> None:
         self._db = db
         self._settings = settings
         self._bus = bus
+        # The rooms' shared snapshot parts, kept while their roster is heard here.
+        self._shared = shared
         self._rooms: dict[str, RoomDigest] = {}
 
     async def watch(self, room_id: str) -> None:
@@ -92,9 +97,12 @@ class AudienceDigests:
         names = self._settings.room_digest_names
         self._rooms[room_id] = RoomDigest(Window(names), Window(names))
         await self._bus.subscribe(channels.roster(room_id), self._on_change)
+        if room_id in self._rooms:
+            self._shared.watch(room_id)
 
     async def unwatch(self, room_id: str) -> None:
         if self._rooms.pop(room_id, None) is not None:
+            self._shared.unwatch(room_id)
             await self._bus.unsubscribe(channels.roster(room_id), self._on_change)
 
     def _on_change(self, channel: str, payload: str) -> None:
@@ -105,12 +113,14 @@ class AudienceDigests:
             # (a process that does not lead drops what it gathered at that tick).
             if (digest := self._rooms.get(missed)) is not None:
                 digest.stage.overflowed = digest.audience.overflowed = True
+            self._shared.changed(missed, None)
             return
         change = channels.read_roster(payload)
         digest = self._rooms.get(change.room) if change is not None else None
         if change is not None and digest is not None:
             digest.stage.add(change)
             digest.audience.add(change)
+            self._shared.changed(change.room, change.user_id)
 
     async def tick(self, now: float) -> None:
         """Publish the digests that are due in the rooms this process leads."""

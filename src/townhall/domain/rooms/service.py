@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.clubs import rules as club_rules
-from townhall.domain.hallway import ROOM_CHANGED, ROOM_JOINED
+from townhall.domain.hallway import ROOM_CHANGED, TOPICS_KEPT, topic_words
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.rooms import entry, rules
 from townhall.domain.rooms.change import RoomChange
@@ -32,6 +33,7 @@ from townhall.domain.rooms.events import (
     event_payload,
     visible_to,
 )
+from townhall.domain.rooms.shared import Shared, SharedSnapshots
 from townhall.domain.rooms.views import (
     CatchUp,
     MeInRoom,
@@ -41,6 +43,7 @@ from townhall.domain.rooms.views import (
     RoomSnapshot,
     member_data,
     member_view,
+    row_view,
     stage_person,
 )
 from townhall.domain.standing import require_good_standing
@@ -57,6 +60,7 @@ from townhall.storage import safety as safety_store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database, before_commit
 from townhall.storage.models import AuditEntry, Room, RoomEvent, RoomMember, User
+from townhall.storage.rooms import MemberRow
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +95,10 @@ class Rooms:
         bus: EventBus,
         limiter: RateLimiter,
         happenings: Happenings,
+        shared: SharedSnapshots,
     ) -> None:
         self._db = db
+        self._shared = shared
         self._settings = settings
         self._clock = clock
         self._bus = bus
@@ -248,28 +254,77 @@ class Rooms:
 
     async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> RoomSnapshot:
         """Bounded by the stage size and ``room_snapshot_audience``, not by the room's size:
-        a join in a room of thousands reads the same few hundred rows."""
-        stage_rows = await store.stage_members(tx, room.id)
-        audience_rows = await store.audience_members(
-            tx, room.id, self._settings.room_snapshot_audience
-        )
-        mine = await store.member_with_user(tx, room.id, viewer.id)
-        me = mine[0] if mine else None
-        if mine and mine[0].role == "listener" and all(u.id != viewer.id for _, u in audience_rows):
-            audience_rows.append(mine)
-        followed = set(await store.listeners_followed_by_stage(tx, room.id))
-        counts = await store.count_roles(tx, room.id)
-        moderator = me is not None and me.role == "moderator"
-
+        a join in a room of thousands reads the same few hundred rows, or none of them
+        while the shared part is kept (``shared.py``)."""
+        shared = await self._shared_part(tx, room)
+        me = await store.member(tx, room.id, viewer.id)
+        mine = MemberRow.of(me, viewer) if me is not None else None
+        followed = False
+        if mine is not None and mine.role == "listener":
+            followed = (
+                mine.user_id in shared.followed
+                if mine.user_id in shared.audience_ids
+                else await store.followed_by_any(tx, viewer.id, list(shared.stage_ids))
+            )
         # The viewer's shield marks: one grouped query for the whole room (docs/safety.md).
         shield = await safety_store.shielded(
             tx, viewer.id, self._settings.shield_blocks, room_id=room.id
         )
+        moderator = me is not None and me.role == "moderator"
+        return self._snapshot_of(
+            room,
+            shared,
+            mine,
+            followed,
+            listeners=await store.count_listeners(tx, room.id),
+            shield=shield,
+            hands=await store.hand_queue(tx, room.id) if moderator else None,
+            me=None
+            if me is None
+            else MeInRoom(
+                role=me.role,
+                muted=me.muted,
+                hand_raised=me.hand_raised_at is not None,
+                invited_to_speak=me.invited_to_speak_at is not None,
+            ),
+        )
 
-        def group(u: User) -> str:
-            return "followed_by_speakers" if u.id in followed else "others"
+    async def _shared_part(self, tx: AsyncSession, room: Room) -> Shared:
+        """The room's stage and first listeners, kept or read (three queries)."""
+        kept = self._shared.get(room.id, room.seq)
+        if kept is not None:
+            return kept
+        token = self._shared.token(room.id)
+        stage = await store.stage_rows(tx, room.id)
+        audience = await store.first_listeners(tx, room.id, self._settings.room_snapshot_audience)
+        followed = await store.listeners_followed_by_stage(
+            tx, room.id, among=[r.user_id for r in audience]
+        )
+        shared = Shared.of(room.seq, stage, audience, set(followed))
+        self._shared.keep(room.id, token, shared)
+        return shared
 
-        hands = await store.hand_queue(tx, room.id) if moderator else None
+    def _snapshot_of(
+        self,
+        room: Room,
+        shared: Shared,
+        mine: MemberRow | None,
+        followed: bool,
+        *,
+        listeners: int,
+        shield: set[int],
+        hands: list[str] | None,
+        me: MeInRoom | None,
+    ) -> RoomSnapshot:
+        """The snapshot from its shared part, the viewer's own row (appended to the audience
+        when it is not on the first page, with its ``followed`` group) and shield marks."""
+        stage, audience = shared.stage, shared.audience
+        if shield:
+            stage = _marked(stage, shared.stage_ids, shield)
+            audience = _marked(audience, shared.audience_ids, shield)
+        if mine is not None and mine.role == "listener" and mine.user_id not in shared.audience_ids:
+            group = "followed_by_speakers" if followed else "others"
+            audience = (*audience, row_view(mine, group, mine.user_id in shield))
         return RoomSnapshot(
             id=room.id,
             title=room.title,
@@ -280,18 +335,11 @@ class Rooms:
             status=room.status,
             seq=room.seq,
             created_at=room.created_at,
-            stage=tuple(member_view(m, u, shield=u.id in shield) for m, u in stage_rows),
-            audience=tuple(member_view(m, u, group(u), u.id in shield) for m, u in audience_rows),
-            listeners=counts["listener"],
+            stage=stage,
+            audience=audience,
+            listeners=listeners,
             hands=tuple(hands) if hands is not None else None,
-            me=None
-            if me is None
-            else MeInRoom(
-                role=me.role,
-                muted=me.muted,
-                hand_raised=me.hand_raised_at is not None,
-                invited_to_speak=me.invited_to_speak_at is not None,
-            ),
+            me=me,
         )
 
     async def audience(
@@ -395,7 +443,12 @@ class Rooms:
         return snapshot
 
     async def _join_audience(self, user: User, room_id: str) -> RoomSnapshot | None:
-        """Join as a listener, or come back as one; None when the stage would change."""
+        """Join as a listener, or come back as one; None when the stage would change.
+
+        A newcomer costs one read of the room, one ``UNION ALL`` of everything the join
+        decides on (``store.join_facts``), the insert and their topic words; the snapshot's
+        shared part is usually kept (``shared.py``). On PostgreSQL only the facts and the
+        writes run under the audience lock."""
         now = self._clock.now()
         outbox = Outbox()
         async with self._db.transaction() as tx:
@@ -405,34 +458,66 @@ class Rooms:
             if room.status != "live":
                 raise Gone("room_ended", "This room has ended.")
             change = self._change(tx, room, now, outbox)
-            m = await store.member(tx, room.id, user.id)
-            if m is not None:
-                if m.role != "listener" and m.away_since is not None:
+            shared = await self._shared_part(tx, room)
+            # Counting and entering happen one join at a time, until the commit.
+            await store.lock_audience(tx, room.id)
+            facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
+            if "member" in facts.held:
+                m = await store.member(tx, room.id, user.id)
+                if m is not None and m.role != "listener" and m.away_since is not None:
                     return None
-                m.last_seen_at = now
-                if m.away_since is not None:
-                    m.away_since = None
-                    change.listener_changed(user)
+                if m is not None:
+                    m.last_seen_at = now
+                    if m.away_since is not None:
+                        m.away_since = None
+                        change.listener_changed(user)
+                snapshot = await self._snapshot(tx, room, user)
             else:
-                refusal = await self._may_enter(tx, room, user)
+                creator = room.created_by_id == user.id
+                refusal = entry.may_enter(
+                    room, entry.Facts.of(facts.held, facts.club_role, creator)
+                )
                 if refusal is not None:
                     raise refusal
-                if await event_store.hosts_room(tx, room.id, user.id):
+                if "hosts" in facts.held:
                     return None
-                # Counting and entering happen one join at a time, until the commit.
-                await store.lock_audience(tx, room.id)
-                if await store.count_listeners(tx, room.id) >= (
-                    self._settings.room_listener_capacity
-                ):
+                if facts.listeners >= self._settings.room_listener_capacity:
                     raise Conflict("room_full", "This room is full.")
-                await store.add_member(tx, room.id, user.id, "listener", now)
+                await store.add_listener(tx, room.id, user.id, now)
+                await self._remember_topics(tx, user, room, now)
                 change.listener_changed(user)
-                outbox.happenings.append(
-                    Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
+                snapshot = self._snapshot_of(
+                    room,
+                    shared,
+                    MemberRow(
+                        user.id,
+                        user.username,
+                        user.display_name,
+                        user.avatar,
+                        user.verified,
+                        "listener",
+                        True,
+                        False,
+                    ),
+                    "followed_by_stage" in facts.held,
+                    listeners=facts.listeners + 1,
+                    shield=facts.shielded,
+                    hands=None,
+                    me=MeInRoom(
+                        role="listener", muted=True, hand_raised=False, invited_to_speak=False
+                    ),
                 )
-            snapshot = await self._snapshot(tx, room, user)
         await self._publish(outbox)
         return snapshot
+
+    async def _remember_topics(
+        self, tx: AsyncSession, user: User, room: Room, now: datetime
+    ) -> None:
+        """The words of the room's title, for the hallway's topics (docs/hallway.md): in the
+        join's transaction, kept or lost with it."""
+        words = topic_words(room.title)
+        if words:
+            await hallway_store.remember_topics(tx, user.id, words, now, TOPICS_KEPT)
 
     async def _join_stage(self, user: User, room_id: str) -> RoomSnapshot:
         """A join that changes the stage, under the room's row lock, as every stage change."""
@@ -474,9 +559,7 @@ class Rooms:
                     await change.emit("member.joined", member_data(m, user))
                 else:
                     change.listener_changed(user)
-                change.outbox.happenings.append(
-                    Happening(ROOM_JOINED, Recipients(), user.id, {"title": room.title})
-                )
+                await self._remember_topics(tx, user, room, now)
             snapshot = await self._snapshot(tx, room, user)
         await self._publish(change.outbox)
         return snapshot
@@ -645,3 +728,12 @@ class Rooms:
                 raise NotFound("room_not_found", "There is no such room.")
             m = await store.member(tx, room_id, user.id)
             return m.role if m is not None else None
+
+
+def _marked(
+    views: tuple[MemberView, ...], ids: tuple[int, ...], shield: set[int]
+) -> tuple[MemberView, ...]:
+    """``views`` with the viewer's shield marks on the people in ``shield``."""
+    return tuple(
+        replace(v, shield=True) if uid in shield else v for v, uid in zip(views, ids, strict=True)
+    )

@@ -11,6 +11,7 @@ from typing import Any
 
 from townhall.domain.views import PersonView, StagePersonView, file_url
 from townhall.storage.models import RoomMember, User
+from townhall.storage.rooms import MemberRow
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,19 @@ class MemberView(PersonView):
 def member_view(
     m: RoomMember, u: User, group: str | None = None, shield: bool = False
 ) -> MemberView:
+    return row_view(MemberRow.of(m, u), group, shield)
+
+
+def row_view(r: MemberRow, group: str | None = None, shield: bool = False) -> MemberView:
     return MemberView(
-        username=u.username,
-        display_name=u.display_name,
-        avatar_url=file_url(u.avatar),
-        role=m.role,
-        muted=m.muted,
-        away=m.away_since is not None,
-        group=group if m.role == "listener" else None,
-        verified=u.verified,
+        username=r.username,
+        display_name=r.display_name,
+        avatar_url=file_url(r.avatar),
+        role=r.role,
+        muted=r.muted,
+        away=r.away,
+        group=group if r.role == "listener" else None,
+        verified=r.verified,
         shield=shield,
     )
 
