@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from townhall.api.ws.gateway import PRESENCE_INTERVAL, Gateway
+from townhall.api.ws.gateway import PRESENCE_INTERVAL, Gateway, Hints
 from townhall.api.ws.standing import SocketStandings
 from townhall.bus import EventBus
 from townhall.bus.memory import MemoryBus
@@ -220,7 +220,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
     media = media_backend(settings, bus, incidents, clock)
     digests = AudienceDigests(db, settings, bus, shared)
-    gateway = Gateway(bus, rooms, digests, also_present=media.present)
+    gateway = Gateway(
+        bus,
+        rooms,
+        digests,
+        Hints(settings.hallway_hint_seconds, settings.hallway_hint_fanout),
+        also_present=media.present,
+    )
     standing = Standing(db, clock, bus)
     socket_quota: Quota = (
         RedisQuota(settings.redis_url, settings.redis_prefix + "quota:")

@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     notification_direct_max: int = Field(20, ge=0, le=1000)
     notification_sweep_interval_seconds: float = Field(60.0, gt=0)
     hallway_hint_seconds: float = Field(5.0, gt=0)
+    hallway_hint_fanout: float = Field(50.0, gt=0)
     # The rounds that act on the passing of time (room presence, held notifications, the
     # sockets' signs of life) run on their own. Off only where a fake clock is moved and
     # each round is run by hand: the test stacks.

@@ -10,6 +10,8 @@ from websockets.asyncio.client import connect
 
 from tests.api.roomkit import create
 from tests.api.test_ws import Socket, serving, token_of
+from townhall.bus import channels
+from townhall.storage import users as user_store
 
 
 @pytest.fixture
@@ -45,4 +47,27 @@ async def test_sockets_are_told_when_the_hallway_changes(base: str, people: Any)
     assert r.status_code == 200, r.text
     await hint(s)
     assert (await ann.get("/api/hallway")).json()["rooms"] == []
+    await ws.close()
+
+
+@pytest.mark.settings(hallway_hint_seconds=3600)
+async def test_hints_from_every_process_reach_a_socket_once(base: str, people: Any) -> None:
+    """Hallway hints published at once (by every process that saw a change) reach a socket
+    once: the gateway coalesces them, at most one per hallway_hint_seconds."""
+    ann = await people.member("ann")
+    ws = await connect(
+        f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token_of(ann)}"}
+    )
+    s = Socket(ws)
+    await s.request("unsubscribe", room="none")
+    container = people.container
+    async with container.db.transaction() as tx:
+        me = await user_store.by_username(tx, "ann")
+    assert me is not None
+    for _ in range(3):
+        await container.bus.publish(channels.HALLWAY, channels.HALLWAY_HINT)
+    # Published after the hints, so it arrives after them.
+    await container.bus.publish(channels.user(me.id), channels.notice("marker", {}))
+    names = await s.names_until("marker")
+    assert names.count("hallway.changed") == 1, names
     await ws.close()

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from townhall.api.routes.rooms import snapshot_out
+from townhall.api.routes.rooms import MemberOut, snapshot_out
 from townhall.api.views import as_json
 from townhall.api.ws import commands, protocol
 from townhall.api.ws.gateway import Gateway
@@ -19,7 +21,7 @@ from townhall.api.ws.standing import SocketStandings
 from townhall.bus import channels
 from townhall.domain.rooms.events import event_payload
 from townhall.domain.rooms.service import Rooms
-from townhall.domain.rooms.views import RoomSnapshot
+from townhall.domain.rooms.views import MemberView, RoomSnapshot
 from townhall.errors import Forbidden, RateLimited, TownhallError
 from townhall.storage.models import User
 
@@ -29,9 +31,11 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_SILENT = 4000
 CLOSE_GOING_AWAY = 1001
 CLOSE_TIMEOUT = 5.0
+"""How long a closing handshake may wait on a client that does not read."""
 WAITING_COMMANDS = 64
 """Commands a socket may have waiting behind the one that runs; past it they are refused."""
-"""How long a closing handshake may wait on a client that does not read."""
+MEMBERS_KEPT = 10_000
+"""Members' JSON kept for snapshots (``_wire``): a few MB at most."""
 
 
 class Connection:
@@ -342,8 +346,19 @@ def resumed_digest(listeners: int) -> dict[str, Any]:
 
 
 def _wire(snapshot: RoomSnapshot) -> dict[str, Any]:
-    """The snapshot as ``GET /api/rooms/{id}`` answers it."""
-    return as_json(snapshot_out(snapshot))
+    """The snapshot as ``GET /api/rooms/{id}`` answers it. Each member's JSON is made once
+    per distinct view: a room's stage and first listeners are the same in every join
+    answer while the room fills up."""
+    body = as_json(snapshot_out(replace(snapshot, stage=(), audience=())))
+    body["stage"] = [_member_json(m) for m in snapshot.stage]
+    body["audience"] = [_member_json(m) for m in snapshot.audience]
+    return body
+
+
+@lru_cache(maxsize=MEMBERS_KEPT)
+def _member_json(view: MemberView) -> dict[str, Any]:
+    # Shared by the answers that hold the same view: read, never changed.
+    return as_json(MemberOut.model_validate(view))
 
 
 def _parsed(events: list[Any]) -> list[protocol.RoomEvent]:

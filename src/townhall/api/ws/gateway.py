@@ -3,6 +3,11 @@
 A bus message is parsed once here and handed to every local connection on its channel;
 each connection only filters it and puts the same text in its queue. Every ~2 s the
 gateway tells the room service which members still have a socket open here.
+
+Hallway hints are coalesced here, whichever processes published them: the sockets of this
+process get at most one every ``Hints.interval``, which grows with their number so that
+the hints (each inviting a client to fetch its hallway again) stay within
+``hallway_hint_fanout`` sends a second.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from townhall.api.ws import protocol
@@ -26,16 +32,33 @@ logger = logging.getLogger(__name__)
 PRESENCE_INTERVAL = 2.0
 
 
+@dataclass(frozen=True)
+class Hints:
+    """How often this process's sockets may be told that the hallway changed."""
+
+    seconds: float
+    """At most one hint per this many seconds (``hallway_hint_seconds``)..."""
+    fanout: float
+    """...and, past that, at most this many hint sends a second (``hallway_hint_fanout``)."""
+
+    def interval(self, sockets: int) -> float:
+        return max(self.seconds, sockets / self.fanout)
+
+
 class Gateway:
     def __init__(
         self,
         bus: EventBus,
         rooms: Rooms,
         digests: AudienceDigests,
+        hints: Hints,
         also_present: Callable[[], dict[str, set[int]]] | None = None,
     ):
         self._bus = bus
         self._rooms = rooms
+        self._hints = hints
+        self._hinted_at = float("-inf")
+        self._hint_later: asyncio.TimerHandle | None = None
         # The rooms followed here are the rooms whose audience this process gathers.
         self._digests = digests
         # Other signs of life in this process (open audio connections), room -> user ids.
@@ -49,6 +72,9 @@ class Gateway:
         self.connections: set[Connection] = set()
 
     async def close(self) -> None:
+        if self._hint_later is not None:
+            self._hint_later.cancel()
+            self._hint_later = None
         for conn in tuple(self.connections):
             conn.close(1001)
 
@@ -73,8 +99,21 @@ class Gateway:
                     conn.send(text)
 
     def _on_hallway_hint(self, channel: str, payload: str) -> None:
+        # Runs in the bus reader: never awaits. A hint heard while one is due is the same.
+        if self._hint_later is not None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._hinted_at + self._hints.interval(len(self.connections))
+        if due <= loop.time():
+            self._hint()
+        else:
+            self._hint_later = loop.call_at(due, self._hint)
+
+    def _hint(self) -> None:
+        self._hint_later = None
+        self._hinted_at = asyncio.get_running_loop().time()
         for conn in tuple(self.connections):
-            conn.send(payload)
+            conn.send(channels.HALLWAY_HINT)
 
     async def follow(self, room: str, conn: Connection) -> None:
         """Deliver ``room``'s events, audience digests and audio levels to ``conn``; none
