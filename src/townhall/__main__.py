@@ -198,6 +198,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": False,
         # A larger message is refused while it arrives, with close code 1009.
         "ws_max_size": settings.ws_max_message_bytes,
+        # The protocol's own heartbeat (docs/protocol.md: a ping every ws_heartbeat_seconds,
+        # 4000 after two silent intervals) is the only one: the WebSocket layer's would
+        # ping every socket again, and close with 1011 sockets whose pongs a busy event
+        # loop read late (a room filling up), although their clients answered.
+        "ws_ping_interval": None,
         # Slow or idle clients must not pile up: past this many connections and requests
         # at once, new requests are answered 503; idle keep-alive connections are closed;
         # request heads (line and headers) are capped.
