@@ -187,7 +187,14 @@ def media_backend(
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     private_dir(settings.data_dir)
-    db = Database(settings.resolved_database_url)
+    db = Database(
+        settings.resolved_database_url,
+        pool=(
+            settings.database_pool_size,
+            settings.database_pool_overflow,
+            settings.database_pool_timeout,
+        ),
+    )
     limiter: RateLimiter = (
         RedisRateLimiter(settings.redis_url, clock, settings.redis_prefix + "rl:")
         if settings.redis_url

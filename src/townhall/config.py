@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     data_dir: Path = Path("data")
     database_url: str | None = None
+    database_pool_size: int = Field(10, ge=1)
+    database_pool_overflow: int = Field(20, ge=0)
+    database_pool_timeout: float = Field(10.0, gt=0)
     redis_url: str | None = None
     redis_prefix: str = "townhall:"
     secret_key: SecretStr | None = None

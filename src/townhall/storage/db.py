@@ -31,7 +31,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 class Database:
     """Owns the engine. ``transaction()`` is the only way code touches the database."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool: tuple[int, int, float] = (10, 20, 10.0)
+    ) -> None:
+        """``pool``: PostgreSQL's connections kept open, more opened under load, and how
+        long a transaction waits for one (``database_pool_*``)."""
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -40,7 +44,10 @@ class Database:
                 _private_sqlite_file(Path(self.url.database))
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            size, overflow, timeout = pool
+            kwargs.update(
+                pool_size=size, max_overflow=overflow, pool_timeout=timeout, pool_pre_ping=True
+            )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
