@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
+from townhall import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class RedisQuota:
     logged): the cap bounds abuse, and refusing everyone while Redis is away would be worse."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis: Any = aioredis.from_url(url)
+        self._redis: Any = redis_client.connect(url)
         self._prefix = prefix
         self._process = secrets.token_hex(6)
         self._ids = itertools.count(1)

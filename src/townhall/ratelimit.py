@@ -104,9 +104,9 @@ class RedisRateLimiter:
     """The same sliding window, shared by every API process through Redis."""
 
     def __init__(self, url: str, clock: Clock, prefix: str = "townhall:rl:") -> None:
-        import redis.asyncio as aioredis
+        from townhall import redis_client
 
-        self._redis = aioredis.from_url(url)
+        self._redis = redis_client.connect(url)
         self._prefix = prefix
         self._clock = clock
         self._script = self._redis.register_script(_SLIDING_WINDOW)

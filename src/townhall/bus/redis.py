@@ -8,8 +8,7 @@ import logging
 import secrets
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from townhall import redis_client
 from townhall.bus import Handler
 from townhall.bus.local import Subscribers
 
@@ -33,7 +32,7 @@ class RedisBus:
     channels that have local handlers."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis: Any = aioredis.from_url(url)
+        self._redis: Any = redis_client.connect(url)
         self._pubsub: Any = self._redis.pubsub()
         self._prefix = prefix
         self._subscribers = Subscribers()
