@@ -107,3 +107,51 @@ async def test_a_listener_joins_while_the_room_row_is_locked(
         await store.lock_room(tx, room)
         joined = await asyncio.wait_for(join(ann, room), PATIENCE)
     assert joined["me"]["role"] == "listener"
+
+
+async def test_a_listener_leaves_while_the_room_row_is_locked(
+    people: Any, container: Container, stack: str
+) -> None:
+    """Leaving the audience does not wait for the room's row lock either."""
+    if stack != "postgres":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    host, ann = await people.member("host"), await people.member("ann")
+    room = (await create(host))["id"]
+    await join(ann, room)
+    async with container.db.transaction() as tx:
+        await store.lock_room(tx, room)
+        r = await asyncio.wait_for(ann.post(f"/api/rooms/{room}/leave"), PATIENCE)
+    assert r.status_code == 200, r.text
+    assert (await snap(host, room))["listeners"] == 0
+
+
+async def test_the_last_two_leaving_at_once_end_the_room(people: Any) -> None:
+    """The moderator and the last listener leaving at the same moment (one under the
+    room's row lock, the other without it) still leave no empty live room behind."""
+    host, ann = await people.member("host"), await people.member("ann")
+    room = (await create(host))["id"]
+    await join(ann, room)
+    left = await asyncio.gather(
+        host.post(f"/api/rooms/{room}/leave"), ann.post(f"/api/rooms/{room}/leave")
+    )
+    assert [r.status_code for r in left] == [200, 200], [r.text for r in left]
+    r = await host.get(f"/api/rooms/{room}")
+    assert r.status_code == 200 and r.json()["status"] == "ended", r.text
+
+
+async def test_joins_racing_the_end_leave_nobody_inside(
+    people: Any, container: Container
+) -> None:
+    """Listeners joining while the moderator ends the room either got in before the end
+    (and are out with it) or are told it ended; nobody stays inside an ended room."""
+    host = await people.member("host")
+    room = (await create(host))["id"]
+    crowd = [await people.member(f"fan{i}") for i in range(10)]
+    ended, *joins = await asyncio.gather(
+        host.post(f"/api/rooms/{room}/commands", json={"command": "end"}),
+        *(c.post(f"/api/rooms/{room}/join") for c in crowd),
+    )
+    assert ended.status_code == 200, ended.text
+    assert {r.status_code for r in joins} <= {200, 410}, [r.text for r in joins]
+    async with container.db.transaction() as tx:
+        assert not await store.anyone_in(tx, room)

@@ -69,9 +69,11 @@ async def lock_room(tx: AsyncSession, room_id: str) -> Room | None:
 
 
 async def lock_audience(tx: AsyncSession, room_id: str) -> None:
-    """Let joins into one room's audience count and enter one at a time until commit,
-    without the room's row lock (which stage changes take). On PostgreSQL a transaction
-    advisory lock keyed by the room; SQLite already runs one writing transaction at a time."""
+    """Let joins into one room's audience, and everything that takes people out of it or
+    ends it, count and change it one at a time until commit, without the room's row lock
+    (which stage changes take; a transaction that holds both takes the row lock first). On
+    PostgreSQL a transaction advisory lock keyed by the room; SQLite already runs one
+    writing transaction at a time."""
     if tx.get_bind().dialect.name == "postgresql":
         await tx.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -127,6 +129,9 @@ def _join_query(with_club: bool) -> Any:
     shield = shield_query(USER, SHIELD, room_id=ROOM).subquery()
     return union_all(
         *_entry_parts(with_club),
+        # Read under the audience lock, which ending a room takes too: a join never enters a
+        # room that ended meanwhile.
+        _fact("live", Room.id == ROOM, Room.status == "live"),
         _fact(
             "hosts",
             Event.room_id == ROOM,
@@ -167,9 +172,9 @@ class JoinFacts:
     """What a listener's join reads in one round trip (``join_facts``)."""
 
     held: set[str]
-    """The entry facts that hold (``entry_facts``), and ``hosts`` (the person hosts the
-    scheduled event whose room this is) and ``followed_by_stage`` (someone on stage
-    follows them: their audience group)."""
+    """The entry facts that hold (``entry_facts``), and ``live`` (the room is live),
+    ``hosts`` (the person hosts the scheduled event whose room this is) and
+    ``followed_by_stage`` (someone on stage follows them: their audience group)."""
     club_role: str | None
     listeners: int
     shielded: set[int]
@@ -402,6 +407,46 @@ async def remove_member(tx: AsyncSession, room_id: str, user_id: int) -> None:
     await tx.execute(
         delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
     )
+
+
+async def remove_listener(tx: AsyncSession, room_id: str, user_id: int) -> bool:
+    """Take a listener out of the audience; False when they are not (or no longer) one."""
+    result = await tx.execute(
+        delete(RoomMember).where(
+            RoomMember.room_id == room_id,
+            RoomMember.user_id == user_id,
+            RoomMember.role == RoomRole.LISTENER,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_listener_away(
+    tx: AsyncSession, room_id: str, user_id: int, since: datetime | None
+) -> bool:
+    """Mark a listener away since ``since`` (or back, with None); False when they are not
+    a listener, or already so."""
+    now_away = (
+        RoomMember.away_since.is_(None)
+        if since is not None
+        else (RoomMember.away_since.is_not(None))
+    )
+    result = await tx.execute(
+        update(RoomMember)
+        .where(
+            RoomMember.room_id == room_id,
+            RoomMember.user_id == user_id,
+            RoomMember.role == RoomRole.LISTENER,
+            now_away,
+        )
+        .values(away_since=since)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def anyone_in(tx: AsyncSession, room_id: str) -> bool:
+    """Is anyone (on stage or listening) in the room?"""
+    return bool((await tx.execute(select(exists().where(RoomMember.room_id == room_id)))).scalar())
 
 
 async def remove_all_members(tx: AsyncSession, room_id: str) -> None:

@@ -100,6 +100,7 @@ class RoomChange:
             )
 
     async def end(self, reason: str) -> None:
+        await store.lock_audience(self.tx, self.room.id)
         self.room.status = "ended"
         self.room.ended_at = self.now
         await store.remove_all_members(self.tx, self.room.id)
@@ -114,22 +115,27 @@ class RoomChange:
         )
         self.outbox.hallway = True
 
+    def listener_went(self, user: User, reason: str) -> None:
+        """A listener is out of the room: the roster is told, and their own streams end,
+        wherever they are open."""
+        self.listener_changed(user, went=True)
+        self.outbox.add(
+            channels.user(user.id),
+            channels.notice("room.left", {"room": self.room.id, "reason": reason}),
+        )
+
     async def remove_member(self, m: RoomMember, user: User, reason: str) -> None:
         """Take someone out of the room; the room ends when nobody is left."""
         was_on_stage = m.role in rules.STAGE_ROLES
+        # Counted with the listeners leaving on their own (without this row lock).
+        await store.lock_audience(self.tx, self.room.id)
         before = await self.followed_listeners() if was_on_stage else []
         await store.remove_member(self.tx, self.room.id, user.id)
         if was_on_stage:
             await self.emit("member.left", {"username": user.username, "reason": reason})
         else:
-            self.listener_changed(user, went=True)
-            # Their own streams end here, wherever they are open.
-            self.outbox.add(
-                channels.user(user.id),
-                channels.notice("room.left", {"room": self.room.id, "reason": reason}),
-            )
-        counts = await store.count_roles(self.tx, self.room.id)
-        if sum(counts.values()) == 0:
+            self.listener_went(user, reason)
+        if not await store.anyone_in(self.tx, self.room.id):
             await self.end("empty")
             return
         if m.role == "moderator":

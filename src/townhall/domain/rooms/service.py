@@ -462,6 +462,8 @@ class Rooms:
             # Counting and entering happen one join at a time, until the commit.
             await store.lock_audience(tx, room.id)
             facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
+            if "live" not in facts.held:
+                raise Gone("room_ended", "This room has ended.")
             if "member" in facts.held:
                 m = await store.member(tx, room.id, user.id)
                 if m is not None and m.role != "listener" and m.away_since is not None:
@@ -565,8 +567,49 @@ class Rooms:
         return snapshot
 
     async def leave(self, user: User, room_id: str) -> None:
-        """Leave quietly: nobody is told but the room's own member list."""
-        await self.command(user, room_id, "leave")
+        """Leave quietly: nobody is told but the room's own member list. A listener's
+        leave takes no room row lock (the audience lock, as their join did)."""
+        if not await self._listener_leaves(room_id, user, self._clock.now(), "left"):
+            await self.command(user, room_id, "leave")
+
+    async def _listener_leaves(
+        self, room_id: str, user: User, now: datetime, reason: str, *, quiet: bool = False
+    ) -> bool:
+        """Take a listener out without the room's row lock; False when they are on stage
+        (the locked path then decides). An audience left empty ends the room. The errors
+        of ``leave`` unless ``quiet`` (the sweeper: then True, nothing left to do)."""
+        outbox = Outbox()
+        async with self._db.transaction() as tx:
+            room = await store.room(tx, room_id)
+            if room is None or room.status != "live":
+                if quiet:
+                    return True
+                if room is None:
+                    raise NotFound("room_not_found", "There is no such room.")
+                raise Gone("room_ended", "This room has ended.")
+            await store.lock_audience(tx, room.id)
+            if not await store.remove_listener(tx, room.id, user.id):
+                if await store.member(tx, room.id, user.id) is not None:
+                    return False
+                if quiet:
+                    return True
+                raise Forbidden("not_in_room", "Join the room first.")
+            self._change(tx, room, now, outbox).listener_went(user, reason)
+            empty = not await store.anyone_in(tx, room.id)
+        await self._publish(outbox)
+        if empty:
+            await self._end_if_empty(room_id, now)
+        return True
+
+    async def _end_if_empty(self, room_id: str, now: datetime) -> None:
+        outbox = Outbox()
+        async with self._db.transaction() as tx:
+            room = await store.lock_room(tx, room_id)
+            if room is not None and room.status == "live":
+                await store.lock_audience(tx, room.id)
+                if not await store.anyone_in(tx, room.id):
+                    await self._change(tx, room, now, outbox).end("empty")
+        await self._publish(outbox)
 
     async def leave_all(self, user: User) -> None:
         """Leave every room ``user`` is in, each as ``leave`` does (before their account
@@ -575,7 +618,7 @@ class Rooms:
             room_ids = await store.rooms_of(tx, user.id)
         for room_id in room_ids:
             try:
-                await self.command(user, room_id, "leave")
+                await self.leave(user, room_id)
             except (Gone, Forbidden):
                 pass  # the room ended, or they left it, meanwhile
 
@@ -674,6 +717,8 @@ class Rooms:
             await self._publish(outbox)
 
     async def _presence_change(self, room_id: str, user_id: int, now: datetime, what: str) -> None:
+        if await self._listener_presence(room_id, user_id, now, what):
+            return
         outbox = Outbox()
         async with self._db.transaction() as tx:
             room = await store.lock_room(tx, room_id)
@@ -698,6 +743,36 @@ class Rooms:
             elif what == "gone":
                 await change.remove_member(m, u, "disconnected")
         await self._publish(outbox)
+
+    async def _listener_presence(
+        self, room_id: str, user_id: int, now: datetime, what: str
+    ) -> bool:
+        """A listener going away, coming back or gone, without the room's row lock: the
+        stage does not change. False when they are not a listener (the locked path then
+        decides, as for everyone on stage)."""
+        outbox = Outbox()
+        async with self._db.transaction() as tx:
+            room = await store.room(tx, room_id)
+            m = await store.member(tx, room_id, user_id)
+            u = await user_store.by_id(tx, user_id)
+            if room is None or room.status != "live" or m is None or u is None:
+                return True  # nothing left to change
+            if m.role != "listener":
+                return False
+            if what == "gone":
+                leaving = u
+            else:
+                since = now if what == "away" else None
+                if (since is None) == (m.away_since is None):
+                    return True  # already so
+                if not await store.set_listener_away(tx, room_id, user_id, since):
+                    return False
+                self._change(tx, room, now, outbox).listener_changed(u)
+                leaving = None
+        if leaving is not None:
+            return await self._listener_leaves(room_id, leaving, now, "disconnected", quiet=True)
+        await self._publish(outbox)
+        return True
 
     # --- for the media plane ---------------------------------------------------------------
 
