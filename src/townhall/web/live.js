@@ -151,6 +151,23 @@ export class Live {
     return true;
   }
 
+  /** Join a room over the socket (room.join): its snapshot, and its events from then on
+   * to handler, in one step. Null when the socket is not open or drops meanwhile (join over
+   * HTTP and follow then); a refusal is thrown with the server's code. */
+  async join(room, handler) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return null;
+    let result;
+    try {
+      result = await this.request("room.join", { room });
+    } catch (error) {
+      if (error.code) throw error;
+      return null;
+    }
+    // Before the next message is read: the room's events follow its result.
+    if (result.snapshot.status === "live") this.rooms.set(room, { seq: result.snapshot.seq, handler });
+    return result.snapshot;
+  }
+
   /** Follow a room's events from seq on; handler gets events, snapshots and {type:"lost"}. */
   async follow(room, seq, handler) {
     this.rooms.set(room, { seq, handler });

@@ -44,8 +44,14 @@ export class RoomSession {
   }
 
   async enter() {
+    const handler = (message) => this.receive(message);
+    let followed = false;
     try {
-      this.room = await post(`/api/rooms/${enc(this.id)}/join`);
+      // Over the socket when it is open: the snapshot and the room's stream start together,
+      // with nothing to catch up on. Over HTTP otherwise, then following the room resumes it.
+      const joined = await live.join(this.id, handler);
+      followed = joined !== null;
+      this.room = joined || (await post(`/api/rooms/${enc(this.id)}/join`));
     } catch (error) {
       this.status = "failed";
       this.error = error;
@@ -58,7 +64,7 @@ export class RoomSession {
     this.unNotice = live.onNotice((notice) => {
       if (notice.name === "room.removed" && notice.data.room === this.id) this.gone("removed");
     });
-    await live.follow(this.id, this.room.seq, (message) => this.receive(message));
+    if (!followed) await live.follow(this.id, this.room.seq, handler);
     this.audio = new RoomAudio(this.id, (state) => {
       this.audioState = state;
       this.changed({ audio: true });

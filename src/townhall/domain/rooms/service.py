@@ -252,11 +252,13 @@ class Rooms:
             )
         )
 
-    async def _snapshot(self, tx: AsyncSession, room: Room, viewer: User) -> RoomSnapshot:
+    async def _snapshot(
+        self, tx: AsyncSession, room: Room, viewer: User, shared: Shared | None = None
+    ) -> RoomSnapshot:
         """Bounded by the stage size and ``room_snapshot_audience``, not by the room's size:
         a join in a room of thousands reads the same few hundred rows, or none of them
         while the shared part is kept (``shared.py``)."""
-        shared = await self._shared_part(tx, room)
+        shared = shared or await self._shared_part(tx, room)
         me = await store.member(tx, room.id, viewer.id)
         mine = MemberRow.of(me, viewer) if me is not None else None
         followed = False
@@ -316,15 +318,21 @@ class Rooms:
         hands: list[str] | None,
         me: MeInRoom | None,
     ) -> RoomSnapshot:
-        """The snapshot from its shared part, the viewer's own row (appended to the audience
-        when it is not on the first page, with its ``followed`` group) and shield marks."""
+        """The snapshot from its shared part, the viewer's own row as this transaction
+        left it (in its place on the first page, or after it, with its ``followed`` group)
+        and shield marks."""
         stage, audience = shared.stage, shared.audience
         if shield:
             stage = _marked(stage, shared.stage_ids, shield)
             audience = _marked(audience, shared.audience_ids, shield)
-        if mine is not None and mine.role == "listener" and mine.user_id not in shared.audience_ids:
+        if mine is not None and mine.role == "listener":
             group = "followed_by_speakers" if followed else "others"
-            audience = (*audience, row_view(mine, group, mine.user_id in shield))
+            view = row_view(mine, group, mine.user_id in shield)
+            if mine.user_id in shared.audience_ids:
+                at = shared.audience_ids.index(mine.user_id)
+                audience = (*audience[:at], view, *audience[at + 1 :])
+            else:
+                audience = (*audience, view)
         return RoomSnapshot(
             id=room.id,
             title=room.title,
@@ -464,16 +472,15 @@ class Rooms:
             facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
             if "live" not in facts.held:
                 raise Gone("room_ended", "This room has ended.")
-            if "member" in facts.held:
-                m = await store.member(tx, room.id, user.id)
-                if m is not None and m.role != "listener" and m.away_since is not None:
+            m = await store.member(tx, room.id, user.id) if "member" in facts.held else None
+            if m is not None:
+                if m.role != "listener" and m.away_since is not None:
                     return None
-                if m is not None:
-                    m.last_seen_at = now
-                    if m.away_since is not None:
-                        m.away_since = None
-                        change.listener_changed(user)
-                snapshot = await self._snapshot(tx, room, user)
+                m.last_seen_at = now
+                if m.away_since is not None:
+                    m.away_since = None
+                    change.listener_changed(user)
+                snapshot = await self._snapshot(tx, room, user, shared)
             else:
                 creator = room.created_by_id == user.id
                 refusal = entry.may_enter(
