@@ -59,7 +59,7 @@ def test_with_its_socket_open_the_app_joins_over_it(server: Server, people: Any)
     """A member whose socket is up joins a room over it: the snapshot and the room's events
     start together, so there is no HTTP join and no resume to read the audience again for;
     the digests then keep the page current."""
-    mo = api_member(server, "mo")
+    moe = api_member(server, "moe")
     nia = people("nia")
     page = nia.page
     joins: list[str] = []
@@ -68,9 +68,9 @@ def test_with_its_socket_open_the_app_joins_over_it(server: Server, people: Any)
         lambda r: joins.append(r.url) if r.method == "POST" and "/join" in r.url else None,
     )
     # A notification that arrives live shows the socket is open.
-    assert mo.put("/api/users/nia/follow").status_code == 200
+    assert moe.put("/api/users/nia/follow").status_code == 200
     expect(page.locator(".toast", has_text="followed you")).to_be_visible()
-    made = mo.post("/api/rooms", json={"title": "Open door"})
+    made = moe.post("/api/rooms", json={"title": "Open door"})
     assert made.status_code == 201, made.text
     room = made.json()["id"]
     page.evaluate(f"() => {{ location.hash = '#/room/{room}'; }}")
@@ -81,5 +81,5 @@ def test_with_its_socket_open_the_app_joins_over_it(server: Server, people: Any)
     assert pip.post(f"/api/rooms/{room}/join").status_code == 200
     expect(member_tile(page, "pip")).to_be_visible()
     expect(page.get_by_text("2 listeners")).to_be_visible()
-    for client in (mo, pip):
+    for client in (moe, pip):
         client.close()
