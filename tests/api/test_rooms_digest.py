@@ -139,9 +139,7 @@ async def test_the_last_two_leaving_at_once_end_the_room(people: Any) -> None:
     assert r.status_code == 200 and r.json()["status"] == "ended", r.text
 
 
-async def test_joins_racing_the_end_leave_nobody_inside(
-    people: Any, container: Container
-) -> None:
+async def test_joins_racing_the_end_leave_nobody_inside(people: Any, container: Container) -> None:
     """Listeners joining while the moderator ends the room either got in before the end
     (and are out with it) or are told it ended; nobody stays inside an ended room."""
     host = await people.member("host")
