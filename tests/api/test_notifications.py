@@ -317,3 +317,29 @@ async def test_club_followers_hear_of_public_club_rooms_only(people: Any) -> Non
         rooms.append(r.json()["id"])
     items = (await inbox(fan))["items"]
     assert [(i["name"], i["data"]["room"]) for i in items] == [("room.started", rooms[0])]
+
+
+async def test_the_inbox_says_whether_you_follow_back_and_whether_the_room_is_live(
+    people: Any,
+) -> None:
+    """``you_follow_actor`` turns true once you follow back; ``room_live`` false once the
+    room of a "started a room" notification ended."""
+    from tests.api import roomkit
+
+    host, ann = await people.member("host"), await people.member("ann")
+    await roomkit.follow(ann, "host")
+    await roomkit.follow(host, "ann")
+    room = await roomkit.create(host, title="Live")
+
+    def of(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
+        return next(n for n in items if n["name"] == name)
+
+    mine = (await host.get("/api/notifications")).json()["items"]
+    assert of(mine, "user.followed")["you_follow_actor"] is True
+    assert of(mine, "user.followed")["room_live"] is None
+    theirs = (await ann.get("/api/notifications")).json()["items"]
+    assert of(theirs, "room.started")["room_live"] is True
+    assert of(theirs, "user.followed")["you_follow_actor"] is True
+    await roomkit.ok(host, room["id"], "end")
+    theirs = (await ann.get("/api/notifications")).json()["items"]
+    assert of(theirs, "room.started")["room_live"] is False

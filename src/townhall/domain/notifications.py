@@ -31,6 +31,7 @@ from townhall.domain.outbox import OutboxWorker
 from townhall.domain.views import PersonView, person_data
 from townhall.errors import InvalidInput, NotFound
 from townhall.mail import MAIL_TOPIC, Mail
+from townhall.storage import graph as graph_store
 from townhall.storage import notifications as store
 from townhall.storage import users as user_store
 from townhall.storage.db import Database
@@ -84,6 +85,11 @@ class Item:
     data: dict[str, Any]
     at: datetime
     read: bool
+    you_follow_actor: bool | None = None
+    """Whether the reader follows the actor now (None without an actor): "Follow back"."""
+    room_live: bool | None = None
+    """Whether the room the notification is about is still live (None when it names no
+    room): a room that ended is no longer offered to join."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,10 @@ class Notifications:
         after (None on the last page)."""
         async with self._db.transaction() as tx:
             rows, next_key = await store.page(tx, user.id, after, limit)
+            actors = {a.id for _, _, a in rows if a is not None}
+            followed = await graph_store.followed_among(tx, user.id, sorted(actors))
+            rooms = {str(n.data["room"]) for n, _, _ in rows if isinstance(n.data.get("room"), str)}
+            live = await store.live_rooms_among(tx, sorted(rooms))
         items = [
             Item(
                 id=n.id,
@@ -245,6 +255,8 @@ class Notifications:
                 data=n.data,
                 at=n.created_at,
                 read=i.read_at is not None,
+                you_follow_actor=actor.id in followed if actor else None,
+                room_live=n.data["room"] in live if isinstance(n.data.get("room"), str) else None,
             )
             for n, i, actor in rows
         ]

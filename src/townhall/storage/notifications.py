@@ -42,6 +42,7 @@ from townhall.storage.models import (
     Notification,
     NotificationKindOff,
     NotificationSettings,
+    Room,
     User,
 )
 
@@ -190,6 +191,14 @@ async def reminded_emails(tx: AsyncSession, notification_id: int, event_id: int)
         .where(InboxItem.notification_id == notification_id, User.id.in_(reminded(event_id)))
     )
     return list((await tx.execute(query)).scalars())
+
+
+async def live_rooms_among(tx: AsyncSession, room_ids: list[str]) -> set[str]:
+    """Which of these rooms are live now."""
+    if not room_ids:
+        return set()
+    query = select(Room.id).where(Room.id.in_(room_ids), Room.status == "live")
+    return set((await tx.execute(query)).scalars())
 
 
 async def emails_of(tx: AsyncSession, user_ids: list[int]) -> list[str]:

@@ -25,6 +25,12 @@ class NotificationOut(Out):
     data: dict[str, Any]
     at: IsoTime = Field(description="When it happened (ISO 8601, UTC).")
     read: bool
+    you_follow_actor: bool | None = Field(
+        None, description="Whether you follow the actor now; null without one."
+    )
+    room_live: bool | None = Field(
+        None, description="Whether the room it names is still live; null when it names none."
+    )
 
 
 class UnreadOut(BaseModel):
