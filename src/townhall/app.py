@@ -35,6 +35,8 @@ from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
 from townhall.domain.profile import Profiles
+from townhall.domain.push import TOPIC as PUSH_TOPIC
+from townhall.domain.push import Push
 from townhall.domain.reports import Reports
 from townhall.domain.rooms.audience import AudienceDigests
 from townhall.domain.rooms.retention import SWEEP_INTERVAL as ROOM_LOG_SWEEP_INTERVAL
@@ -55,6 +57,7 @@ from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
 from townhall.storage.search import people_search_for
 from townhall.tasks import Periodic
+from townhall.webpush import WebPusher, vapid_key
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +107,7 @@ class Container:
     incident_audio: IncidentAudios
     staff_actions: StaffActions
     search: Search
+    push: Push
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -143,6 +147,7 @@ class Container:
             return
         self._closed = True
         await self.outbox.close()
+        await self.push.close()
         for sweep in self.sweeps:
             await sweep.close()
         await self.digester.close()
@@ -211,6 +216,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     # Work that follows a change: written in its transaction, delivered by this worker.
     outbox = OutboxWorker(db, settings, clock)
     outbox.handle(MAIL_TOPIC, mailer.deliver)
+    push = Push(db, settings, clock, limiter, WebPusher(settings, vapid_key(settings)))
+    outbox.handle(PUSH_TOPIC, push.deliver)
     happenings = Happenings(outbox)
     pictures = Pictures(settings, limiter, files)
     notifications = Notifications(db, settings, clock, bus, outbox)
@@ -301,6 +308,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         incident_audio=incident_audio,
         staff_actions=StaffActions(db, clock, standing, rooms, happenings),
         search=Search(graph, hallway, clubs, events),
+        push=push,
     )
 
 

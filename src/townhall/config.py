@@ -139,6 +139,21 @@ class Settings(BaseSettings):
     notification_hourly_cap: int = Field(20, ge=1, le=1000)
     notification_direct_max: int = Field(20, ge=0, le=1000)
     notification_sweep_interval_seconds: float = Field(60.0, gt=0)
+    # S9's optional channel: Web Push to installed apps (docs/notifications.md, "Web Push").
+    push_daily_cap: int = Field(20, ge=0, le=1000)
+    push_vapid_private_key: SecretStr | None = None
+    push_subject: str = Field("", max_length=200)
+    push_endpoint_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "push.services.mozilla.com",
+            "notify.windows.com",
+            "push.apple.com",
+        ]
+    )
+    push_allow_http: bool = False
+    push_timeout_seconds: float = Field(10.0, gt=0)
+    push_ttl_seconds: int = Field(86400, ge=0, le=2419200)
     hallway_hint_seconds: float = Field(5.0, gt=0)
     hallway_hint_fanout: float = Field(50.0, gt=0)
     # The rounds that act on the passing of time (room presence, held notifications, the

@@ -28,6 +28,8 @@ from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.happenings import Happening
 from townhall.domain.outbox import OutboxWorker
+from townhall.domain.push import BATCH as PUSH_BATCH
+from townhall.domain.push import TOPIC as PUSH_TOPIC
 from townhall.domain.views import PersonView, person_data
 from townhall.errors import InvalidInput, NotFound
 from townhall.mail import MAIL_TOPIC, Mail
@@ -100,10 +102,10 @@ class NotificationSettingsView:
     hourly_cap: int
 
 
-def live_payload(n: Notification, actor: User | None) -> str:
-    """A new notification on its recipients' sockets: the inbox item (the API's
-    ``NotificationOut``) with ``type`` added, written here because it goes on the bus."""
-    item = {
+def live_item(n: Notification, actor: User | None) -> dict[str, Any]:
+    """A new notification as its recipients' sockets and pushes carry it: the inbox item
+    (the API's ``NotificationOut``) without what depends on each reader."""
+    return {
         "id": n.id,
         "name": n.kind,
         "actor": person_data(actor) if actor else None,
@@ -111,7 +113,11 @@ def live_payload(n: Notification, actor: User | None) -> str:
         "at": n.created_at.isoformat(),
         "read": False,
     }
-    return json.dumps({"type": "notification", **item}, separators=(",", ":"))
+
+
+def live_payload(n: Notification, actor: User | None) -> str:
+    """The live item with ``type`` added, written here because it goes on the bus."""
+    return json.dumps({"type": "notification", **live_item(n, actor)}, separators=(",", ":"))
 
 
 class Notifications:
@@ -163,14 +169,28 @@ class Notifications:
                 emails = await store.reminded_emails(tx, nid, h.recipients.event)
                 mails = [self._reminder(email, h.data).to_json() for email in emails]
                 await self._outbox.put(tx, MAIL_TOPIC, *mails)
+            note = Notification(
+                id=nid, kind=h.kind, actor_id=h.actor_id, data=h.data, created_at=now
+            )
+            await self._push(tx, live, live_item(note, actor))
             if h.kind == "waitlist.admitted":
                 # Mailed whatever their settings: it is the news they signed up waiting for.
                 emails = await store.emails_of(tx, list(h.recipients.users))
                 mails = [self._welcome(email, actor).to_json() for email in emails]
                 await self._outbox.put(tx, MAIL_TOPIC, *mails)
-        note = Notification(id=nid, kind=h.kind, actor_id=h.actor_id, data=h.data, created_at=now)
         logger.info("notification %s (%s) to %s people, %s live", nid, h.kind, count, len(live))
         await self._deliver(live, live_payload(note, actor))
+
+    async def _push(self, tx: Any, user_ids: list[int], item: dict[str, Any]) -> None:
+        """Web Push for what was delivered live, in the change's transaction: the push
+        service's handler (``domain/push.py``) finds who has a device subscribed."""
+        if self._settings.push_daily_cap <= 0 or not user_ids:
+            return
+        rows = [
+            {"users": user_ids[i : i + PUSH_BATCH], "item": item}
+            for i in range(0, len(user_ids), PUSH_BATCH)
+        ]
+        await self._outbox.put(tx, PUSH_TOPIC, *rows)
 
     async def _deliver(self, user_ids: list[int], payload: str) -> None:
         try:
@@ -231,7 +251,8 @@ class Notifications:
                 nid = await store.add_notification(tx, SUMMARY, None, data, None, now)
                 assert nid is not None
                 await store.add_item(tx, uid, nid, "live", now)
-            note = Notification(id=nid, kind=SUMMARY, actor_id=None, data=data, created_at=now)
+                note = Notification(id=nid, kind=SUMMARY, actor_id=None, data=data, created_at=now)
+                await self._push(tx, [uid], live_item(note, None))
             await self._deliver([uid], live_payload(note, None))
 
     # --- the inbox ------------------------------------------------------------------------

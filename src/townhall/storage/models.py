@@ -112,6 +112,26 @@ class Session(Base):
     expires_at: Mapped[datetime] = _ts()
 
 
+class PushSubscription(Base):
+    """One device's Web Push subscription (S9): where its browser's push service takes
+    messages for it, and the keys to encrypt them with. It belongs to the session that made
+    it, so signing that device out ends it too."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(Text)
+    endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(40))
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = _ts()
+
+
 class Invite(Base):
     """One spent invite: to an email address or as a single-use link."""
 

@@ -12,6 +12,7 @@ from townhall.api.routes import (
     media,
     notifications,
     people,
+    push,
     reports,
     rooms,
     safety,
@@ -40,6 +41,7 @@ ROUTERS = [
     events.pages,
     media.router,
     notifications.router,
+    push.router,
     hallway.router,
     search.router,
 ]
