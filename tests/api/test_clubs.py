@@ -64,7 +64,7 @@ async def test_edit_keeps_limits_and_unchanged_fields(people: Any, client: Any) 
     page = await client.get(f"/c/{c['id']}")
     assert page.status_code == 200 and page.headers["x-robots-tag"] == "noindex"
     assert "&lt;script&gt;x&lt;/script&gt;" in page.text and "<script>x" not in page.text
-    assert "Jazz Friends" in page.text and "1 member, 0 followers" in page.text
+    assert "Jazz Friends" in page.text and "1 member · 0 followers" in page.text
     assert (await client.get("/c/999")).status_code == 404
 
 

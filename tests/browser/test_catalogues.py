@@ -86,6 +86,22 @@ def test_every_key_the_app_uses_is_in_english() -> None:
         assert any(k.startswith(prefix) for k in en), f"no keys for t(`{prefix}...`)"
 
 
+SERVER_T = re.compile(r"words\.tn?\(\s*[\"']([^\"']+)[\"']|[\"'](share\.[a-z_]+)[\"']")
+
+
+def test_every_key_the_share_pages_use_is_in_english() -> None:
+    """The share pages (/r, /e, /c) speak from the same catalogues, on the server."""
+    routes = WEB.parent / "api"
+    code = "\n".join(
+        f.read_text(encoding="utf-8")
+        for f in [routes / "share.py", *(routes / "routes").glob("*.py")]
+    )
+    used = {key for pair in SERVER_T.findall(code) for key in pair if key}
+    assert len(used) > 10, "the key scanner found too little"
+    en = catalogue("en")
+    assert sorted(k for k in used if k not in en and f"{k}.other" not in en) == []
+
+
 def test_every_language_can_be_chosen() -> None:
     names = catalogue("en")
     assert {f"language.{code}" for code in LANGUAGES} <= set(names)

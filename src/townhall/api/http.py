@@ -34,7 +34,9 @@ from townhall.logs import request_id
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-SHARE_LINK = re.compile(r"/r/([A-Za-z0-9_-]{1,16})")
+SHARE_LINK = re.compile(r"/(r|e|c)/([A-Za-z0-9_-]{1,22})")
+SHARED = {"r": "room", "e": "event", "c": "club"}
+"""A share link's letter → the app's route for it."""
 
 
 def _logged_path(request: Request) -> str:
@@ -108,8 +110,8 @@ def create_api(
     async def share_links_open_the_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """A signed-in person following a room's share link goes into the room in the web
-        app; visitors (and stale sessions) get the public preview page."""
+        """A signed-in person following a share link (a room, an event, a club) goes to it in
+        the web app; visitors (and stale sessions) get the public preview page."""
         share = SHARE_LINK.fullmatch(request.url.path)
         token = request.cookies.get(SESSION_COOKIE)
         if share and token and request.method == "GET":
@@ -118,7 +120,8 @@ def create_api(
             except TownhallError:
                 pass
             else:
-                return RedirectResponse(f"/#/room/{share.group(1)}", status_code=303)
+                where = SHARED[share.group(1)]
+                return RedirectResponse(f"/#/{where}/{share.group(2)}", status_code=303)
         return await call_next(request)
 
     for router in ROUTERS:

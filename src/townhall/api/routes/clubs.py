@@ -15,8 +15,9 @@ from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.reads import MemberRead
 from townhall.api.routes.me import AVATAR_BODY, avatar_upload
+from townhall.api.routes.rooms import AcceptLanguage
 from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
-from townhall.api.share import public_page
+from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
@@ -314,32 +315,34 @@ async def remove_member(
 CLUB_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 @pages.get("/c/{club_id}", response_class=HTMLResponse)
-async def share_page(club_id: str, container: ContainerDep) -> HTMLResponse:
-    """A club's public link: its name, description, rules and size, and a way to sign in."""
-    page = "<h1>No such club</h1>\n<p>This link leads nowhere.</p>\n"
-    title, status = "No such club", 404
+async def share_page(
+    club_id: str, container: ContainerDep, accept_language: AcceptLanguage = None
+) -> HTMLResponse:
+    """A club's public link: its name, description, rules and size, and a way to sign in
+    that comes back to the club, in the visitor's language."""
+    words = words_for(accept_language)
+    public_url = container.settings.resolved_public_url
+    view = None
     if CLUB_ID.fullmatch(club_id) and int(club_id) <= MAX_ID:
         try:
             view = await container.clubs.get(None, int(club_id))
         except NotFound:
             view = None
-        if view is not None:
-            c = view.club
-            title, status = c.name, 200
-            rules_html = "".join(f"<li>{escape(r)}</li>\n" for r in c.rules or [])
-            page = f"<h1>{escape(c.name)}</h1>\n"
-            if c.description:
-                page += f"<p>{escape(c.description)}</p>\n"
-            if rules_html:
-                page += f'<h2>Rules</h2>\n<ol class="rules">\n{rules_html}</ol>\n'
-            page += (
-                f'<p class="members">{_count(view.members, "member")}, '
-                f"{_count(view.followers, 'follower')}</p>\n"
-            )
-    page += '<p><a class="button" href="/">Sign in to Townhall</a></p>'
-    return public_page(title, page, status)
+    if view is None:
+        return nowhere(words, public_url, f"/c/{club_id[:18]}")
+    c = view.club
+    rules_html = "".join(f'<li dir="auto">{escape(r)}</li>\n' for r in c.rules or [])
+    counts = (
+        f"{words.tn('club.members_count', view.members)} · "
+        f"{words.tn('club.followers_count', view.followers)}"
+    )
+    page = f'<h1 dir="auto">{escape(c.name)}</h1>\n'
+    if c.description:
+        page += f'<p dir="auto">{escape(c.description)}</p>\n'
+    if rules_html:
+        page += f'<h2>{escape(words.t("club.rules"))}</h2>\n<ol class="rules">\n{rules_html}</ol>\n'
+    page += f'<p class="members">{escape(counts)}</p>\n'
+    page += join_button(words, f"/club/{c.id}", "share.sign_in_to_see")
+    card = Card(c.name, c.description or counts, f"{public_url}/c/{c.id}")
+    return public_page(words, card, page, public_url)

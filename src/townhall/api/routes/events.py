@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
-from townhall.api.routes.rooms import SnapshotOut, snapshot_out
+from townhall.api.routes.rooms import AcceptLanguage, SnapshotOut, snapshot_out
 from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef, WallClock
-from townhall.api.share import nowhere, public_page
+from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.domain import events as rules
 from townhall.domain.events import EventInput, EventView
 from townhall.errors import NotFound, TownhallError
@@ -248,9 +248,14 @@ async def calendar_feed(token: str, container: ContainerDep) -> Response:
 
 
 @pages.get("/e/{event_id}", response_class=HTMLResponse)
-async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
-    """The share link of an event: a public preview and a way to sign in."""
-    missing = nowhere("event")
+async def share_page(
+    event_id: str, container: ContainerDep, accept_language: AcceptLanguage = None
+) -> HTMLResponse:
+    """The share link of an event: a public preview, the calendar file and a way to sign in
+    that comes back to the event, in the visitor's language."""
+    words = words_for(accept_language)
+    public_url = container.settings.resolved_public_url
+    missing = nowhere(words, public_url, f"/e/{event_id[:22]}")
     if not PUBLIC_ID.fullmatch(event_id):
         return missing
     try:
@@ -258,22 +263,27 @@ async def share_page(event_id: str, container: ContainerDep) -> HTMLResponse:
     except TownhallError:
         return missing
     hosts = "".join(
-        f"<li>{escape(u.display_name or u.username)} <span>@{escape(u.username)}</span></li>\n"
+        f'<li><span dir="auto">{escape(u.display_name or u.username)}</span> '
+        f'<span class="muted" dir="ltr">@{escape(u.username)}</span></li>\n'
         for u in v.hosts
     )
+    # Wall-clock time in the event's own zone, 24-hour: the same in every language.
     when = f"{v.local_start.isoformat(timespec='minutes').replace('T', ' ')} ({v.time_zone})"
-    body = f'<h1>{escape(v.name)}</h1>\n<p class="when">{escape(when)}</p>\n'
+    body = f'<h1 dir="auto">{escape(v.name)}</h1>\n<p class="when" dir="ltr">{escape(when)}</p>\n'
     if v.club:
-        body += f'<p class="club">{escape(v.club.name)}</p>\n'
+        body += f'<p class="club" dir="auto">{escape(v.club.name)}</p>\n'
     if v.description:
-        body += f"<p>{escape(v.description)}</p>\n"
-    body += f'<h2>Hosts</h2>\n<ul class="hosts">\n{hosts}</ul>\n'
+        body += f'<p dir="auto">{escape(v.description)}</p>\n'
+    body += f'<h2>{escape(words.t("event.hosts"))}</h2>\n<ul class="hosts">\n{hosts}</ul>\n'
     if v.status == "cancelled":
-        body += "<p>This event was cancelled.</p>\n"
+        body += f"<p>{escape(words.t('share.event_cancelled'))}</p>\n"
     elif v.status == "started":
-        body += "<p>This event is live now.</p>\n"
+        body += f'<p class="badge live">{escape(words.t("share.live"))}</p>\n'
     body += (
-        f'<p><a class="button" href="/api/events/{v.id}/calendar.ics">Add to calendar</a></p>\n'
-        '<p><a class="button" href="/">Sign in to join</a></p>'
+        f'<p><a class="button secondary" href="/api/events/{v.id}/calendar.ics">'
+        f"{escape(words.t('event.add_to_calendar'))}</a></p>\n"
     )
-    return public_page(v.name, body)
+    body += join_button(words, f"/event/{v.id}")
+    description = v.description or when
+    card = Card(v.name, description, f"{public_url}/e/{v.id}")
+    return public_page(words, card, body, public_url)

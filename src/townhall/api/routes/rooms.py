@@ -7,20 +7,22 @@ from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import PageRequest, page_body, page_request
 from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
-from townhall.api.share import nowhere, public_page
+from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.arguments import body_schema
 from townhall.domain.rooms.commands import COMMANDS, NAME_MAX
 from townhall.domain.rooms.views import RoomSnapshot
 from townhall.errors import NotFound
 from townhall.vocabulary import HandRaise, RoomKind, RoomRole, RoomStatus
+
+AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
 
 router = APIRouter(tags=["rooms"])
 pages = APIRouter(include_in_schema=False)
@@ -237,30 +239,44 @@ async def room_preview(room_id: RoomId, container: ContainerDep) -> Any:
 
 
 @pages.get("/r/{room_id}", response_class=HTMLResponse)
-async def share_page(room_id: str, container: ContainerDep) -> HTMLResponse:
-    """The share link of a room: a public preview and a way to sign in."""
-    missing = nowhere("room")
+async def share_page(
+    room_id: str, container: ContainerDep, accept_language: AcceptLanguage = None
+) -> HTMLResponse:
+    """The share link of a room: a public preview and a way to sign in that comes back to
+    the room, in the visitor's language (docs/web.md, *Share links*)."""
+    words = words_for(accept_language)
+    public_url = container.settings.resolved_public_url
+    missing = nowhere(words, public_url, f"/r/{room_id[:16]}")
     if not ROOM_ID.fullmatch(room_id):
         return missing
     try:
         preview = await container.rooms.preview(room_id)
     except NotFound:
         return missing
-    title = preview.title or "A room on Townhall"
+    title = preview.title or words.t("room.untitled")
+    names = [p.display_name or f"@{p.username}" for p in preview.stage]
     stage = "".join(
-        f"<li>{escape(p.display_name or p.username)} "
-        f"<span>@{escape(p.username)}</span>"
-        f"{' (moderator)' if p.role == 'moderator' else ''}</li>\n"
+        f'<li><span dir="auto">{escape(p.display_name or p.username)}</span> '
+        f'<span class="muted" dir="ltr">@{escape(p.username)}</span>'
+        f"{' · ' + escape(words.t('room.moderator')) if p.role == 'moderator' else ''}</li>\n"
         for p in preview.stage
     )
-    n = preview.listeners
+    listening = words.tn("room.listeners", preview.listeners)
     if preview.status != "live":
-        body = f"<h1>{escape(title)}</h1>\n<p>This room has ended.</p>\n"
+        description = words.t("room.ended")
+        body = f'<h1 dir="auto">{escape(title)}</h1>\n<p>{escape(description)}</p>\n'
+        body += join_button(words, "/", "share.open_app")
     else:
-        body = (
-            f"<h1>{escape(title)}</h1>\n"
-            f'<h2>On stage</h2>\n<ul class="stage">\n{stage}</ul>\n'
-            f'<p class="listeners">{n} {"person listens" if n == 1 else "people listen"}</p>\n'
+        description = words.t(
+            "share.room_description", names=", ".join(names[:4]) or "…", listening=listening
         )
-    body += '<p><a class="button" href="/">Sign in to join</a></p>'
-    return public_page(title, body)
+        body = (
+            f'<p class="badge live">{escape(words.t("share.live"))}</p>\n'
+            f'<h1 dir="auto">{escape(title)}</h1>\n'
+            f"<h2>{escape(words.t('share.on_stage'))}</h2>\n"
+            f'<ul class="stage">\n{stage}</ul>\n'
+            f'<p class="listeners">{escape(listening)}</p>\n'
+        )
+        body += join_button(words, f"/room/{preview.id}")
+    card = Card(title, description, f"{public_url}/r/{preview.id}")
+    return public_page(words, card, body, public_url)
