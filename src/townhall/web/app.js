@@ -4,7 +4,7 @@ import { LANGUAGES, onLanguageChange, preferredLanguage, setLanguage, t } from "
 import { live } from "./live.js";
 import { bell } from "./notify.js";
 import { RoomSession } from "./room-session.js";
-import { currentRoute, href, onRoute } from "./router.js";
+import { currentRoute, go, href, onRoute } from "./router.js";
 import { closeDialogs, displayName, el, errorText, toast } from "./ui.js";
 import * as blocked from "./views/blocked.js";
 import * as clubs from "./views/clubs.js";
@@ -15,11 +15,14 @@ import * as invites from "./views/invites.js";
 import * as notifications from "./views/notifications.js";
 import * as profile from "./views/profile.js";
 import * as room from "./views/room.js";
+import * as search from "./views/search.js";
+import * as settings from "./views/settings.js";
 import * as signin from "./views/signin.js";
 import * as staff from "./views/staff.js";
 import * as staffReport from "./views/staff-report.js";
 import * as standing from "./views/standing.js";
 import * as waitlist from "./views/waitlist.js";
+import * as welcomeView from "./views/welcome.js";
 
 const main = document.getElementById("app");
 let cleanup = null;
@@ -33,12 +36,19 @@ const ctx = {
   linkToken: location.pathname.startsWith("/signin/")
     ? decodeURIComponent(location.pathname.slice("/signin/".length))
     : null,
-  async signedIn() {
+  next: null, // where onboarding ends: the room, event or club a link pointed at
+  /** After signing in or out; ``created`` for a brand-new account (docs/web.md, Onboarding). */
+  async signedIn({ created = false } = {}) {
     if (ctx.inviteToken) {
       ctx.inviteToken = null;
       history.replaceState(null, "", `/${location.hash}`);
     }
-    await start();
+    const wasWaiting = ctx.me?.status === "waitlisted";
+    await start({ welcome: created || wasWaiting });
+  },
+  /** The waitlist screen heard that this person was let in. */
+  async admitted() {
+    await start({ welcome: true });
   },
   setMe(me) {
     ctx.me = me;
@@ -119,6 +129,8 @@ function show(route = currentRoute()) {
     hallway, room, profile, people: profile, edit: profile, invites,
     clubs, club: clubs, events, "event-new": events, event: events,
     notifications, settings: notifications, blocked, guide,
+    "settings-account": settings, "settings-language": settings,
+    search, suggestions: search, welcome: welcomeView,
     staff, "staff-audit": staff, "staff-report": staffReport, "staff-person": staffReport,
   };
   cleanup = views[route.name].render(main, ctx, route);
@@ -141,7 +153,16 @@ function onNotice(notice) {
   }
 }
 
-async function start() {
+/** Send a new member to the welcome screen, keeping where they were going for after it. */
+function welcome() {
+  if (currentRoute().name === "welcome") return false;
+  const path = location.hash.replace(/^#/, "");
+  ctx.next = path && path !== "/" ? path : null;
+  go("/welcome"); // the hash change shows it
+  return true;
+}
+
+async function start({ welcome: offer = false } = {}) {
   try {
     ctx.setMe(await get("/api/me"));
   } catch (error) {
@@ -165,6 +186,7 @@ async function start() {
   else live.stop();
   if (able && ctx.me.status === "member") bell.start(ctx.me.username);
   else bell.stop();
+  if (offer && able && ctx.me.status === "member" && welcome()) return;
   show();
 }
 

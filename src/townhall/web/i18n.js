@@ -74,20 +74,54 @@ export function tn(key, count, params = {}) {
   return fill(text, { n: formatNumber(count), ...params });
 }
 
+/**
+ * The tag Intl formats with: the browser's own tag when it is of the chosen language (en-GB
+ * gives a 24-hour clock and day-month order, ko-KR Korean dates), else the language alone.
+ */
+export function locale() {
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    const text = String(tag);
+    if (text.toLowerCase().split("-")[0] === lang) {
+      try {
+        return Intl.getCanonicalLocales(text)[0];
+      } catch {
+        break;
+      }
+    }
+  }
+  return lang;
+}
+
 export function formatNumber(n) {
-  return new Intl.NumberFormat(lang).format(n);
+  return new Intl.NumberFormat(locale()).format(n);
 }
 
 export function formatDate(iso) {
-  return new Intl.DateTimeFormat(lang, { year: "numeric", month: "long", day: "numeric" }).format(
+  return new Intl.DateTimeFormat(locale(), { year: "numeric", month: "long", day: "numeric" }).format(
     new Date(iso),
   );
 }
 
 export function formatDateTime(iso) {
-  return new Intl.DateTimeFormat(lang, {
+  return new Intl.DateTimeFormat(locale(), {
     weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
   }).format(new Date(iso));
+}
+
+export function formatTime(iso) {
+  return new Intl.DateTimeFormat(locale(), { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+}
+
+/** "now", "5 minutes ago", "yesterday" for the last week; a date before that. */
+export function formatRelative(iso, now = Date.now()) {
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  const abs = Math.abs(seconds);
+  const words = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
+  if (abs < 45) return words.format(0, "second");
+  if (abs < 45 * 60) return words.format(Math.round(seconds / 60), "minute");
+  if (abs < 22 * 3600) return words.format(Math.round(seconds / 3600), "hour");
+  if (abs < 7 * 86400) return words.format(Math.round(seconds / 86400), "day");
+  return formatDate(iso);
 }
 
 /** A moment with its year, to the minute: for logs and records. */

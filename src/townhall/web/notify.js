@@ -83,6 +83,11 @@ export function describe(n) {
           : t("notif.account_warned");
       return { text: d.message ? t("notif.with_message", { text: base, message: d.message }) : base, link: null };
     }
+    case "waitlist.admitted":
+      return {
+        text: n.actor ? t("notif.waitlist_admitted_by", { by }) : t("notif.waitlist_admitted"),
+        link: href("/welcome"),
+      };
     case "summary":
       return { text: tn("notif.summary", d.count || 0), link: href("/notifications") };
     default:

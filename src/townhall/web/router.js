@@ -1,6 +1,7 @@
 // Hash routes: #/ (hallway), #/room/<id>, #/u/<username>[/followers|/following],
 // #/me/edit, #/invites, #/clubs, #/club/<id>, #/events, #/events/new[/<club>], #/event/<id>,
-// #/notifications, #/settings, #/settings/blocked, #/help/moderators, and for staff #/staff
+// #/notifications, #/settings, #/settings/blocked, #/settings/account, #/settings/language,
+// #/search[?q=], #/people/suggested, #/welcome[/people], #/help/moderators, and for staff #/staff
 // (the report queue), #/staff/report/<id>, #/staff/person/<username>, #/staff/audit. A
 // route may carry a query (#/staff?status=open) for its filters. The page itself is always
 // "/" so it works from any static server.
@@ -20,6 +21,11 @@ const routes = [
   [/^\/notifications$/, "notifications"],
   [/^\/settings$/, "settings"],
   [/^\/settings\/blocked$/, "blocked"],
+  [/^\/settings\/account$/, "settings-account"],
+  [/^\/settings\/language$/, "settings-language"],
+  [/^\/search$/, "search"],
+  [/^\/people\/suggested$/, "suggestions"],
+  [/^\/welcome(?:\/(people))?$/, "welcome"],
   [/^\/help\/moderators$/, "guide"],
   [/^\/staff$/, "staff"],
   [/^\/staff\/report\/([0-9]{1,18})$/, "staff-report"],

@@ -78,13 +78,25 @@ export function startForm({ club = null } = {}) {
   return details;
 }
 
+/** No live room: where to go instead (search, people to follow, upcoming events). */
+function emptyState(events) {
+  return [
+    el("p", { class: "muted" }, t("hallway.empty")),
+    el("ul", { class: "link-list" },
+      el("li", {}, el("a", { href: href("/search"), "data-key": "empty-search" }, t("hallway.empty_search"))),
+      el("li", {}, el("a", { href: href("/people/suggested"), "data-key": "empty-suggested" }, t("hallway.empty_people"))),
+      el("li", {}, el("a", { href: href("/events"), "data-key": "empty-events" },
+        events ? t("hallway.empty_events_above") : t("hallway.empty_events")))),
+  ];
+}
+
 export function render(main) {
   const list = el("ul", { class: "rooms", "aria-live": "off", "aria-busy": "true" });
   const events = el("ul", { class: "events" });
   const eventsBox = el("section", { class: "upcoming", "aria-labelledby": "upcoming-title", hidden: true },
     el("h2", { id: "upcoming-title" }, t("hallway.upcoming")), events);
   const hidden = el("p", { class: "muted small hidden-rooms" });
-  const empty = el("p", { class: "muted empty" });
+  const empty = el("div", { class: "empty hallway-empty" });
   const problem = el("p", { class: "error", role: "alert" });
   main.replaceChildren(
     el("section", { class: "hallway" },
@@ -106,7 +118,8 @@ export function render(main) {
       list.setAttribute("aria-busy", "false");
       replaceKeepingFocus(events, ...feed.events.map(eventItem));
       eventsBox.hidden = !feed.events.length;
-      empty.textContent = feed.rooms.length ? "" : t("hallway.empty");
+      if (feed.rooms.length) empty.replaceChildren();
+      else if (!empty.childNodes.length) empty.replaceChildren(...emptyState(feed.events.length));
       hidden.textContent = feed.hidden ? tn("hallway.hidden", feed.hidden) : "";
       schedule();
     } catch (error) {

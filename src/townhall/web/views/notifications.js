@@ -1,11 +1,12 @@
 // The inbox (docs/notifications.md): notifications newest first, read and unread, marking
 // them read; and the settings: kinds on/off, "fewer notifications", pausing, the calendar feed.
-import { del, enc, get, patch, post } from "../api.js";
-import { formatDateTime, t, tn } from "../i18n.js";
+import { del, enc, get, patch, post, put } from "../api.js";
+import { formatDateTime, formatRelative, t, tn } from "../i18n.js";
 import { live } from "../live.js";
 import { bell, bellIcon, describe } from "../notify.js";
+import * as push from "../push.js";
 import { href } from "../router.js";
-import { avatar, backArrow, el, errorText } from "../ui.js";
+import { avatar, backArrow, displayName, el, errorText } from "../ui.js";
 
 // Every kind a person may turn on or off, with its label.
 const KINDS = [
@@ -69,16 +70,23 @@ function inbox(main) {
   function row(n) {
     const { text, link } = describe(n);
     const item = el("li", { class: n.read ? "notification" : "notification unread", "data-id": n.id });
+    // A room that ended is no longer something to join (room_live, docs/notifications.md).
+    const ended = n.room_live === false;
     const body = [
       n.actor ? avatar(n.actor, "s") : bellIcon(),
       el("span", { class: "notification-text" },
         n.read ? null : el("span", { class: "unread-dot visually-hidden" }, `${t("inbox.unread")}: `),
         el("span", { dir: "auto" }, text),
-        el("time", { class: "muted small", datetime: n.at }, formatDateTime(n.at))),
+        ended ? el("span", { class: "badge" }, t("inbox.room_ended")) : null,
+        el("time", { class: "muted small", datetime: n.at, title: formatDateTime(n.at) }, formatRelative(n.at))),
     ];
-    item.append(link
-      ? el("a", { href: link, "data-key": `n-${n.id}`, onclick: () => markRead(n, item) }, ...body)
+    const target = ended ? (n.actor ? href(`/u/${n.actor.username}`) : null) : link;
+    item.append(target
+      ? el("a", { href: target, "data-key": `n-${n.id}`, onclick: () => markRead(n, item) }, ...body)
       : el("div", { class: "notification-body" }, ...body));
+    if (n.name === "user.followed" && n.actor && n.you_follow_actor !== true) {
+      item.append(followBack(n.actor));
+    }
     if (n.name === "event.cohost_invited" && n.data?.event_id) item.append(answer(n, item));
     if (!n.read) {
       item.append(el("button", {
@@ -88,6 +96,22 @@ function inbox(main) {
       }, t("inbox.mark_read")));
     }
     return item;
+  }
+
+  function followBack(actor) {
+    const button = el("button", {
+      type: "button", class: "small", "data-key": `follow-back-${actor.username}`,
+      "aria-label": t("inbox.follow_back_person", { name: displayName(actor) }),
+      onclick: async () => {
+        try {
+          await put(`/api/users/${enc(actor.username)}/follow`);
+          button.replaceWith(el("span", { class: "muted small", role: "status" }, t("inbox.following")));
+        } catch (error) {
+          problem.textContent = errorText(error);
+        }
+      },
+    }, t("inbox.follow_back"));
+    return button;
   }
 
   // An invitation to co-host is answered here too; the event page shows the same choice.
@@ -227,17 +251,54 @@ function settings(main) {
             problem.textContent = errorText(error);
           }
         },
-      }, t("settings.feed_revoke")) : null);
+      }, t("settings.feed_revoke")) : "");
+  }
+
+  // Web Push on this device (push.js): shown where the browser and the server can do it.
+  const pushLine = el("p", { class: "muted small", role: "status" });
+  const pushButton = el("button", { type: "button", class: "secondary", "data-key": "push", hidden: true });
+  const pushBox = el("div", { class: "push", hidden: true },
+    el("h2", {}, t("settings.push")), el("p", { class: "muted small" }, t("settings.push_explain")),
+    pushLine, pushButton);
+  async function pushShow() {
+    try {
+      const now = await push.state();
+      if (!alive || !now.supported || !now.enabled) return;
+      pushBox.hidden = false;
+      pushButton.hidden = now.permission === "denied" && !now.on;
+      pushLine.textContent = now.on ? t("settings.push_on")
+        : now.permission === "denied" ? t("settings.push_blocked") : t("settings.push_off");
+      pushButton.textContent = now.on ? t("settings.push_turn_off") : t("settings.push_turn_on");
+      pushButton.onclick = async () => {
+        problem.textContent = "";
+        pushButton.disabled = true;
+        try {
+          if (now.on) await push.turnOff();
+          else if (!(await push.turnOn(now.publicKey))) pushLine.textContent = t("settings.push_blocked");
+          await pushShow();
+        } catch (error) {
+          problem.textContent = error.code ? errorText(error) : t("settings.push_failed");
+        } finally {
+          pushButton.disabled = false;
+        }
+      };
+    } catch {
+      // No push here (an old browser, or the worker not ready): the section stays hidden.
+    }
   }
 
   main.replaceChildren(el("section", { class: "card narrow" },
     el("p", {}, el("a", { href: href("/notifications") }, `${backArrow()} ${t("inbox.title")}`)),
     el("h1", {}, t("settings.title")),
+    el("ul", { class: "link-list settings-menu" },
+      el("li", {}, el("a", { href: href("/settings/account"), "data-key": "account" }, t("account.title"))),
+      el("li", {}, el("a", { href: href("/settings/language"), "data-key": "language" }, t("settings.language")))),
     el("h2", {}, t("settings.safety")),
     el("ul", { class: "link-list" },
       el("li", {}, el("a", { href: href("/settings/blocked"), "data-key": "blocked" }, t("blocked.title"))),
       el("li", {}, el("a", { href: href("/help/moderators") }, t("guide.title")))),
     el("h2", {}, t("settings.notifications")),
+    pushBox,
     el("div", { class: "field check" }, fewer, el("label", { for: "fewer" }, t("settings.fewer"))),
     el("p", { class: "muted small" }, t("settings.fewer_help")),
     el("div", { class: "field" }, el("label", { for: "pause" }, t("settings.pause")), pause),
@@ -248,6 +309,7 @@ function settings(main) {
     feedLine, feedUrl, feedActions,
     problem, status));
 
+  pushShow();
   get("/api/notifications/settings").then((s) => alive && fill(s), (error) => {
     if (alive) problem.textContent = errorText(error);
   });

@@ -3,6 +3,14 @@ import { enc, get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { el, field, form } from "../ui.js";
 
+/** What is wrong with a username, as the server words it (problem), or null. */
+export function usernameProblem(name) {
+  if (/[^a-z0-9_]/.test(name)) return "characters";
+  if (name.length < 3) return "too_short";
+  if (name.length > 20) return "too_long";
+  return null;
+}
+
 export function render(main, ctx) {
   let alive = true;
   const invited = el("p", { class: "invited" });
@@ -34,22 +42,42 @@ export function render(main, ctx) {
   }
 
   function codeStep(email, needUsername) {
+    // No pattern attribute: the browser would say only "Please match the requested format".
+    // The rule is checked here and by the server, and said in words (usernameProblem).
     const username = needUsername
       ? [field("username", "signin.username", {
-          required: true, pattern: "[a-z0-9_]{3,20}", autocomplete: "username",
-          "aria-describedby": "username-help",
-        }), el("p", { id: "username-help", class: "muted small" }, t("signin.username_help"))]
+          required: true, autocomplete: "username", autocapitalize: "none", spellcheck: "false",
+          maxlength: "40", dir: "ltr", "aria-describedby": "username-help username-problem",
+        }), el("p", { id: "username-help", class: "muted small" }, t("signin.username_help")),
+        el("p", { id: "username-problem", class: "error small", role: "alert" })]
       : [];
     main.replaceChildren(el("section", { class: "card narrow" },
       el("h1", {}, t("signin.check_email")),
       el("p", {}, t("signin.code_sent", { email })),
       form({ "aria-label": t("signin.check_email") }, async (data) => {
         const body = { email, code: String(data.get("code")).trim(), session: "cookie" };
-        if (needUsername) body.username = String(data.get("username")).trim().toLowerCase();
+        if (needUsername) {
+          body.username = String(data.get("username")).trim().replace(/^@/, "").toLowerCase();
+          const wrong = usernameProblem(body.username);
+          const line = main.querySelector("#username-problem");
+          line.textContent = wrong ? t(`signin.username_${wrong}`, { min: 3, max: 20 }) : "";
+          if (wrong) {
+            main.querySelector("#username").setAttribute("aria-invalid", "true");
+            main.querySelector("#username").focus();
+            return;
+          }
+        }
         if (ctx.inviteToken) body.invite = ctx.inviteToken;
+        let result;
         try {
-          await post("/api/auth/verify", body);
+          result = await post("/api/auth/verify", body);
         } catch (error) {
+          if (error.code === "invalid_username" && error.extra?.problem && needUsername) {
+            main.querySelector("#username-problem").textContent =
+              t(`signin.username_${error.extra.problem}`, error.extra);
+            main.querySelector("#username").focus();
+            return;
+          }
           if (error.code === "username_required") {
             codeStep(email, true);
             main.querySelector("#code").value = body.code;
@@ -58,7 +86,7 @@ export function render(main, ctx) {
           }
           throw error;
         }
-        await ctx.signedIn();
+        await ctx.signedIn({ created: Boolean(result?.created) });
       },
       field("code", "signin.code", {
         required: true, inputmode: "numeric", autocomplete: "one-time-code", maxlength: "12",

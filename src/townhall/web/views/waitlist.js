@@ -1,6 +1,9 @@
-// The waitlist: the username is reserved; a member or an operator lets the person in.
+// The waitlist: the username is reserved; a member or an operator lets the person in. Being
+// let in arrives live (a waitlist.admitted notification), and the screen becomes the app by
+// itself; after a reconnection it asks again, as a notification missed is not resent.
 import { post } from "../api.js";
 import { t } from "../i18n.js";
+import { live } from "../live.js";
 import { el } from "../ui.js";
 
 export function render(main, ctx) {
@@ -9,6 +12,7 @@ export function render(main, ctx) {
     el("h1", {}, t("waitlist.title")),
     el("p", { class: "lead" }, t("waitlist.reserved", { username: `@${me.username}` })),
     el("p", {}, t("waitlist.explain")),
+    el("p", { class: "muted small" }, t("waitlist.live")),
     el("div", { class: "actions" },
     el("button", { type: "button", onclick: () => ctx.signedIn() }, t("waitlist.check")),
     el("button", {
@@ -17,5 +21,18 @@ export function render(main, ctx) {
         await ctx.signedIn();
       },
     }, t("nav.signout")))));
-  return null;
+  let first = true;
+  const offNotification = live.onNotification((n) => {
+    if (n.name === "waitlist.admitted") ctx.admitted();
+  });
+  const offState = live.onState((state) => {
+    if (state !== "open") return;
+    if (!first) ctx.admitted();
+    first = false;
+  });
+  if (live.state === "open") first = false;
+  return () => {
+    offNotification();
+    offState();
+  };
 }
