@@ -6,7 +6,7 @@ import { live } from "../live.js";
 import { bell, bellIcon, describe } from "../notify.js";
 import * as push from "../push.js";
 import { href } from "../router.js";
-import { avatar, backArrow, displayName, el, errorText } from "../ui.js";
+import { avatar, backArrow, displayName, el, errorText, isolate } from "../ui.js";
 
 // Every kind a person may turn on or off, with its label.
 const KINDS = [
@@ -101,7 +101,7 @@ function inbox(main) {
   function followBack(actor) {
     const button = el("button", {
       type: "button", class: "small", "data-key": `follow-back-${actor.username}`,
-      "aria-label": t("inbox.follow_back_person", { name: displayName(actor) }),
+      "aria-label": t("inbox.follow_back_person", { name: isolate(displayName(actor)) }),
       onclick: async () => {
         try {
           await put(`/api/users/${enc(actor.username)}/follow`);

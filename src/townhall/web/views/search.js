@@ -3,7 +3,7 @@
 import { del, enc, get, put } from "../api.js";
 import { formatDateTime, t, tn } from "../i18n.js";
 import { go, href, withQuery } from "../router.js";
-import { avatar, displayName, el, errorText } from "../ui.js";
+import { avatar, backArrow, displayName, el, errorText, isolate } from "../ui.js";
 
 // Typing settles for this long before the query goes out; Enter sends at once.
 const TYPING_MS = 250;
@@ -21,7 +21,7 @@ export function followButton(p, onChange = () => {}) {
     button.className = p.you_follow ? "small secondary" : "small";
     button.setAttribute("aria-pressed", p.you_follow ? "true" : "false");
     button.setAttribute("aria-label", t(p.you_follow ? "people.unfollow_person" : "people.follow_person",
-      { name: displayName(p) }));
+      { name: isolate(displayName(p)) }));
   };
   button.onclick = async () => {
     button.disabled = true;
@@ -112,7 +112,7 @@ function search(main, ctx, initial) {
         section("search.events", found.events, eventRow),
       ].filter(Boolean);
       results.replaceChildren(...(parts.length ? parts
-        : [el("p", { class: "muted", role: "status" }, t("search.nothing", { q }))]));
+        : [el("p", { class: "muted", role: "status" }, t("search.nothing", { q: isolate(q) }))]));
     } catch (error) {
       if (alive && mine === asked) problem.textContent = errorText(error);
     } finally {
@@ -160,7 +160,7 @@ function search(main, ctx, initial) {
 /** Why a suggestion: "In your contacts" or "Followed by @a, @b and 3 others". */
 export function reason(s) {
   if (s.reason === "contact") return t("suggest.contact");
-  const names = (s.followed_by || []).map((u) => `@${u}`).join(", ");
+  const names = (s.followed_by || []).map((u) => isolate(`@${u}`)).join(", ");
   const others = Math.max(0, (s.followed_by_count || 0) - (s.followed_by || []).length);
   return others ? tn("suggest.followed_by_more", others, { names }) : t("suggest.followed_by", { names });
 }
@@ -178,7 +178,7 @@ function suggestions(main) {
   const list = el("ul", { class: "people-list", "aria-busy": "true" });
   const problem = el("p", { class: "error", role: "alert" });
   main.replaceChildren(el("section", { class: "card" },
-    el("p", {}, el("a", { href: href("/search") }, `← ${t("search.title")}`)),
+    el("p", {}, el("a", { href: href("/search") }, `${backArrow()} ${t("search.title")}`)),
     el("h1", {}, t("suggest.title")),
     el("p", { class: "muted" }, t("suggest.explain")),
     problem, list,

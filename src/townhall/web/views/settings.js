@@ -3,7 +3,7 @@
 import { del, enc, get } from "../api.js";
 import { formatRelative, LANGUAGES, setLanguage, t, currentLanguage } from "../i18n.js";
 import { href } from "../router.js";
-import { confirmDialog, el, errorText } from "../ui.js";
+import { backArrow, confirmDialog, el, errorText, isolate } from "../ui.js";
 
 export function render(main, ctx, route) {
   if (route.name === "settings-language") return language(main);
@@ -11,7 +11,7 @@ export function render(main, ctx, route) {
 }
 
 function back() {
-  return el("p", {}, el("a", { href: href("/settings") }, `← ${t("settings.title")}`));
+  return el("p", {}, el("a", { href: href("/settings") }, `${backArrow()} ${t("settings.title")}`));
 }
 
 function sessionRow(s, reload, problem, ctx) {
@@ -26,7 +26,7 @@ function sessionRow(s, reload, problem, ctx) {
       el("span", { class: "muted small" }, when)),
     el("button", {
       type: "button", class: "secondary small", "data-key": `revoke-${s.id}`,
-      "aria-label": t("account.sign_out_device", { name: label }),
+      "aria-label": t("account.sign_out_device", { name: isolate(label) }),
       onclick: async () => {
         problem.textContent = "";
         try {
@@ -94,7 +94,7 @@ function account(main, ctx) {
     },
   },
   el("div", { class: "field" },
-    el("label", { for: "delete-confirm" }, t("account.delete_type", { username: ctx.me.username })),
+    el("label", { for: "delete-confirm" }, t("account.delete_type", { username: isolate(ctx.me.username) })),
     confirmField),
   remove);
 

@@ -4,7 +4,7 @@
 import { api, enc, get, patch } from "../api.js";
 import { t } from "../i18n.js";
 import { go, href } from "../router.js";
-import { avatar, el, errorText } from "../ui.js";
+import { avatar, el, errorText, handle } from "../ui.js";
 import { fillSuggestions, followButton } from "./search.js";
 
 const VIEW = 280; // the crop square on screen, in CSS pixels
@@ -160,7 +160,7 @@ function profileStep(main, ctx) {
 
   main.replaceChildren(el("section", { class: "card narrow welcome" },
     el("h1", {}, t("welcome.title")),
-    el("p", { class: "lead" }, t("welcome.lead", { username: `@${me.username}` })),
+    el("p", { class: "lead" }, t("welcome.lead", { username: handle(me.username) })),
     formNode));
   name.focus();
   return null;
@@ -190,8 +190,8 @@ function people(main, ctx) {
       const line = el("p", {}, "");
       const say = () => {
         line.textContent = who.you_follow
-          ? t("welcome.following_inviter", { name: `@${who.username}` })
-          : t("welcome.inviter", { name: `@${who.username}` });
+          ? t("welcome.following_inviter", { name: handle(who.username) })
+          : t("welcome.inviter", { name: handle(who.username) });
       };
       say();
       inviter.replaceChildren(el("div", { class: "person-line" }, avatar(who, "m"), line, followButton(who, say)));
