@@ -1,7 +1,7 @@
 // The waitlist: the username is reserved; a member or an operator lets the person in. Being
 // let in arrives live (a waitlist.admitted notification), and the screen becomes the app by
 // itself; after a reconnection it asks again, as a notification missed is not resent.
-import { post } from "../api.js";
+import { enc, post } from "../api.js";
 import { t } from "../i18n.js";
 import { live } from "../live.js";
 import { el } from "../ui.js";
@@ -22,8 +22,11 @@ export function render(main, ctx) {
       },
     }, t("nav.signout")))));
   let first = true;
-  const offNotification = live.onNotification((n) => {
-    if (n.name === "waitlist.admitted") ctx.admitted();
+  const offNotification = live.onNotification(async (n) => {
+    if (n.name !== "waitlist.admitted") return;
+    // Seen here as it happens: it does not wait in the inbox as unread news.
+    await post(`/api/notifications/${enc(n.id)}/read`).catch(() => {});
+    ctx.admitted();
   });
   const offState = live.onState((state) => {
     if (state !== "open") return;
