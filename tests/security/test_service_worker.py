@@ -6,10 +6,11 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import Server, browser, playwright, server, tone
+from tests.browser.conftest import Server, browser, database_env, playwright, server, tone
 from tests.browser.test_shell import shell
 
-__all__ = ["browser", "playwright", "server", "tone"]  # the browser suite's fixtures
+# The browser suite's fixtures.
+__all__ = ["browser", "database_env", "playwright", "server", "tone"]
 
 CACHED_PATHS = """async () => {
   const paths = [];
