@@ -38,6 +38,9 @@ class RoomMix:
         self._audience = Outgoing(bitrate, audience_frame_ms)
         self._pending: list[np.ndarray] = []
         self._audience_outlets: Fanout | None = None
+        self._stage: list[Session] | None = None
+        """Those who may be heard or have a mix of their own: the few a tick looks at
+        (only ``refresh`` makes someone one of them; losing it is checked each tick)."""
         self._native = native
         """The native fan-out loop, or None: the Python one."""
         self._levels_every = max(1, levels_interval_ms // FRAME_MS)
@@ -61,6 +64,7 @@ class RoomMix:
     def remove(self, session: Session) -> None:
         if self.sessions.pop(session.id, None) is not None:
             self._audience_outlets = None
+            self._stage = None
 
     def refresh(self, username: str = "") -> None:
         """The policy changed for ``username`` (or for everyone): obey it now."""
@@ -77,6 +81,7 @@ class RoomMix:
             else:
                 s.encoder = None
         self._audience_outlets = None
+        self._stage = None
 
     def ready(self) -> None:
         self._audience_outlets = None
@@ -112,7 +117,8 @@ class RoomMix:
         """Mix one frame time: pull one frame per audible speaker, encode, send."""
         self.stats["ticks"] += 1
         voices: dict[str, np.ndarray] = {}
-        for s in self.sessions.values():
+        stage = self._on_stage()
+        for s in stage:
             if s.may_send and s.inbox:
                 voices[s.username] = s.inbox.popleft()
         if voices:
@@ -121,7 +127,7 @@ class RoomMix:
             total = np.zeros(FRAME_SAMPLES, dtype=np.int32)
         self._measure(voices)
 
-        for s in self.sessions.values():
+        for s in stage:
             if s.encoder is None or s.outlet is None:
                 continue
             own = voices.get(s.username)
@@ -139,6 +145,11 @@ class RoomMix:
                 self.stats["packets"] += self._listeners().send(payload, samples)
             if self.incident is not None:
                 self.incident.audio(payload, len(pcm))
+
+    def _on_stage(self) -> list[Session]:
+        if self._stage is None:
+            self._stage = [s for s in self.sessions.values() if s.may_send or s.encoder is not None]
+        return self._stage
 
     def _listeners(self) -> Fanout:
         if self._audience_outlets is None:
