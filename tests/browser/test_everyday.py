@@ -120,6 +120,7 @@ def test_sessions_export_and_delete_from_settings(
         expect(dialog.get_by_role("heading", name="Delete your account for good?")).to_be_visible()
         dialog.get_by_role("button", name="Delete my account").click()
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(page.get_by_text("Your account was deleted.")).to_be_visible()
     finally:
         laptop.close()
 

@@ -3,7 +3,7 @@
 import { del, enc, get } from "../api.js";
 import { formatRelative, LANGUAGES, setLanguage, t, currentLanguage } from "../i18n.js";
 import { href } from "../router.js";
-import { backArrow, confirmDialog, el, errorText, isolate } from "../ui.js";
+import { backArrow, confirmDialog, el, errorText, isolate, toast } from "../ui.js";
 
 export function render(main, ctx, route) {
   if (route.name === "settings-language") return language(main);
@@ -86,8 +86,8 @@ function account(main, ctx) {
       if (!sure) return;
       try {
         await del("/api/me", { confirm: confirmField.value.trim() });
-        ctx.deleted = true;
         await ctx.signedIn();
+        toast(t("account.deleted"));
       } catch (error) {
         problem.textContent = errorText(error);
       }
