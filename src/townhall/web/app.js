@@ -3,6 +3,7 @@ import { ApiError, get } from "./api.js";
 import { LANGUAGES, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { live } from "./live.js";
 import { bell } from "./notify.js";
+import * as push from "./push.js";
 import { RoomSession } from "./room-session.js";
 import { currentRoute, go, href, onRoute } from "./router.js";
 import { closeDialogs, displayName, el, errorText, toast } from "./ui.js";
@@ -196,6 +197,7 @@ async function boot() {
   onLanguageChange(() => {
     languagePicker();
     show();
+    if (ctx.me) push.relabel().catch(() => {});
   });
   live.onState(connectionLine);
   live.onNotice(onNotice);

@@ -49,3 +49,10 @@ export async function turnOff() {
   await del("/api/me/push", { endpoint: subscription.endpoint }).catch(() => {});
   await subscription.unsubscribe();
 }
+
+/** After the language changes: a subscribed device's pushes are worded in the new one. */
+export async function relabel() {
+  if (!supported()) return;
+  const { subscription } = await current();
+  if (subscription) await put("/api/me/push", { ...subscription.toJSON(), lang: currentLanguage() });
+}
