@@ -52,7 +52,13 @@ class Outgoing:
     """One encoded stream that goes quiet in long silences, as Opus DTX does: after 200 ms
     of digital silence it sends one packet per 400 ms, and the RTP timestamp of the next
     packet jumps over what was held back. A listener in a silent room costs next to
-    nothing; receivers treat the gap as silence, not loss (the sequence has no hole)."""
+    nothing; receivers treat the gap as silence, not loss (the sequence has no hole).
+
+    Not libopus's own DTX: FFmpeg's libopus encoder, which PyAV drives, has no option to
+    turn it on (its options are application, frame_duration, packet_loss, fec, vbr,
+    mapping_family and apply_phase_inv), so an encoder given ``dtx`` still sends every
+    frame. A mix is digitally silent exactly when nobody is heard, which is what this
+    watches for."""
 
     def __init__(self, bitrate: int, frame_ms: int = FRAME_MS) -> None:
         self._encoder = Encoder(bitrate, frame_ms)
