@@ -56,6 +56,6 @@ if [ $# -eq 0 ]; then
   "$VENV/bin/mypy"
   # Every worker has its own databases, SMTP server and Redis key prefix. A file's tests stay
   # on one worker: the browser modules share one server and one story across their tests.
-  set -- -n 2 --dist loadfile
+  set -- -n 2 --dist loadfile --durations=25
 fi
 exec "$VENV/bin/python" -m pytest "$@"
