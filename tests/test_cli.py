@@ -167,3 +167,50 @@ async def test_cancel_invite_tree_from_the_command_line(
     assert await status(bob) == ("waitlisted", 0)
     assert (await cli("approve", "bob")).out.strip() == "approved 1: @bob"
     assert await status(bob) == ("member", 2)
+
+
+async def test_doctor_says_what_is_wrong_in_plain_words(tmp_path: Path) -> None:
+    """doctor exits 1 naming each problem (a database never migrated, an unreachable Redis
+    and SMTP relay, a production address that is not https), and 0 once they are fixed."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    fresh = await run(*data, "doctor")
+    assert fresh.code == 1
+    assert "PROBLEM  database: the SQLite file" in fresh.out
+    assert "`townhall migrate`" in fresh.out
+    assert (await run(*data, "migrate")).code == 0
+
+    healthy = await run(*data, "doctor")
+    assert healthy.code == 0, healthy.out
+    assert "ok       database: sqlite reachable, schema up to date" in healthy.out
+    assert healthy.out.strip().endswith("nothing to fix")
+
+    config = tmp_path / "broken.toml"
+    config.write_text(
+        'environment = "production"\n'
+        'public_url = "http://townhall.example.org"\n'
+        'redis_url = "redis://127.0.0.1:1/0"\n'
+        'smtp_host = "127.0.0.1"\nsmtp_port = 1\n'
+    )
+    broken = await run(*data, "--config", str(config), "doctor")
+    assert broken.code == 1
+    problems = [line for line in broken.out.splitlines() if line.startswith("PROBLEM")]
+    assert [line.split(":")[0] for line in problems] == [
+        "PROBLEM  redis",
+        "PROBLEM  smtp",
+        "PROBLEM  public url",
+    ], broken.out
+    assert "is not https" in broken.out
+    assert broken.out.strip().endswith("3 problems to fix")
+
+
+async def test_doctor_passes_the_test_stacks(
+    settings: Settings, container: Any, tmp_path: Path
+) -> None:
+    """On a migrated database, with the stack's Redis, doctor finds nothing to fix."""
+    config = tmp_path / "stack.toml"
+    config.write_text(f'redis_url = "{settings.redis_url}"\n' if settings.redis_url else "")
+    ran = await cli_for(settings)("--config", str(config), "doctor")
+    assert ran.code == 0, ran.out + ran.err
+    assert f"database: {container.db.dialect} reachable" in ran.out
+    if settings.redis_url:
+        assert "ok       redis:" in ran.out

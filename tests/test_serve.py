@@ -52,6 +52,25 @@ def test_serve_migrates_prints_the_address_and_answers(tmp_path: Path) -> None:
         assert (data / "townhall.db").is_file()
         assert (data / "secret.key").is_file()
         assert oct((data / "secret.key").stat().st_mode & 0o777) == "0o600"
+        # A token in an address never reaches the access log: its line names the route.
+        assert httpx.get(f"{base}/invite/Secret-Invite-Token", timeout=5).status_code == 200
+        httpx.get(f"{base}/healthz", headers={"X-Request-ID": "probe-1"}, timeout=5)
+
+        # Operator commands on the same data directory print links to this server's port,
+        # although they take no --port.
+        def cli(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "townhall", "--data-dir", str(data), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=PATIENCE,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            return done.stdout.strip()
+
+        cli("create-member", "--email", "ida@example.org", "--username", "ida")
+        assert cli("signin-link", "ida").startswith(f"{base}/")
     finally:
         server.terminate()
         out, err = server.communicate(timeout=30)
@@ -61,6 +80,13 @@ def test_serve_migrates_prints_the_address_and_answers(tmp_path: Path) -> None:
     messages = [json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{")]
     assert any(m.startswith(f"serving on 127.0.0.1:{port}, database sqlite") for m in messages)
     assert "Application shutdown complete." in messages
+    # Access lines are on by default: one a request, with its request id.
+    access = [json.loads(line) for line in err.splitlines() if '"townhall.access"' in line]
+    probe = next(e for e in access if e["request_id"] == "probe-1")
+    assert (probe["method"], probe["path"], probe["status"]) == ("GET", "/healthz", 200)
+    assert probe["duration_ms"] >= 0
+    assert any(e["path"] == "/invite/{token}" for e in access)
+    assert "Secret-Invite-Token" not in err
 
 
 async def test_a_served_process_sweeps_rooms_on_its_own(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Command line: ``townhall serve``, ``townhall migrate`` and operator commands."""
+"""Command line: ``townhall serve``, ``townhall migrate``, ``townhall doctor`` and operator
+commands."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from townhall.app import Container, build_container
 from townhall.config import Settings, check_can_serve, load_settings
 from townhall.domain.operators import CLI
 from townhall.errors import ConfigError, TownhallError
+from townhall.instance import record_public_url, with_recorded_public_url
 from townhall.logs import setup_logging
 from townhall.vocabulary import StaffRole
 
@@ -218,6 +220,8 @@ def serve(settings: Settings) -> None:
     from townhall.app import create_app
 
     app = create_app(settings)
+    # Operator commands on this data directory print links to this address.
+    record_public_url(settings)
     url = settings.resolved_public_url
     print(f"\n  Townhall is starting. Open {url}\n", flush=True)
     logger.info(
@@ -251,6 +255,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser(
+        "doctor",
+        help="check the configuration: database, Redis, SMTP, public URL, media ports, TURN",
+    )
     for name, (_, help_text, add_args) in COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text))
     return p
@@ -272,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         serve(settings)
         return 0
+    settings = with_recorded_public_url(settings)
+    if ns.command == "doctor":
+        from townhall.doctor import diagnose, report
+
+        text, code = report(asyncio.run(diagnose(settings)))
+        print(text)
+        return code
     try:
         print(asyncio.run(_run_operator(settings, ns)))
     except TownhallError as exc:

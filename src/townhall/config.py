@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
     cookie_secure: bool | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
 

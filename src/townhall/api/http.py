@@ -32,6 +32,7 @@ from townhall.errors import NotFound, TownhallError
 from townhall.logs import request_id
 
 logger = logging.getLogger(__name__)
+access = logging.getLogger("townhall.access")
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 SHARE_LINK = re.compile(r"/(r|e|c)/([A-Za-z0-9_-]{1,22})")
@@ -85,6 +86,8 @@ def create_api(
     app.state.origins = origins
     errors.install(app)
 
+    access_log = settings.access_log
+
     @app.middleware("http")
     async def with_request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -94,13 +97,24 @@ def create_api(
         started = time.perf_counter()
         try:
             response = await call_next(request)
-            logger.debug(
-                "%s %s -> %s in %.1f ms",
-                request.method,
-                _logged_path(request),
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
+            elapsed = time.perf_counter() - started
+            path = _logged_path(request)
+            if access_log:
+                # One line a request; the path is the route's template and the query is
+                # left out, so no token in an address reaches the log.
+                access.info(
+                    "%s %s %s %.1f ms",
+                    request.method,
+                    path,
+                    response.status_code,
+                    elapsed * 1000,
+                    extra={
+                        "method": request.method,
+                        "path": path,
+                        "status": response.status_code,
+                        "duration_ms": round(elapsed * 1000, 1),
+                    },
+                )
         finally:
             request_id.reset(token)
         response.headers["X-Request-ID"] = rid
