@@ -308,10 +308,13 @@ def shoot(page: Page, name: str, *, docs: bool = False, full_page: bool = False)
     docs/screenshots when TOWNHALL_UPDATE_SCREENSHOTS=1 (so ordinary runs change no file
     under version control)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    # Animations (a sheet rising, the speaking ring) are shown at their end, not half-way.
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page, animations="disabled")
     if docs and os.environ.get("TOWNHALL_UPDATE_SCREENSHOTS") == "1":
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"), full_page=full_page)
+        page.screenshot(
+            path=str(DOC_SHOTS / f"{name}.png"), full_page=full_page, animations="disabled"
+        )
 
 
 def confirm(page: Page, button: str) -> None:
@@ -320,6 +323,20 @@ def confirm(page: Page, button: str) -> None:
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name=button, exact=True).click()
     expect(dialog).to_have_count(0)
+
+
+def room_sheet(page: Page) -> Any:
+    """Open the room's overflow sheet (More): leaving the stage, and the moderators' actions."""
+    page.get_by_role("toolbar", name="Room controls").get_by_role("button", name="More").click()
+    sheet = page.get_by_role("dialog", name="Room controls")
+    expect(sheet).to_be_visible()
+    return sheet
+
+
+def end_room(page: Page) -> None:
+    """A moderator ends the room from its overflow sheet, and confirms."""
+    room_sheet(page).get_by_role("button", name="End room").click()
+    confirm(page, "End room")
 
 
 def member_tile(page: Page, username: str) -> Any:

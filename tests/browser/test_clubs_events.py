@@ -13,7 +13,7 @@ import httpx
 from icalendar import Calendar
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ROOM_URL, Person, confirm, shoot
+from tests.browser.conftest import ROOM_URL, Person, end_room, room_sheet, shoot
 from tests.browser.test_story import start_room
 
 # One room hosted is enough to found a club here, so the test shows the refusal first.
@@ -42,8 +42,7 @@ def test_founding_a_club_a_members_only_room_and_running_the_club(people: Any) -
     # Fay hosts a room (and ends it); then founding works.
     fay.open("/")
     start_room(fay, "Warm-up")
-    fay.page.get_by_role("button", name="End room").click()
-    confirm(fay.page, "End room")
+    end_room(fay.page)
     expect(fay.page.get_by_text("This room has ended.")).to_be_visible()
     found_club(fay, "Night Owls")
     expect(fay.page.get_by_role("heading", name="Night Owls")).to_be_visible()
@@ -166,7 +165,7 @@ def test_scheduling_an_event_and_its_calendar_file(people: Any) -> None:
     page.get_by_role("button", name="Start the room").click()
     expect(page).to_have_url(ROOM_URL)
     expect(page.get_by_role("heading", name="Quick chat")).to_be_visible()
-    expect(page.get_by_role("button", name="End room")).to_be_visible()
+    expect(room_sheet(page).get_by_role("button", name="End room")).to_be_visible()
 
 
 def test_a_notification_arrives_live(people: Any) -> None:

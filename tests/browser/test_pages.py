@@ -92,10 +92,19 @@ def test_the_keyboard_reaches_the_main_controls_and_all_are_labelled(people: Any
     page.get_by_label("Title (optional)").press("Enter")
     expect(page.get_by_role("heading", name="Keys only")).to_be_visible()
     reached = tab_through(page, 30)
-    for name in ("Unmute", "Move to the audience", "Share", "End room", "Leave quietly"):
+    for name in ("Leave quietly", "Unmute", "Ping a follower", "Share", "More"):
         assert name in reached, reached
     assert page.evaluate(UNNAMED_JS) == []
     assert fits(page)
+    # The moderators' actions are in the overflow sheet; a lone moderator cannot leave the stage.
+    page.get_by_role("button", name="More").focus()
+    page.keyboard.press("Enter")
+    sheet = page.get_by_role("dialog", name="Room controls")
+    expect(sheet.get_by_role("button", name="End room")).to_be_visible()
+    expect(sheet.get_by_label("Who can raise a hand")).to_be_visible()
+    expect(sheet.get_by_role("button", name="Move to the audience")).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
     # Everyone on stage is a labelled button that opens their menu.
     page.get_by_role("button", name=re.compile(r"@kim, moderator, muted")).press("Enter")
     expect(page.get_by_role("dialog")).to_be_visible()

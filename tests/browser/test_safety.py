@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     TONE_HZ,
     Server,
     confirm,
+    end_room,
     hears,
     member_tile,
     shoot,
@@ -94,8 +95,7 @@ def test_a_report_from_the_room_sheet_reaches_the_console_and_its_audio_plays(
     expect(lis.page.get_by_role("dialog")).to_have_count(0)
 
     # The room ends; its sealed audio is complete.
-    sam.page.get_by_role("button", name="End room").click()
-    confirm(sam.page, "End room")
+    end_room(sam.page)
     expect(sam.page.get_by_text("This room has ended.")).to_be_visible()
     wait_until(lambda: sealed(server, report_id), "the room's audio sealed and ended")
 

@@ -13,8 +13,10 @@ from tests.browser.conftest import (
     TONE_HZ,
     Person,
     confirm,
+    end_room,
     hears,
     member_tile,
+    room_sheet,
     shoot,
     wait_until,
 )
@@ -86,11 +88,16 @@ def test_the_room_story(people: Any) -> None:
     person_menu(ada.page, "bob").get_by_role("button", name="Make moderator").click()
     for page in (ada.page, bob.page):
         expect(member_tile(page, "bob").locator(".star")).to_be_visible()
-    expect(bob.page.get_by_role("button", name="End room")).to_be_visible()
+    sheet = room_sheet(bob.page)
+    expect(sheet.get_by_role("button", name="End room")).to_be_visible()
+    sheet.get_by_role("button", name="Close").click()
     person_menu(ada.page, "bob").get_by_role("button", name="Remove moderator").click()
     for page in (ada.page, bob.page):
         expect(member_tile(page, "bob").locator(".star")).to_have_count(0)
-    expect(bob.page.get_by_role("button", name="End room")).to_have_count(0)
+    sheet = room_sheet(bob.page)  # a speaker's sheet: only leaving the stage
+    expect(sheet.get_by_role("button", name="Move to the audience")).to_be_visible()
+    expect(sheet.get_by_role("button", name="End room")).to_have_count(0)
+    sheet.get_by_role("button", name="Close").click()
 
     # Ada mutes Bob from his menu; both pages show him muted, and he can unmute again.
     person_menu(ada.page, "bob").get_by_role("button", name="Mute").click()
@@ -109,8 +116,7 @@ def test_the_room_story(people: Any) -> None:
     )
 
     # Ada ends the room.
-    ada.page.get_by_role("button", name="End room").click()
-    confirm(ada.page, "End room")
+    end_room(ada.page)
     expect(ada.page.get_by_text("This room has ended.")).to_be_visible()
 
 

@@ -1,7 +1,9 @@
 // The Townhall web app: boots the language, the session, the live connection and the routes.
 import { ApiError, get } from "./api.js";
+import { fillIcons } from "./icons.js";
 import { LANGUAGES, onLanguageChange, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { live } from "./live.js";
+import { MiniPlayer } from "./miniplayer.js";
 import { bell } from "./notify.js";
 import * as push from "./push.js";
 import { RoomSession } from "./room-session.js";
@@ -26,6 +28,7 @@ import * as waitlist from "./views/waitlist.js";
 import * as welcomeView from "./views/welcome.js";
 
 const main = document.getElementById("app");
+const mini = new MiniPlayer(document.getElementById("inroom"));
 let cleanup = null;
 
 const ctx = {
@@ -62,7 +65,7 @@ const ctx = {
     if (ctx.session && ctx.session.id === id && ctx.session.status === "in") return ctx.session;
     if (ctx.session) ctx.session.leave();
     ctx.session = new RoomSession(id, ctx.me.username);
-    ctx.session.onChange(() => inRoomBar());
+    mini.follow(ctx.session);
     ctx.session.enter();
     return ctx.session;
   },
@@ -79,23 +82,21 @@ function languagePicker() {
   select.onchange = () => setLanguage(select.value, true);
 }
 
-/** "You are in <room>" with a way back, while looking elsewhere in the app. */
-function inRoomBar() {
-  const bar = document.getElementById("inroom");
-  const s = ctx.session;
-  const route = currentRoute();
-  const elsewhere = !(route.name === "room" && route.params[0] === s?.id);
-  if (!s || s.status !== "in" || !elsewhere) {
-    bar.hidden = true;
-    bar.replaceChildren();
-    return;
+// Which tab of the navigation each route belongs to (marked aria-current="page").
+const TABS = {
+  hallway: "hallway", search: "search", suggestions: "search", clubs: "clubs", club: "clubs",
+  events: "events", "event-new": "events", event: "events", invites: "invites",
+  notifications: "notifications", staff: "staff", "staff-audit": "staff", "staff-report": "staff",
+  "staff-person": "staff",
+};
+
+function markTab(route) {
+  const mine = ctx.me && route.name === "profile" && route.params[0] === ctx.me.username;
+  const tab = mine || route.name === "edit" ? "profile" : TABS[route.name];
+  for (const link of document.querySelectorAll("#nav a[data-tab]")) {
+    if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
-  bar.hidden = false;
-  bar.replaceChildren(
-    el("span", {}, t("inroom.label", { title: s.room.title || t("room.untitled") })),
-    el("a", { href: href(`/room/${s.id}`), class: "button small" }, t("inroom.back")),
-    el("button", { type: "button", class: "secondary small", onclick: () => s.leave() }, t("room.leave")),
-  );
 }
 
 function connectionLine(state) {
@@ -109,7 +110,8 @@ function show(route = currentRoute()) {
   cleanup = null;
   closeDialogs();
   const me = ctx.me;
-  inRoomBar();
+  mini.paint();
+  markTab(route);
   if (ctx.linkToken) {
     cleanup = signin.renderLink(main, ctx);
     return;
@@ -174,6 +176,7 @@ async function start({ welcome: offer = false } = {}) {
     ctx.me = null;
     if (ctx.session) ctx.session.close();
     ctx.session = null;
+    mini.follow(null);
   }
   if (ctx.me && ctx.inviteToken) {
     // Already signed in: the invitation is for someone else.
@@ -181,7 +184,9 @@ async function start({ welcome: offer = false } = {}) {
     history.replaceState(null, "", `/${location.hash}`);
   }
   const able = ctx.me && !standing.restricted(ctx.me);
-  document.getElementById("nav").hidden = !able || ctx.me.status !== "member";
+  const nav = document.getElementById("nav");
+  nav.hidden = !able || ctx.me.status !== "member";
+  document.body.classList.toggle("has-tabs", !nav.hidden); // room for the phone's tab bar
   // A suspended or banned account's socket is refused: do not keep knocking.
   if (able) live.start();
   else live.stop();
@@ -192,6 +197,7 @@ async function start({ welcome: offer = false } = {}) {
 }
 
 async function boot() {
+  fillIcons();
   await setLanguage(preferredLanguage());
   languagePicker();
   onLanguageChange(() => {

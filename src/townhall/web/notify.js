@@ -2,6 +2,7 @@
 // current from the live socket, a short toast when one arrives, and the words and link for
 // each kind (used by the inbox too).
 import { get } from "./api.js";
+import { icon } from "./icons.js";
 import { formatDateTime, onLanguageChange, t, tn } from "./i18n.js";
 import { live } from "./live.js";
 import { href } from "./router.js";
@@ -18,10 +19,7 @@ function who(n) {
 
 /** The bell drawn in the top bar, for notifications without a person. */
 export function bellIcon() {
-  const icon = document.querySelector("#nav-bell svg");
-  const node = el("span", { class: "avatar avatar-s bell-avatar", "aria-hidden": "true" });
-  if (icon) node.append(icon.cloneNode(true));
-  return node;
+  return el("span", { class: "avatar avatar-s bell-avatar", "aria-hidden": "true" }, icon("bell", 22));
 }
 
 /** {text, link} for a notification: what happened, and where it leads. */

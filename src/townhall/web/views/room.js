@@ -2,6 +2,8 @@
 // moderators' menu, and the audio. Every rule is the server's; this page only reflects it.
 import { enc, get } from "../api.js";
 import { t, tn } from "../i18n.js";
+import { icon } from "../icons.js";
+import { iconButton } from "../miniplayer.js";
 import { href } from "../router.js";
 import { audioNotice, block, reportDialog, safetyPolicy, unblock } from "../safety.js";
 import {
@@ -28,10 +30,11 @@ export function render(main, ctx, route) {
   const problem = el("p", { class: "error", role: "alert" });
   const personDialog = el("dialog", { class: "sheet", "aria-labelledby": "person-name" });
   const pingDialog = el("dialog", { class: "sheet", "aria-labelledby": "ping-title" });
+  const moreDialog = el("dialog", { class: "sheet room-sheet", "aria-labelledby": "more-title" });
   let menuFor = null;
   let policy = null;
   const blocked = new Map(); // username -> whether I blocked them, once asked
-  main.replaceChildren(el("section", { class: "room" }, body, personDialog, pingDialog));
+  main.replaceChildren(el("section", { class: "room" }, body, personDialog, pingDialog, moreDialog));
 
   async function run(name, args = {}) {
     problem.textContent = "";
@@ -62,7 +65,7 @@ export function render(main, ctx, route) {
     },
     el("span", { class: "ring" }, avatar(m, m.role === "listener" ? "m" : "l")),
     m.role === "moderator" ? el("span", { class: "mark star", "aria-hidden": "true" }, "★") : null,
-    m.role !== "listener" && m.muted ? el("span", { class: "mark muted-mark", "aria-hidden": "true" }, "🔇") : null,
+    m.role !== "listener" && m.muted ? el("span", { class: "mark muted-mark", "aria-hidden": "true" }, icon("mic-off", 16)) : null,
     m.shield ? el("span", { class: "mark shield-mark", "aria-hidden": "true", title: t("profile.shield") }, "🛡") : null,
     el("span", { class: "person-name", "aria-hidden": "true", dir: "auto" }, displayName(m))));
   }
@@ -253,47 +256,87 @@ export function render(main, ctx, route) {
           { class: "small", "aria-label": t("room.invite_person", { name: displayName(m) }) })))));
   }
 
+  /** A button of the bottom bar: an icon, and its name under it for sighted people. */
+  function control(key, iconName, label, onclick, attrs = {}, wrap = "") {
+    return el("div", { class: `control ${wrap}` },
+      iconButton(key, iconName, label, onclick, attrs),
+      el("span", { class: "control-label", "aria-hidden": "true" }, label));
+  }
+
+  /** A lone moderator is not offered to leave the stage: the room would have nobody to run it. */
+  function mayStepDown() {
+    const room = session.room;
+    if (room.me.role === "listener") return false;
+    if (room.me.role !== "moderator") return true;
+    return room.stage.filter((m) => m.role === "moderator").length > 1;
+  }
+
   function controls() {
     const room = session.room;
     const me = room.me;
-    const parts = [];
+    const parts = [control("leave", "leave", t("room.leave"), () => session.leave(), { class: "icon-button leave" }, "leave-control")];
     if (me.role === "listener" && room.hand_raise !== "off") {
       parts.push(me.hand_raised
-        ? button("hand", t("room.lower_hand"), () => run("lower_hand"), { "aria-pressed": "true", class: "secondary" })
-        : button("hand", t("room.raise_hand"), () => run("raise_hand"), { "aria-pressed": "false" }));
+        ? control("hand", "hand", t("room.lower_hand"), () => run("lower_hand"), { "aria-pressed": "true" })
+        : control("hand", "hand", t("room.raise_hand"), () => run("raise_hand"), { "aria-pressed": "false" }));
     }
     if (me.role !== "listener") {
       parts.push(me.muted
-        ? button("mic", t("room.unmute"), () => run("unmute"), { "aria-pressed": "true" })
-        : button("mic", t("room.mute"), () => run("mute"), { "aria-pressed": "false", class: "secondary" }));
-      parts.push(button("step-down", t("room.step_down"), () => run("step_down"), { class: "secondary" }));
+        ? control("mic", "mic-off", t("room.unmute"), () => run("unmute"), { class: "icon-button off" })
+        : control("mic", "mic", t("room.mute"), () => run("mute"), { class: "icon-button live" }));
     }
-    parts.push(button("ping", t("room.ping_follower"), openPing, { class: "secondary", "aria-haspopup": "dialog" }));
-    parts.push(button("share", t("room.share"), share, { class: "secondary" }));
-    if (me.role === "moderator") {
-      parts.push(button("end", t("room.end"), async () => {
-        const yes = await confirmDialog({
-          title: t("room.end_confirm"), text: t("room.end_explain"), confirm: t("room.end"), danger: true,
-        });
-        if (yes) await run("end");
-      }, { class: "danger", "aria-haspopup": "dialog" }));
+    parts.push(control("ping", "ping", t("room.ping_follower"), openPing, { "aria-haspopup": "dialog" }));
+    parts.push(control("share", "share", t("room.share"), share));
+    if (me.role === "moderator" || mayStepDown()) {
+      parts.push(control("more", "more", t("room.more"), openMore, { "aria-haspopup": "dialog" }));
     }
-    parts.push(button("leave", t("room.leave"), () => session.leave(), { class: "secondary" }));
     return el("div", { class: "controls", role: "toolbar", "aria-label": t("room.controls") }, parts);
   }
 
-  function settings() {
+  /** The overflow sheet: leaving the stage, and what only moderators do. */
+  function fillMore() {
     const room = session.room;
-    if (session.myRole !== "moderator") return null;
+    const moderator = session.myRole === "moderator";
+    if (!moderator && !mayStepDown()) {
+      moreDialog.close();
+      return;
+    }
+    replaceKeepingFocus(moreDialog,
+      el("h2", { id: "more-title" }, t("room.controls")),
+      el("div", { class: "sheet-actions" },
+        mayStepDown()
+          ? button("step-down", t("room.step_down"), async () => {
+            if (await run("step_down")) moreDialog.close();
+          }, { class: "secondary" })
+          : null,
+        moderator ? settings(room) : null,
+        moderator
+          ? button("end", t("room.end"), async () => {
+            moreDialog.close();
+            const yes = await confirmDialog({
+              title: t("room.end_confirm"), text: t("room.end_explain"), confirm: t("room.end"), danger: true,
+            });
+            if (yes) await run("end");
+          }, { class: "danger", "aria-haspopup": "dialog" })
+          : null,
+        button("more-close", t("common.close"), () => moreDialog.close(), { class: "link" })));
+  }
+
+  function openMore() {
+    fillMore();
+    if (!moreDialog.open) moreDialog.showModal();
+  }
+
+  function settings(room) {
     const select = el("select", {
       id: "room-hands", "data-key": "room-hands", onchange: () => run("set_hand_raise", { mode: select.value }),
     }, ["everyone", "followed", "off"].map((k) => el("option", { value: k, selected: room.hand_raise === k }, t(`room.hands.${k}`))));
     const wider = { closed: "social", social: "open" }[room.kind];
-    return el("details", { class: "settings", "data-key": "settings" },
-      el("summary", {}, t("room.settings")),
-      el("p", { class: "small" }, el("a", { href: href("/help/moderators") }, t("guide.link"))),
+    return el("section", { class: "settings", "aria-labelledby": "settings-title" },
+      el("h3", { id: "settings-title" }, t("room.settings")),
       el("div", { class: "field" }, el("label", { for: "room-hands" }, t("room.hand_raise_setting")), select),
-      wider ? button("open-room", t(`room.open_to.${wider}`), () => run("set_kind", { kind: wider }), { class: "secondary" }) : null);
+      wider ? button("open-room", t(`room.open_to.${wider}`), () => run("set_kind", { kind: wider }), { class: "secondary" }) : null,
+      el("p", { class: "small" }, el("a", { href: href("/help/moderators") }, t("guide.link"))));
   }
 
   /** What this room keeps of its audio, in the server's own figures (docs/safety.md). */
@@ -325,6 +368,7 @@ export function render(main, ctx, route) {
     if (session.status !== "in") {
       if (personDialog.open) personDialog.close();
       if (pingDialog.open) pingDialog.close();
+      if (moreDialog.open) moreDialog.close();
       const text = {
         failed: session.error ? errorText(session.error) : t("error.generic"),
         ended: t("room.ended"),
@@ -359,9 +403,9 @@ export function render(main, ctx, route) {
       hands(),
       group("followed", "room.followed_by_speakers", followed),
       group("others", "room.others", others),
-      settings(),
       controls());
     if (personDialog.open) fillMenu();
+    if (moreDialog.open) fillMore();
     describe(what);
   }
 
@@ -397,5 +441,6 @@ export function render(main, ctx, route) {
     offLevels();
     if (personDialog.open) personDialog.close();
     if (pingDialog.open) pingDialog.close();
+    if (moreDialog.open) moreDialog.close();
   };
 }
