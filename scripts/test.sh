@@ -7,7 +7,7 @@ source scripts/_venv.sh
 
 # Debian packages the suite needs, one a line.
 DEBIAN_PACKAGES=(
-  postgresql   # the production database stack
+  postgresql   # the production database stack (and pg_dump/psql for the backup tests)
   redis-server # shared rate limits on the production stack
   chromium     # browser tests (Playwright drives Debian's Chromium)
   sox          # known tones for the audio tests

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from townhall.app import Container, build_container
@@ -259,6 +260,17 @@ def parser() -> argparse.ArgumentParser:
         "doctor",
         help="check the configuration: database, Redis, SMTP, public URL, media ports, TURN",
     )
+    b = sub.add_parser(
+        "backup", help="write the database, uploads and instance secret to one archive"
+    )
+    b.add_argument("file", help="the archive to write (.tar.gz); must not exist")
+    r = sub.add_parser(
+        "restore", help="restore an archive from backup into an empty database and data dir"
+    )
+    r.add_argument("file", help="an archive written by townhall backup")
+    r.add_argument(
+        "--force", action="store_true", help="replace a database and data dir that are not empty"
+    )
     for name, (_, help_text, add_args) in COMMANDS.items():
         add_args(sub.add_parser(name, help=help_text))
     return p
@@ -288,7 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return code
     try:
-        print(asyncio.run(_run_operator(settings, ns)))
+        if ns.command in ("backup", "restore"):
+            from townhall import backup
+
+            if ns.command == "backup":
+                print(backup.backup(settings, Path(ns.file)))
+            else:
+                print(backup.restore(settings, Path(ns.file), force=ns.force))
+        else:
+            print(asyncio.run(_run_operator(settings, ns)))
     except TownhallError as exc:
         print(f"townhall: {exc.message} ({exc.code})", file=sys.stderr)
         return 1
