@@ -427,6 +427,7 @@ export function render(main, ctx, route) {
     }
   }
 
+  document.body.classList.add("room-page");
   const offChange = session.onChange(paint);
   const offLevels = session.onLevels(light);
   let alive = true;
@@ -437,6 +438,7 @@ export function render(main, ctx, route) {
   paint();
   return () => {
     alive = false;
+    document.body.classList.remove("room-page");
     offChange();
     offLevels();
     if (personDialog.open) personDialog.close();
