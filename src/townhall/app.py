@@ -52,6 +52,7 @@ from townhall.mail import MAIL_TOPIC, Mailer
 from townhall.media.backend import MediaBackend
 from townhall.media.sealed import SealedStore
 from townhall.media.server import MediaServer
+from townhall.metrics import CountingLimiter, Metrics
 from townhall.quota import RENEW_SECONDS, MemoryQuota, Quota, RedisQuota
 from townhall.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from townhall.storage.db import Database
@@ -108,6 +109,7 @@ class Container:
     staff_actions: StaffActions
     search: Search
     push: Push
+    metrics: Metrics
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -200,7 +202,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             settings.database_pool_timeout,
         ),
     )
-    limiter: RateLimiter = (
+    # Refusals are counted for the metrics whatever the store.
+    limiter = CountingLimiter(
         RedisRateLimiter(settings.redis_url, clock, settings.redis_prefix + "rl:")
         if settings.redis_url
         else MemoryRateLimiter(clock)
@@ -254,6 +257,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     reports.listen(incident_audio.on_report)
     graph = Graph(db, settings, clock, limiter, people_search_for(db.dialect), happenings)
     clubs = Clubs(db, settings, clock, limiter, pictures, happenings)
+    metrics = Metrics()
+    metrics.follow(gateway, limiter)
     return Container(
         settings=settings,
         clock=clock,
@@ -309,6 +314,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         staff_actions=StaffActions(db, clock, standing, rooms, happenings),
         search=Search(graph, hallway, clubs, events),
         push=push,
+        metrics=metrics,
     )
 
 

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True
+    metrics_token: SecretStr | None = None
     cookie_secure: bool | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
@@ -350,7 +351,7 @@ async def frames_until_close(reader: asyncio.StreamReader) -> tuple[int, int]:
         seen += 1
 
 
-@pytest.mark.settings(ws_send_queue=8)
+@pytest.mark.settings(ws_send_queue=8, metrics_token="m")
 async def test_a_slow_client_is_disconnected_with_4008(
     app: Any, people: Any, container: Any
 ) -> None:
@@ -379,6 +380,10 @@ async def test_a_slow_client_is_disconnected_with_4008(
             assert seen < 200
             await host.ok("room.command", room=room, command="rename", title="Later")
             assert (await host.event("room.updated"))["data"]["title"] == "Later"
+            # The metrics count the socket let go as a queue drop.
+            async with httpx.AsyncClient(base_url=url.replace("ws://", "http://")) as http:
+                scraped = await http.get("/metrics", headers={"Authorization": "Bearer m"})
+            assert "\ntownhall_websocket_queue_drops_total 1.0\n" in scraped.text
 
 
 @pytest.mark.settings(ws_heartbeat_seconds=0.2)

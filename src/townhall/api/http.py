@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from townhall import __version__
@@ -28,7 +31,7 @@ from townhall.api.routes import ROUTERS
 from townhall.api.routes.waitlist import contacts_body_bytes
 from townhall.api.ws.routes import router as ws_router
 from townhall.app import Container
-from townhall.errors import NotFound, TownhallError
+from townhall.errors import NotFound, TownhallError, Unauthenticated
 from townhall.logs import request_id
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,15 @@ def _logged_path(request: Request) -> str:
     if isinstance(route, APIRoute):
         return route.path
     return request.url.path
+
+
+def _route_label(request: Request) -> str:
+    """The route's template as a metrics label; a bounded set, so a path outside the API
+    (a static file, an address that matches nothing) is named by its kind only."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        return route.path
+    return "static" if isinstance(route, Mount) else "unmatched"
 
 
 # The development-only API docs page loads Swagger UI from its CDN and starts it inline.
@@ -99,6 +111,9 @@ def create_api(
             response = await call_next(request)
             elapsed = time.perf_counter() - started
             path = _logged_path(request)
+            container.metrics.request(
+                request.method, _route_label(request), response.status_code, elapsed
+            )
             if access_log:
                 # One line a request; the path is the route's template and the query is
                 # left out, so no token in an address reaches the log.
@@ -156,6 +171,19 @@ def create_api(
             page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="Townhall API")
             page.headers["Content-Security-Policy"] = DOCS_CSP
             return page
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: off unless ``metrics_token`` is set, then for its bearer only."""
+        token = settings.metrics_token
+        if token is None:
+            raise NotFound("not_found", "No such address.")
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not secrets.compare_digest(given.encode(), expected.encode()):
+            raise Unauthenticated("bad_metrics_token", "Send the metrics token as a bearer token.")
+        body = await container.metrics.render(container.db)
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
     @app.get("/files/{key}", include_in_schema=False)
     async def stored_file(key: str) -> FileResponse:

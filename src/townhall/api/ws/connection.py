@@ -82,6 +82,7 @@ class Connection:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
             logger.info("closing the socket of user %s: too slow", self.user_id)
+            self._gateway.slow_closed += 1
             self.close(CLOSE_TOO_SLOW)
 
     def close(self, code: int) -> None:

@@ -70,6 +70,8 @@ class Gateway:
         self._subscribed: set[str] = set()
         self._lock = asyncio.Lock()
         self.connections: set[Connection] = set()
+        self.slow_closed = 0
+        """Sockets closed because their send queue was full (``townhall_websocket_queue_drops``)."""
 
     async def close(self) -> None:
         if self._hint_later is not None:
