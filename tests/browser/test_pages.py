@@ -103,6 +103,7 @@ def test_the_keyboard_reaches_the_main_controls_and_all_are_labelled(people: Any
     expect(sheet.get_by_role("button", name="End room")).to_be_visible()
     expect(sheet.get_by_label("Who can raise a hand")).to_be_visible()
     expect(sheet.get_by_role("button", name="Move to the audience")).to_have_count(0)
+    shoot(page, "room-sheet-phone")
     page.keyboard.press("Escape")
     expect(sheet).to_be_hidden()
     # Everyone on stage is a labelled button that opens their menu.
