@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -161,8 +162,13 @@ async def seed_accounts(env: dict[str, str], database_url: str, names: list[str]
 def serving(
     env: dict[str, str], database_url: str, tmp: Path, port: int, log_name: str = "server.log"
 ) -> Iterator[int]:
-    """One ``townhall serve`` process until the block ends; yields its pid."""
-    cmd = [sys.executable, "-m", "townhall", "--database-url", database_url]
+    """One ``townhall serve`` process until the block ends; yields its pid. Under
+    ``profiled_serve.py`` when ``BENCH_PROFILE`` is set (see ``profile_window``)."""
+    if env.get("BENCH_PROFILE"):
+        cmd = [sys.executable, str(Path(__file__).with_name("profiled_serve.py"))]
+    else:
+        cmd = [sys.executable, "-m", "townhall"]
+    cmd += ["--database-url", database_url]
     cmd += ["--data-dir", str(tmp), "serve", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     with (tmp / log_name).open("wb") as log:
@@ -180,6 +186,14 @@ def serving(
         server.terminate()
         server.wait(timeout=30)
         print(f"server log: {tmp / log_name}")
+
+
+def profile_window(pids: list[int], start: bool) -> None:
+    """Start (or stop and write) the servers' profiles when they run under
+    ``profiled_serve.py``; nothing otherwise."""
+    if os.environ.get("BENCH_PROFILE"):
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR1 if start else signal.SIGUSR2)
 
 
 async def create_database() -> tuple[str, str]:

@@ -45,6 +45,7 @@ from benchkit import (
     drop_database,
     free_port,
     pct,
+    profile_window,
     raise_fd_limit,
     seed_accounts,
     serving,
@@ -298,6 +299,7 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
         pipe.send(("go", t0, ns.rate, ns.join_timeout))
     time.sleep(max(0.0, t0 - time.monotonic()))
     cpu0 = sum(cpu_seconds(pid) for pid in pids)
+    profile_window(pids, start=True)
     last_answer = max(pipe.recv()[1] for pipe in pipes)
     joins_done = time.monotonic()
     joins_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
@@ -311,6 +313,7 @@ def run_storm(ns: argparse.Namespace, bases: list[str], pids: list[int], tokens:
     reports = [pipe.recv()[1] for pipe in pipes]
     wall = time.monotonic() - t0
     server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
+    profile_window(pids, start=False)
     for pipe in pipes:
         pipe.send(("close",))
     for proc in procs:
