@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import websockets.asyncio.client
+
 PATIENCE = 60.0
 """Seconds before a wait for something that must happen calls it a failure."""
 
@@ -123,3 +125,10 @@ def until_sync(condition: Callable[[], Any], what: str, *, within: float = PATIE
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {within:.0f} s waiting for {what}")
         time.sleep(POLL)
+
+
+def ws_connect(uri: str, **kwargs: Any) -> Any:
+    """``websockets``' ``connect`` with the suite's patience for the opening handshake (its
+    own default, 10 s, is within reach of a busy machine)."""
+    kwargs.setdefault("open_timeout", PATIENCE)
+    return websockets.asyncio.client.connect(uri, **kwargs)

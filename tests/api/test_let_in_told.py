@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
 
 from tests.api.test_notifications_live import notification
 from tests.api.test_waitlist import share, waiting
 from tests.api.test_ws import Socket, serving, token_of
+from tests.waiting import ws_connect as connect
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
 
 from tests.api.roomkit import create, follow
 from tests.api.test_ws import Socket, serving, token_of
+from tests.waiting import ws_connect as connect
 
 
 @pytest.fixture

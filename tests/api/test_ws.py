@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.waiting import PATIENCE
+from tests.waiting import ws_connect as connect
 from townhall.bus import channels
 
 TIMEOUT = PATIENCE

@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.security.conftest import OWN, SAME_SITE, Browsers, serving
+from tests.waiting import ws_connect as connect
 
 TIMEOUT = 5.0
 

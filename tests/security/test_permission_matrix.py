@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.test_ws import TIMEOUT, Socket, serving, token_of
+from tests.waiting import ws_connect as connect
 from townhall.api.ws.commands import REGISTRY
 
 LEVELS = ("visitor", "waitlisted", "member", "staff")

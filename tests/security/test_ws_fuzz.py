@@ -20,12 +20,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.roomkit import create, join
 from tests.api.test_ws import serving, token_of
 from tests.waiting import PATIENCE
+from tests.waiting import ws_connect as connect
 from townhall.api.ws import commands, protocol
 from townhall.domain.rooms.commands import COMMANDS
 

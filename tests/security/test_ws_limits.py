@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
 
 from tests.api.roomkit import create, join
 from tests.api.test_ws import (  # noqa: F401 (fixtures)
@@ -21,6 +20,7 @@ from tests.api.test_ws import (  # noqa: F401 (fixtures)
 from tests.media.voicekit import LOOPBACK, MEDIA_SETTINGS, signalling
 from tests.security import conftest as security
 from tests.waiting import PATIENCE, until
+from tests.waiting import ws_connect as connect
 from townhall.__main__ import uvicorn_options
 from townhall.api.http import create_api
 from townhall.api.ws.limits import CLOSE_TOO_BIG, CLOSE_TOO_MANY, MessageGate, Refusal

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.roomkit import create
@@ -27,6 +26,7 @@ from tests.api.test_ws import (  # noqa: F401 (fixtures)
 )
 from tests.media.voicekit import LOOPBACK, MEDIA_SETTINGS, signalling
 from tests.waiting import PATIENCE, until
+from tests.waiting import ws_connect as connect
 from townhall.api.http import create_api
 from townhall.app import Container, build_container
 from townhall.client.voice import RoomAudio

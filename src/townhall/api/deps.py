@@ -21,6 +21,11 @@ SESSION_COOKIE = "townhall_session"
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/verify")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The browser session")
+# The same two, for routes a visitor may also use: the document says so (api.contract).
+_maybe_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalHTTPBearer")
+_maybe_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, scheme_name="OptionalAPIKeyCookie"
+)
 
 
 def get_container(request: Request) -> Container:
@@ -62,8 +67,8 @@ async def restricted_viewer(
 
 async def optional_user(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_maybe_bearer)],
+    cookie: Annotated[str | None, Depends(_maybe_cookie)],
 ) -> User | None:
     """The signed-in person, or None for a visitor; a stale session is still a 401."""
     token = bearer.credentials if bearer else cookie

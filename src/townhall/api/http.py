@@ -22,7 +22,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from townhall import __version__
-from townhall.api import errors
+from townhall.api import contract, errors
 from townhall.api.deps import SESSION_COOKIE
 from townhall.api.headers import SecurityHeaders, security_headers
 from townhall.api.limits import CapRequestBodies
@@ -97,6 +97,7 @@ def create_api(
     app.state.container = container
     app.state.origins = origins
     errors.install(app)
+    contract.install(app)
 
     access_log = settings.access_log
 
@@ -207,5 +208,6 @@ def create_api(
         # The web client reads the token from the address and offers sign-up.
         return FileResponse(WEB / "index.html")
 
+    contract.answer_the_rest(app)
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app

@@ -31,7 +31,13 @@ _STR_MAX = 200
 _DATETIME_TAG = "dt"
 
 Limit = Query(20, ge=1, le=100, description="How many items per page (1 to 100).")
-Cursor = Query(None, description="The `next_cursor` of the previous page.")
+Cursor = Query(
+    None,
+    min_length=1,
+    max_length=MAX_CURSOR_CHARS,
+    pattern="^[A-Za-z0-9_-]+={0,2}$",
+    description="The `next_cursor` of the previous page.",
+)
 
 T = TypeVar("T")
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import Strict as PydanticStrict
 
 from townhall.vocabulary import UserStatus
 
@@ -14,7 +15,16 @@ MAX_ID = 2**63 - 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields are refused, and so are values of another JSON type
+    (``0`` for a boolean, ``false`` or ``1.5`` for an integer, ``"1"`` for a number), as the
+    OpenAPI document says. Fields whose JSON form is a string read into a richer type (times,
+    enumerations) say so with ``Lax``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Lax = PydanticStrict(False)
+"""``Annotated[datetime, Lax]``: read from its JSON string form inside a ``Strict`` body."""
 
 
 class Out(BaseModel):

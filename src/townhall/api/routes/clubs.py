@@ -16,7 +16,7 @@ from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.reads import MemberRead
 from townhall.api.routes.me import AVATAR_BODY, avatar_upload
 from townhall.api.routes.rooms import AcceptLanguage
-from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.api.schemas import MAX_ID, Lax, OkOut, Strict, UserRef
 from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
@@ -31,8 +31,8 @@ pages = APIRouter(include_in_schema=False)
 
 ClubId = Annotated[int, Path(ge=1, le=MAX_ID, description="A club's id.")]
 Username = Annotated[str, Path(min_length=1, max_length=64, description="A username.")]
-Policy = ClubPolicy
-Role = ClubRole
+Policy = Annotated[ClubPolicy, Lax]
+Role = Annotated[ClubRole, Lax]
 RequestKind = Literal["applied", "invited", "nominated"]
 
 

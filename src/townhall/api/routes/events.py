@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.rooms import AcceptLanguage, SnapshotOut, snapshot_out
-from townhall.api.schemas import MAX_ID, OkOut, Out, Strict, UserRef, WallClock
+from townhall.api.schemas import MAX_ID, Lax, OkOut, Out, Strict, UserRef, WallClock
 from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.domain import events as rules
 from townhall.domain.events import EventInput, EventView
@@ -40,7 +40,7 @@ PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 class EventIn(Strict):
     name: str = Field(max_length=rules.NAME_MAX * 2)
     description: str = Field("", max_length=rules.DESCRIPTION_MAX * 2)
-    starts_at: datetime = Field(
+    starts_at: Annotated[datetime, Lax] = Field(
         description="Wall-clock start in `time_zone` (e.g. 2026-03-05T18:30); "
         "a time with an offset is converted."
     )
@@ -57,7 +57,7 @@ class EventEditIn(Strict):
 
     name: str | None = Field(None, max_length=rules.NAME_MAX * 2)
     description: str | None = Field(None, max_length=rules.DESCRIPTION_MAX * 2)
-    starts_at: datetime | None = None
+    starts_at: Annotated[datetime, Lax] | None = None
     time_zone: str | None = Field(None, max_length=64)
     cohosts: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         None, max_length=50

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from townhall.api.deps import ContainerDep, MemberDep, UserDep
 from townhall.api.pagination import PageRequest, page_body, page_request
-from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
+from townhall.api.schemas import MAX_ID, IsoTime, Lax, OkOut, Out, Strict, UserRef
 from townhall.api.share import Card, join_button, nowhere, public_page, words_for
 from townhall.domain.rooms import rules
 from townhall.domain.rooms.arguments import body_schema
@@ -31,14 +31,14 @@ RoomId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="A room's id, as in its share link.")
 ]
 ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
-Kind = RoomKind
+Kind = Annotated[RoomKind, Lax]
 Role = RoomRole
 
 
 class CreateRoomIn(Strict):
     title: str = Field("", max_length=rules.TITLE_MAX)
     kind: Kind = RoomKind.OPEN
-    hand_raise: HandRaise = HandRaise.EVERYONE
+    hand_raise: Annotated[HandRaise, Lax] = HandRaise.EVERYONE
     club: int | None = Field(None, ge=1, le=MAX_ID, description="Start the room in this club.")
     members_only: bool = Field(False, description="A club room for the club's members only.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from townhall.api.deps import ContainerDep, SafetyStaffDep
 from townhall.api.pagination import Page, PageRequest, encode_cursor, page_request
 from townhall.api.routes.rooms import RoomId
-from townhall.api.schemas import MAX_ID, OkOut, Strict, UserRef
+from townhall.api.schemas import MAX_ID, Lax, OkOut, Strict, UserRef
 from townhall.api.views import user_ref
 from townhall.app import Container
 from townhall.domain.moderation import MESSAGE_MAX, REASON_MAX, ActionRequest
@@ -123,7 +123,7 @@ class ReportDetailOut(ReportOut):
 class ActionIn(Strict):
     action: Literal["dismiss", "resolve", "warn", "suspend", "ban"]
     reason: str = Reason
-    until: datetime | None = Field(None, description="A suspension's end.")
+    until: Annotated[datetime, Lax] | None = Field(None, description="A suspension's end.")
     message: str = Field(
         "", max_length=MESSAGE_MAX, description="Words for the person warned or suspended."
     )
@@ -132,7 +132,7 @@ class ActionIn(Strict):
 class PersonActionIn(Strict):
     action: Literal["warn", "suspend", "ban", "reinstate"]
     reason: str = Reason
-    until: datetime | None = None
+    until: Annotated[datetime, Lax] | None = None
     message: str = Field("", max_length=MESSAGE_MAX)
 
 
