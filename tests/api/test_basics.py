@@ -253,5 +253,5 @@ async def test_log_lines_carry_the_request_id(
     )
     assert code_in(mailbox.last_to("rid@example.org"))
     mine = [e for e in server_log.entries if e["request_id"] == "rid-7"]
-    assert any(e["msg"].startswith("POST /api/auth/code -> 202") for e in mine)
+    assert any(e["msg"].startswith("POST /api/auth/code 202") for e in mine)
     assert any("sign-in code for rid@example.org" in e["msg"] for e in mine)

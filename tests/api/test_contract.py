@@ -118,3 +118,18 @@ async def test_times_and_choices_are_still_read_from_their_json_strings(people: 
     )
     assert r.status_code == 201, r.text
     assert r.json()["kind"] == "social"
+
+
+async def test_a_nul_character_in_a_staff_reason_is_invalid_input(people: Any) -> None:
+    """A NUL in staff's words (which the user-facing text rules do not read) is 422, not a
+    database error: PostgreSQL cannot store one. Nothing is recorded."""
+    admin = await people.admin()
+    await people.member("bob")
+    for body in (
+        {"action": "warn", "reason": "spam\x00"},
+        {"action": "warn", "reason": "spam", "message": "stop\x00"},
+    ):
+        r = await admin.post("/api/admin/users/bob/actions", json=body)
+        assert_error(r, 422, "invalid_input")
+    person = (await admin.get("/api/admin/users/bob")).json()
+    assert person["suspended_until"] is None and not person["banned"]

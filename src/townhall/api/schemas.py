@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic import Strict as PydanticStrict
 
 from townhall.vocabulary import UserStatus
@@ -21,6 +21,18 @@ class Strict(BaseModel):
     enumerations) say so with ``Lax``."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _refuse_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    return text
+
+
+PlainText = Annotated[str, AfterValidator(_refuse_nul)]
+"""Text kept as written that the user-facing text rules (``control_characters``) do not
+read, such as staff's reasons: a NUL is 422 instead of a database error (PostgreSQL cannot
+store one)."""
 
 
 Lax = PydanticStrict(False)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from townhall.api.deps import ContainerDep, SafetyStaffDep
 from townhall.api.pagination import Page, PageRequest, encode_cursor, page_request
 from townhall.api.routes.rooms import RoomId
-from townhall.api.schemas import MAX_ID, Lax, OkOut, Strict, UserRef
+from townhall.api.schemas import MAX_ID, Lax, OkOut, PlainText, Strict, UserRef
 from townhall.api.views import user_ref
 from townhall.app import Container
 from townhall.domain.moderation import MESSAGE_MAX, REASON_MAX, ActionRequest
@@ -122,27 +122,27 @@ class ReportDetailOut(ReportOut):
 
 class ActionIn(Strict):
     action: Literal["dismiss", "resolve", "warn", "suspend", "ban"]
-    reason: str = Reason
+    reason: PlainText = Reason
     until: Annotated[datetime, Lax] | None = Field(None, description="A suspension's end.")
-    message: str = Field(
+    message: PlainText = Field(
         "", max_length=MESSAGE_MAX, description="Words for the person warned or suspended."
     )
 
 
 class PersonActionIn(Strict):
     action: Literal["warn", "suspend", "ban", "reinstate"]
-    reason: str = Reason
+    reason: PlainText = Reason
     until: Annotated[datetime, Lax] | None = None
-    message: str = Field("", max_length=MESSAGE_MAX)
+    message: PlainText = Field("", max_length=MESSAGE_MAX)
 
 
 class ReasonIn(Strict):
-    reason: str = Reason
+    reason: PlainText = Reason
 
 
 class RemoveIn(Strict):
     user: str = Field(min_length=1, max_length=64)
-    reason: str = Reason
+    reason: PlainText = Reason
 
 
 class StandingOut(BaseModel):
