@@ -52,7 +52,15 @@ const ctx = {
   },
   /** The waitlist screen heard that this person was let in. */
   async admitted() {
-    await start({ welcome: true });
+    // Heard twice as a rule (the notice, and the socket reopening after the change of
+    // standing closed it): the first one shows the welcome, the others must not redraw.
+    if (ctx.admitting || (ctx.me && ctx.me.status !== "waitlisted")) return;
+    ctx.admitting = true;
+    try {
+      await start({ welcome: true });
+    } finally {
+      ctx.admitting = false;
+    }
   },
   setMe(me) {
     ctx.me = me;
