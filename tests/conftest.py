@@ -114,20 +114,26 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def postgres_url() -> Iterator[str]:
     """A database of its own for this run, created fresh and dropped afterwards."""
     name = f"townhall_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
+    url = postgres_database_url(name)
     _migrate(url)
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def postgres_admin(sql: str) -> None:
+    """Run one statement as the PostgreSQL administrator (creating or dropping a database)."""
+    conn = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def postgres_database_url(name: str) -> str:
+    """Townhall's database URL for the database ``name`` on the test server."""
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
 
 
 @pytest.fixture(params=STACKS)

@@ -10,12 +10,11 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import POSTGRES_ADMIN, FakeClock
+from tests.conftest import FakeClock, postgres_admin, postgres_database_url
 from tests.test_cli import cli_for, run
 from townhall.api.http import create_api
 from townhall.app import build_container
@@ -29,18 +28,9 @@ async def empty_database(settings: Settings, tmp_path: Path) -> AsyncIterator[st
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
         return
     name = f"townhall_restore_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    server = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{server}/{name}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await postgres_admin(f'CREATE DATABASE "{name}"')
+    yield postgres_database_url(name)
+    await postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def picture() -> bytes:
