@@ -154,6 +154,8 @@ def settings(
         "public_url": "http://townhall.test",
         "periodic_sweeps": False,
         "room_digest_seconds": 0.05,
+        # Media in this process; tests/media's "workers" plane runs it in worker processes.
+        "media_workers": 0,
     }
     if stack == "postgres":
         extra["database_url"] = request.getfixturevalue("postgres_url")

@@ -234,6 +234,22 @@ def serve(settings: Settings) -> None:
     uvicorn.run(app, **uvicorn_options(settings))
 
 
+def _media_worker(settings: Settings, ns: argparse.Namespace) -> int:
+    from townhall.app import instance_secret
+    from townhall.media import worker
+    from townhall.media.link import worker_token
+
+    if ns.spawned:
+        settings = worker.spawned_settings() or settings
+    secret = instance_secret(settings)
+    try:
+        worker.run(settings, ns.listen, worker_token(secret), secret, watch_stdin=ns.spawned)
+    except ConfigError as exc:
+        print(f"townhall: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def _run_operator(settings: Settings, ns: argparse.Namespace) -> str:
     container = build_container(settings)
     try:
@@ -255,6 +271,15 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server (migrates first)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    m = sub.add_parser(
+        "media", help="run one media worker, for the API processes to link to (docs/voice.md)"
+    )
+    m.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        help="host:port to take links on (list it in the API processes' media_worker_addresses)",
+    )
+    m.add_argument("--spawned", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser(
         "doctor",
@@ -283,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"townhall: {exc.message}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format if ns.command == "serve" else "text")
+    setup_logging(
+        settings.log_level, settings.log_format if ns.command in ("serve", "media") else "text"
+    )
+    if ns.command == "media":
+        return _media_worker(settings, ns)
     if ns.command == "serve":
         try:
             check_can_serve(settings)

@@ -181,13 +181,23 @@ def instance_secret(settings: Settings) -> bytes:
 
 
 def media_backend(
-    settings: Settings, bus: EventBus, incidents: SealedStore, clock: Clock
+    settings: Settings,
+    bus: EventBus,
+    incidents: SealedStore,
+    clock: Clock,
+    db: Database,
+    secret: bytes,
 ) -> MediaBackend:
-    """The media plane the settings name: the embedded server, or Janus instances."""
+    """The media plane the settings name: the embedded server in media worker processes
+    or in this one, or Janus instances."""
     if settings.media_backend == "janus":
         from townhall.media.janus.backend import JanusBackend
 
         return JanusBackend(settings, bus, incidents, clock)
+    if settings.media_worker_count or settings.media_worker_addresses:
+        from townhall.media.pool import WorkerPool
+
+        return WorkerPool(settings, bus, db, incidents, clock, secret)
     return MediaServer(settings, bus, incidents, clock)
 
 
@@ -235,7 +245,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     incidents = SealedStore(
         settings.data_dir / "incidents", secret, clock, settings.incident_audio_retention_days
     )
-    media = media_backend(settings, bus, incidents, clock)
+    media = media_backend(settings, bus, incidents, clock, db, secret)
     digests = AudienceDigests(db, settings, bus, shared)
     gateway = Gateway(
         bus,

@@ -190,6 +190,10 @@ class Settings(BaseSettings):
     media_connect_timeout_seconds: float = Field(20.0, gt=0)
     media_native_fanout: bool = True
     media_shared_port: bool = True
+    # Media worker processes (docs/voice.md, "Media workers")
+    media_workers: int | Literal["auto"] = "auto"
+    media_worker_addresses: list[str] = Field(default_factory=list)
+    media_worker_ping_seconds: float = Field(1.0, gt=0)
     # The media plane at scale: Janus (docs/voice.md, "Janus")
     media_backend: Literal["embedded", "janus"] = "embedded"
     media_janus_instances: list[JanusInstance] = Field(default_factory=list)
@@ -288,6 +292,29 @@ class Settings(BaseSettings):
         if (value == 0) != (low == 0) or value < low:
             raise ValueError("media_port_min and media_port_max are both 0 or a range low..high")
         return value
+
+    @field_validator("media_workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 64:
+            raise ValueError('media_workers is "auto" or 0..64')
+        return value
+
+    @field_validator("media_worker_addresses")
+    @classmethod
+    def _worker_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"media_worker_addresses: {address!r} is not host:port")
+        return value
+
+    @property
+    def media_worker_count(self) -> int:
+        """How many media worker processes ``serve`` starts itself (``auto``: one per core)."""
+        if self.media_workers == "auto":
+            return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        return int(self.media_workers)
 
     @field_validator("media_turn_urls")
     @classmethod

@@ -1,5 +1,6 @@
-"""Audio tests run against each media plane: ``media_plane`` (``embedded`` or ``janus``)
-parametrises every test that names it, or whose module uses it, over both.
+"""Audio tests run against each media plane: ``media_plane`` (``embedded``, ``workers`` or
+``janus``) parametrises every test that names it, or whose module uses it, over all three.
+``workers`` is the embedded server in two media worker processes (``media.pool``).
 
 With Janus, the test gets an instance of its own on a host of its own (``januskit``), and
 its Python clients bind to this side of that host's network: Janus gathers no candidates
@@ -17,7 +18,8 @@ from pydantic import SecretStr
 from tests.media import januskit, voicekit
 from townhall.config import JanusInstance, Settings
 
-PLANES = ["embedded", "janus"]
+PLANES = ["embedded", "workers", "janus"]
+WORKERS = 2
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -32,7 +34,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         params = getattr(item, "callspec", None)
         values = params.params if params is not None else {}
-        if values.get("media_plane") == "janus" and values.get("fanout", "native") != "native":
+        if (
+            values.get("media_plane") in ("janus", "workers")
+            and values.get("fanout", "native") != "native"
+        ):
             dropped.append(item)
         else:
             kept.append(item)
@@ -43,8 +48,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def media_plane(request: pytest.FixtureRequest) -> Iterator[januskit.Cluster | None]:
-    """None for the embedded media server; the Janus instance's cluster otherwise."""
-    if request.param == "embedded":
+    """None for the embedded media server (in this process or in workers); the Janus
+    instance's cluster otherwise."""
+    if request.param in ("embedded", "workers"):
         yield None
         return
     why = januskit.unavailable()
@@ -70,6 +76,9 @@ def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """The stack's settings, pointed at the test's Janus instances when it has some."""
     names = [n for n in ("media_plane", "janus_hosts") if n in request.fixturenames]
     cluster = request.getfixturevalue(names[0]) if names else None
+    params = getattr(request.node, "callspec", None)
+    if params is not None and params.params.get("media_plane") == "workers":
+        return settings.model_copy(update={"media_workers": WORKERS})
     if cluster is None:
         return settings
     values: dict[str, Any] = cluster.settings()

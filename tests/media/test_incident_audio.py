@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.media.incidentkit import ABSENT, PRESENT, decode, end, tones
-from tests.media.voicekit import MEDIA_SETTINGS, band_share, frames_after
+from tests.media.voicekit import MEDIA_SETTINGS, band_share, frames_after, planes
 from tests.waiting import until
 from townhall.bus import channels
 from townhall.media.codec import RATE
@@ -23,6 +23,7 @@ def files_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
+@planes("embedded", "janus")  # reads the buffers of this process
 async def test_sealed_audio_is_the_audience_mix_of_unmuted_people_on_stage(
     people: Any, container: Any
 ) -> None:
@@ -54,6 +55,7 @@ async def test_sealed_audio_is_the_audience_mix_of_unmuted_people_on_stage(
     assert again is not None and again.timeline == timeline
 
 
+@planes("embedded", "janus")  # reads the buffers of this process
 async def test_an_unreported_room_leaves_no_audio_and_no_key(
     people: Any, container: Any, settings: Any
 ) -> None:
@@ -73,6 +75,7 @@ async def test_an_unreported_room_leaves_no_audio_and_no_key(
     assert container.media.seal(rid, "too-late") is None
 
 
+@planes("embedded", "janus")  # reads the buffers of this process
 async def test_sealed_audio_and_its_key_are_destroyed_after_the_retention(
     people: Any, container: Any, settings: Any
 ) -> None:

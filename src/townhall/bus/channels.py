@@ -156,6 +156,16 @@ def levels_event(room_id: str, levels: Mapping[str, float]) -> str:
     )
 
 
+def reconnect_event(room_id: str) -> str:
+    """The room's audio moved to another media worker: connect again (docs/protocol.md,
+    ``audio.reconnect``). Sent like the levels, without ``seq``."""
+    return _dump({"type": "event", "name": "audio.reconnect", "stream": room(room_id), "data": {}})
+
+
+def is_reconnect(payload: str) -> bool:
+    return '"audio.reconnect"' in payload
+
+
 # --- the audience ----------------------------------------------------------------------------
 
 

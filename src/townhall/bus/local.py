@@ -35,6 +35,10 @@ class Subscribers:
         del self._handlers[channel]
         return True
 
+    def channels(self) -> list[str]:
+        """Every channel with a handler."""
+        return list(self._handlers)
+
     def dispatch(self, channel: str, payload: str) -> None:
         for handler in tuple(self._handlers.get(channel, ())):
             try:

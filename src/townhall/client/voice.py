@@ -176,6 +176,7 @@ class RoomAudio:
         self._connected = asyncio.Event()
         self._closed = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(
@@ -205,12 +206,23 @@ class RoomAudio:
         self.reconnects += 1
         await self._connect()
 
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Act on a message of the room's live stream (``Live.events()``): at
+        ``audio.reconnect`` (the room's audio moved to another media worker) a new
+        connection is made at once. True when the message was for the audio."""
+        if message.get("name") != "audio.reconnect" or self._closed:
+            return False
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(self._retry())
+        return True
+
     async def close(self) -> None:
         self._closed = True
         if self._reconnecting is not None:
             self._reconnecting.cancel()
         if self._pc is not None:
             await self._pc.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self.session is not None:
             try:
                 await self._signalling.hang_up(self.session)
@@ -235,9 +247,6 @@ class RoomAudio:
             raise
         self._pc = pc
         self.session = answer["session"]
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-        if old is not None:
-            await old.close()
 
         @pc.on("connectionstatechange")
         def changed() -> None:
@@ -251,6 +260,12 @@ class RoomAudio:
                     return
                 if self._reconnecting is None or self._reconnecting.done():
                     self._reconnecting = asyncio.create_task(self._retry())
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        if old is not None:
+            # Not awaited: closing a connection whose server is gone can take a while.
+            self._closing.add(asyncio.ensure_future(old.close()))
+            self._closing = {t for t in self._closing if not t.done()}
 
     async def _retry(self) -> None:
         delay = 0.5

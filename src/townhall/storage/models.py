@@ -601,3 +601,18 @@ class Sanction(Base):
         Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = _ts()
+
+
+class MediaRoom(Base):
+    """Which media worker holds a room's audio (docs/voice.md, "Media workers"): written
+    once when the room's audio opens, changed only by compare-and-set on ``worker``, so
+    two API processes never give a room two homes."""
+
+    __tablename__ = "media_rooms"
+
+    room_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker: Mapped[str] = mapped_column(String(255), index=True)
+    """The worker's link address, host:port."""
+    placed_at: Mapped[datetime] = _ts()

@@ -106,6 +106,11 @@ export class RoomSession {
       this.digest(message.data || {});
       return;
     }
+    if (message.name === "audio.reconnect") {
+      // The room's audio moved to another media worker: a new connection goes there.
+      if (this.audio) this.audio.connect(this.onStage);
+      return;
+    }
     if (message.name === "audio.levels") {
       this.levels = new Map(Object.entries(message.data.levels || {}));
       for (const handler of this.levelHandlers) handler(this.levels);

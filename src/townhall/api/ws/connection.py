@@ -97,9 +97,10 @@ class Connection:
         if stream is not None:
             self._deliver(stream, stream.offer(event))
 
-    def on_levels(self, room: str, text: str) -> None:
-        """Who is speaking: unnumbered, and skipped rather than queued behind a backlog."""
-        if room in self.streams and self._queue.qsize() < self._queue_size // 2:
+    def on_levels(self, room: str, text: str, urgent: bool = False) -> None:
+        """Who is speaking: unnumbered, and skipped rather than queued behind a backlog
+        (``urgent``, the audio moving to another worker, is queued whatever the backlog)."""
+        if room in self.streams and (urgent or self._queue.qsize() < self._queue_size // 2):
             self.send(text)
 
     def on_digest(self, room: str, roles: frozenset[str], text: str) -> None:

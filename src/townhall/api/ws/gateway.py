@@ -154,8 +154,9 @@ class Gateway:
         parsed = channels.parse(channel)
         kind, key = parsed if parsed is not None else ("", "")
         if kind == "levels":
+            urgent = channels.is_reconnect(payload)
             for conn in tuple(conns):
-                conn.on_levels(key, payload)
+                conn.on_levels(key, payload, urgent)
         elif kind == "audience":
             roles = channels.read_digest_roles(payload)
             if roles is None:
