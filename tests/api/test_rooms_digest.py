@@ -11,7 +11,7 @@ import pytest
 from tests.api import test_ws
 from tests.api.roomkit import create, follow, join, ok, snap
 from tests.api.test_ws import room_with
-from tests.waiting import PATIENCE
+from tests.waiting import PATIENCE, until
 from townhall.app import Container
 from townhall.storage import rooms as store
 
@@ -93,6 +93,47 @@ async def test_capacity_holds_under_concurrent_joins(people: Any) -> None:
     assert sorted(r.status_code for r in answers) == [200] * 5 + [409] * 15
     assert {r.json()["error"]["code"] for r in answers if r.status_code == 409} == {"room_full"}
     assert (await snap(host, room))["listeners"] == 5
+
+
+@pytest.mark.settings(room_listener_capacity=4)
+async def test_joins_let_in_together_each_get_their_own_answer(
+    open_socket: Any, people: Any, container: Container, stack: str
+) -> None:
+    """Joins that queue up while the room's audience is held go in together, and each gets
+    the answer it would have had alone: someone removed is refused, someone already in keeps
+    their place, one person on two sockets gets one answer, and the room fills to capacity."""
+    host, back, gone = [await people.member(n) for n in ("host", "back", "gone")]
+    room = (await create(host))["id"]
+    await join(back, room)
+    await join(gone, room)
+    await ok(host, room, "remove", target="gone")
+    fans = [await people.member(f"fan{i}") for i in range(4)]
+    callers = [back, gone, fans[0], fans[0], fans[1], fans[2], fans[3], fans[1]]
+    sockets = [await open_socket(c) for c in callers]
+
+    def join_all() -> Any:
+        return asyncio.gather(*(s.request("room.join", room=room) for s in sockets))
+
+    if stack == "postgres":
+        # Held here, the first join waits for the audience and most others queue behind it
+        # for the next batch. (On SQLite every command first reads the person's standing,
+        # in turn for the one connection, so the joins reach the queue as it empties.)
+        joins = container.rooms._joins
+        async with container.db.transaction() as tx:
+            await store.lock_audience(tx, room)
+            answers = join_all()
+            await until(lambda: joins.waiting(room) >= 5, "the joins to queue up")
+    else:
+        answers = join_all()
+    got = [(a["success"], a.get("error", {}).get("code", "")) for a in await answers]
+    assert got[:2] == [(True, ""), (False, "removed_from_room")], got
+    assert got[2] == got[3] and got[4] == got[7], got  # the same person, the same answer
+    fan_answers = dict(zip(["fan0", "fan0", "fan1", "fan2", "fan3", "fan1"], got[2:], strict=True))
+    assert sorted(fan_answers.values()) == [(False, "room_full")] + [(True, "")] * 3, got
+    admitted = {fan for fan, answer in fan_answers.items() if answer[0]}
+    page = (await host.get(f"/api/rooms/{room}/audience")).json()["items"]
+    assert sorted(m["username"] for m in page) == sorted({"back", *admitted})
+    assert (await snap(host, room))["listeners"] == 4
 
 
 async def test_a_listener_joins_while_the_room_row_is_locked(

@@ -192,11 +192,14 @@ def _topic_queries(dialect: str) -> tuple[Any, Any]:
 
 
 async def remember_topics(
-    tx: AsyncSession, user_id: int, words: list[str], now: datetime, keep: int
+    tx: AsyncSession, user_ids: list[int], words: list[str], now: datetime, keep: int
 ) -> None:
-    """Count these words for the person, then forget all but their ``keep`` most recent."""
-    if not words:
+    """Count these words for each of the people, then forget all but each one's ``keep``
+    most recent (two statements, whatever the number of people)."""
+    if not words or not user_ids:
         return
     count, trim = _topic_queries(tx.get_bind().dialect.name)
-    await tx.execute(count, [{"user_id": user_id, "word": w, "now": now} for w in words])
-    await tx.execute(trim, {"user_id": user_id, "keep": keep})
+    await tx.execute(
+        count, [{"user_id": u, "word": w, "now": now} for u in user_ids for w in words]
+    )
+    await tx.execute(trim, [{"user_id": u, "keep": keep} for u in user_ids])

@@ -386,9 +386,11 @@ _ADD_LISTENER = insert(typing.cast(Table, RoomMember.__table__)).values(
 )
 
 
-async def add_listener(tx: AsyncSession, room_id: str, user_id: int, now: datetime) -> None:
-    """Someone enters a room's audience: muted, seen now (one statement, no ORM object)."""
-    await tx.execute(_ADD_LISTENER, {"room_id": room_id, "user_id": user_id, "now": now})
+async def add_listeners(tx: AsyncSession, room_id: str, user_ids: list[int], now: datetime) -> None:
+    """People enter a room's audience: muted, seen now (one statement, no ORM objects)."""
+    await tx.execute(
+        _ADD_LISTENER, [{"room_id": room_id, "user_id": u, "now": now} for u in user_ids]
+    )
 
 
 async def add_member(

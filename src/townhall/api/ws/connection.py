@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -146,7 +146,7 @@ class Connection:
                 snapshot = await self.rooms.snapshot(self.user, stream.room)
                 if self.streams.get(stream.room) is not stream:
                     return
-                self.send(protocol.resync(stream.room, _wire(snapshot)))
+                self.send(protocol.resync(stream.room, _snapshot_text(snapshot)))
                 out = stream.restart(snapshot.seq, snapshot.me.role if snapshot.me else None)
             else:
                 if self.streams.get(stream.room) is not stream:
@@ -282,7 +282,7 @@ class Connection:
     ) -> None:
         """Answer ``room.create`` and start its stream with the events already logged."""
         # Never await between sending the result and starting the stream.
-        self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
+        self.send(_snapshot_result(id, snapshot))
         shown, out = stream.begin(snapshot.seq, "moderator", _parsed(missed))
         for event in shown:
             self.send(event.text)
@@ -300,9 +300,9 @@ class Connection:
         # Never await between sending the result and starting the stream: live events
         # must follow the state they build on.
         if self.streams.get(stream.room) is not stream:
-            self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
+            self.send(_snapshot_result(id, snapshot))
             return
-        self.send(protocol.result(id, {"snapshot": _wire(snapshot)}))
+        self.send(_snapshot_result(id, snapshot))
         if snapshot.status != "live":
             self.drop(stream.room)
             return
@@ -347,20 +347,42 @@ def resumed_digest(listeners: int) -> dict[str, Any]:
     return {"listeners": listeners, "members": [], "left": [], "complete": False}
 
 
-def _wire(snapshot: RoomSnapshot) -> dict[str, Any]:
-    """The snapshot as ``GET /api/rooms/{id}`` answers it. Each member's JSON is made once
-    per distinct view: a room's stage and first listeners are the same in every join
-    answer while the room fills up."""
+def _snapshot_result(id: int, snapshot: RoomSnapshot) -> str:
+    return protocol.result_text(id, f'{{"snapshot":{_snapshot_text(snapshot)}}}')
+
+
+def _snapshot_text(snapshot: RoomSnapshot) -> str:
+    """The snapshot as ``GET /api/rooms/{id}`` answers it, in JSON text. A room's stage and
+    first listeners are the same view objects in every join answer while the room fills up
+    (``domain/rooms/shared.py``): each one's text is made once and the lists are joined
+    from them."""
     body = as_json(snapshot_out(replace(snapshot, stage=(), audience=())))
-    body["stage"] = [_member_json(m) for m in snapshot.stage]
-    body["audience"] = [_member_json(m) for m in snapshot.audience]
-    return body
+    del body["stage"], body["audience"]
+    head = protocol.dump(body)
+    stage, audience = _members_text(snapshot.stage), _members_text(snapshot.audience)
+    # The head is an object with other fields: its closing brace makes room for the lists.
+    return f'{head[:-1]},"stage":{stage},"audience":{audience}}}'
 
 
-@lru_cache(maxsize=MEMBERS_KEPT)
-def _member_json(view: MemberView) -> dict[str, Any]:
-    # Shared by the answers that hold the same view: read, never changed.
-    return as_json(MemberOut.model_validate(view))
+def _members_text(views: tuple[MemberView, ...]) -> str:
+    return f"[{','.join(map(_member_text, views))}]"
+
+
+_member_texts: OrderedDict[int, tuple[MemberView, str]] = OrderedDict()
+"""A member view's JSON text by the view object's identity (the view is held with it, so
+its id is not reused), the least recently used dropped past ``MEMBERS_KEPT``."""
+
+
+def _member_text(view: MemberView) -> str:
+    kept = _member_texts.get(id(view))
+    if kept is not None and kept[0] is view:
+        _member_texts.move_to_end(id(view))
+        return kept[1]
+    text = protocol.dump(as_json(MemberOut.model_validate(view)))
+    _member_texts[id(view)] = (view, text)
+    if len(_member_texts) > MEMBERS_KEPT:
+        _member_texts.popitem(last=False)
+    return text
 
 
 def _parsed(events: list[Any]) -> list[protocol.RoomEvent]:

@@ -135,16 +135,21 @@ def parse(text: str, schemas: Mapping[str, type[Message]]) -> Message:
         raise ProtocolError(mid, "Some fields are missing or invalid.", fields=fields) from None
 
 
-def _dump(body: dict[str, Any]) -> str:
+def dump(body: object) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
 def result(id: int | None, body: dict[str, Any]) -> str:
-    return _dump({"type": "result", "id": id, "success": True, "result": body})
+    return dump({"type": "result", "id": id, "success": True, "result": body})
+
+
+def result_text(id: int | None, body: str) -> str:
+    """``result`` with a body already in JSON text."""
+    return f'{{"type":"result","id":{dump(id)},"success":true,"result":{body}}}'
 
 
 def error(id: int | None, code: str, message: str, **details: Any) -> str:
-    return _dump(
+    return dump(
         {
             "type": "result",
             "id": id,
@@ -154,9 +159,11 @@ def error(id: int | None, code: str, message: str, **details: Any) -> str:
     )
 
 
-def resync(room: str, snapshot: dict[str, Any]) -> str:
-    """Sent instead of events the server could no longer fetch: start over from this state."""
-    return _dump({"type": "snapshot", "stream": channels.room(room), "snapshot": snapshot})
+def resync(room: str, snapshot: str) -> str:
+    """Sent instead of events the server could no longer fetch: start over from this state
+    (the snapshot in JSON text)."""
+    head = dump({"type": "snapshot", "stream": channels.room(room)})
+    return f'{head[:-1]},"snapshot":{snapshot}}}'
 
 
 # --- events from the bus -------------------------------------------------------------------

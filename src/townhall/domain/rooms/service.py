@@ -25,6 +25,7 @@ from townhall.domain.clubs import rules as club_rules
 from townhall.domain.hallway import ROOM_CHANGED, TOPICS_KEPT, topic_words
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.rooms import entry, rules
+from townhall.domain.rooms.batches import Batches
 from townhall.domain.rooms.change import RoomChange
 from townhall.domain.rooms.commands import COMMANDS, checked_arguments
 from townhall.domain.rooms.events import (
@@ -66,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Rooms", "event_payload", "visible_to"]
 
+JOIN_BATCH = 100
+"""Listeners' joins into one room let in by one transaction at most (``_join_listeners``)."""
+
 
 def room_link(public_url: str, room_id: str) -> str:
     return f"{public_url}/r/{room_id}"
@@ -104,6 +108,7 @@ class Rooms:
         self._bus = bus
         self._limiter = limiter
         self._happenings = happenings
+        self._joins: Batches[User, RoomSnapshot | None] = Batches(self._join_listeners, JOIN_BATCH)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -453,12 +458,25 @@ class Rooms:
     async def _join_audience(self, user: User, room_id: str) -> RoomSnapshot | None:
         """Join as a listener, or come back as one; None when the stage would change.
 
-        A newcomer costs one read of the room, one ``UNION ALL`` of everything the join
-        decides on (``store.join_facts``), the insert and their topic words; the snapshot's
-        shared part is usually kept (``shared.py``). On PostgreSQL only the facts and the
-        writes run under the audience lock."""
+        The listeners' joins waiting in this process for one room go in together, in one
+        transaction (``batches.py``)."""
+        return await self._joins.submit(room_id, user)
+
+    async def _join_listeners(
+        self, room_id: str, users: list[User]
+    ) -> list[RoomSnapshot | Exception | None]:
+        """Let a batch of people into a room's audience; for each, in order: their snapshot,
+        None when their join would change the stage (``_join_stage`` then takes it), or why
+        they may not enter. An error of the room (gone, ended) is everyone's, raised.
+
+        The batch costs one read of the room, its shared snapshot part (usually kept,
+        ``shared.py``), the audience lock (on PostgreSQL; SQLite runs one writer at a time)
+        and the commit; then per person one ``UNION ALL`` of everything their join decides
+        on (``store.join_facts``); the entrants go in with one insert and their topic words
+        with two statements."""
         now = self._clock.now()
         outbox = Outbox()
+        outcomes: dict[int, RoomSnapshot | Exception | None] = {}
         async with self._db.transaction() as tx:
             room = await store.room(tx, room_id)
             if room is None:
@@ -467,35 +485,40 @@ class Rooms:
                 raise Gone("room_ended", "This room has ended.")
             change = self._change(tx, room, now, outbox)
             shared = await self._shared_part(tx, room)
-            # Counting and entering happen one join at a time, until the commit.
+            # Counting and entering happen one batch at a time, until the commit.
             await store.lock_audience(tx, room.id)
-            facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
-            if "live" not in facts.held:
-                raise Gone("room_ended", "This room has ended.")
-            m = await store.member(tx, room.id, user.id) if "member" in facts.held else None
-            if m is not None:
-                if m.role != "listener" and m.away_since is not None:
-                    return None
-                m.last_seen_at = now
-                if m.away_since is not None:
-                    m.away_since = None
-                    change.listener_changed(user)
-                snapshot = await self._snapshot(tx, room, user, shared)
-            else:
+            entering: list[tuple[User, store.JoinFacts]] = []
+            listeners = 0
+            for user in users:
+                if user.id in outcomes or any(u.id == user.id for u, _ in entering):
+                    continue  # the same person twice: both get the first one's answer
+                facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
+                if "live" not in facts.held:
+                    raise Gone("room_ended", "This room has ended.")
+                listeners = facts.listeners
+                if "member" in facts.held:
+                    outcomes[user.id] = await self._come_back(tx, room, user, shared, change, now)
+                    continue
                 creator = room.created_by_id == user.id
                 refusal = entry.may_enter(
                     room, entry.Facts.of(facts.held, facts.club_role, creator)
                 )
                 if refusal is not None:
-                    raise refusal
-                if "hosts" in facts.held:
-                    return None
-                if facts.listeners >= self._settings.room_listener_capacity:
-                    raise Conflict("room_full", "This room is full.")
-                await store.add_listener(tx, room.id, user.id, now)
-                await self._remember_topics(tx, user, room, now)
+                    outcomes[user.id] = refusal
+                elif "hosts" in facts.held:
+                    outcomes[user.id] = None
+                elif listeners + len(entering) >= self._settings.room_listener_capacity:
+                    outcomes[user.id] = Conflict("room_full", "This room is full.")
+                else:
+                    entering.append((user, facts))
+            if entering:
+                await store.add_listeners(tx, room.id, [u.id for u, _ in entering], now)
+                await hallway_store.remember_topics(
+                    tx, [u.id for u, _ in entering], topic_words(room.title), now, TOPICS_KEPT
+                )
+            for user, facts in entering:
                 change.listener_changed(user)
-                snapshot = self._snapshot_of(
+                outcomes[user.id] = self._snapshot_of(
                     room,
                     shared,
                     MemberRow(
@@ -509,7 +532,7 @@ class Rooms:
                         False,
                     ),
                     "followed_by_stage" in facts.held,
-                    listeners=facts.listeners + 1,
+                    listeners=listeners + len(entering),
                     shield=facts.shielded,
                     hands=None,
                     me=MeInRoom(
@@ -517,7 +540,29 @@ class Rooms:
                     ),
                 )
         await self._publish(outbox)
-        return snapshot
+        return [outcomes[u.id] for u in users]
+
+    async def _come_back(
+        self,
+        tx: AsyncSession,
+        room: Room,
+        user: User,
+        shared: Shared,
+        change: RoomChange,
+        now: datetime,
+    ) -> RoomSnapshot | None:
+        """Someone already in the room joins again: a listener keeps their place (and is
+        back if they were away); None for someone on stage coming back (the stage changes)."""
+        m = await store.member(tx, room.id, user.id)
+        if m is None:
+            raise RuntimeError("a member of the room without a member row")
+        if m.role != "listener" and m.away_since is not None:
+            return None
+        m.last_seen_at = now
+        if m.away_since is not None:
+            m.away_since = None
+            change.listener_changed(user)
+        return await self._snapshot(tx, room, user, shared)
 
     async def _remember_topics(
         self, tx: AsyncSession, user: User, room: Room, now: datetime
@@ -526,7 +571,7 @@ class Rooms:
         join's transaction, kept or lost with it."""
         words = topic_words(room.title)
         if words:
-            await hallway_store.remember_topics(tx, user.id, words, now, TOPICS_KEPT)
+            await hallway_store.remember_topics(tx, [user.id], words, now, TOPICS_KEPT)
 
     async def _join_stage(self, user: User, room_id: str) -> RoomSnapshot:
         """A join that changes the stage, under the room's row lock, as every stage change."""
