@@ -83,6 +83,7 @@ def bench_container(env: dict[str, str], database_url: str) -> Container:
         database_url=database_url,
         data_dir=Path(env["BENCH_DATA_DIR"]),
         limit_sign_in_attempts_per_ip="100000000/1",
+        media_workers=0,  # seeding needs no media
     )
     return build_container(settings)
 

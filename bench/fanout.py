@@ -14,7 +14,13 @@ gaps per listener, and how far short of the nominal packet rate the count falls.
 
     python bench/fanout.py --listeners 500,1000,2000 --seconds 10 [--frame-ms 20|40|60]
         [--generators 2] [--python] [--profile] [--backend embedded,janus] [--janus-instances 2]
-        [--silent]
+        [--silent] [--workers 0|N]
+
+``--workers N`` runs the embedded media server in N media worker processes (docs/voice.md,
+"Media workers"): the speaker's room is mixed on one, and listeners are spread over all of
+them (each a fan-out shard fed by the mixing worker over loopback UDP). The server's CPU is
+then reported per process (the API process and each worker). ``--workers 0`` (the
+default here, as in the figures before workers) keeps the media in the API process.
 
 ``--backend janus`` runs the same room on Janus instead (docs/voice.md, "Janus"): each
 instance on a network namespace of its own (``tests/media/januskit.py``), the listeners and
@@ -328,8 +334,9 @@ def measure(
             print(f"    {name}: {part / wall * 100:.0f} % of a core, {part * us:.2f} us")
     elif len(per_server) > 1:
         for p, (u, s_) in sorted(per_server.items()):
+            role = "API process" if p == pid else "media worker"
             print(
-                f"    process {p}: {(u + s_) / wall * 100:.0f} % of a core, {(u + s_) * us:.2f} us"
+                f"    {role} {p}: {(u + s_) / wall * 100:.0f} % of a core, {(u + s_) * us:.2f} us"
             )
     gen = gen_user + gen_system
     print(
@@ -358,6 +365,9 @@ def main() -> None:
     p.add_argument("--backend", default="embedded", help="embedded, janus, or both (a,b)")
     p.add_argument("--janus-instances", type=int, default=1, help="Janus instances (hosts)")
     p.add_argument("--silent", action="store_true", help="the speaker muted: a silent room")
+    p.add_argument(
+        "--workers", type=int, default=0, help="media worker processes (0: media in the server)"
+    )
     ns = p.parse_args()
     sizes = [int(x) for x in ns.listeners.split(",")]
     print(f"open files limit raised to {raise_fd_limit()}")
@@ -376,6 +386,7 @@ def main() -> None:
         media_connect_timeout_seconds="300",
         media_native_fanout="false" if ns.python else "true",
         media_sessions_per_room=str(max(sizes) + 10),
+        media_workers=str(ns.workers),
     )
     os.environ.update({k: v for k, v in env.items() if k.startswith("TOWNHALL_")})
     db = f"sqlite+aiosqlite:///{tmp / 'townhall.db'}"
@@ -391,8 +402,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         with serving({**env, "TOWNHALL_PUBLIC_URL": base}, db, tmp, port) as pid:
             loop_name = "Python" if ns.python else "native (if it builds)"
+            where = f"{ns.workers} media workers" if ns.workers else "media in the server"
             print(
-                f"\n=== embedded: server pid {pid} on {base}, audience frames of "
+                f"\n=== embedded: server pid {pid} on {base}, {where}, audience frames of "
                 f"{ns.frame_ms} ms, {loop_name} loop"
             )
             for n in sizes:

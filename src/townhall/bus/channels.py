@@ -156,10 +156,14 @@ def levels_event(room_id: str, levels: Mapping[str, float]) -> str:
     )
 
 
-def reconnect_event(room_id: str) -> str:
-    """The room's audio moved to another media worker: connect again (docs/protocol.md,
-    ``audio.reconnect``). Sent like the levels, without ``seq``."""
-    return _dump({"type": "event", "name": "audio.reconnect", "stream": room(room_id), "data": {}})
+def reconnect_event(room_id: str, sessions: list[str] | None = None) -> str:
+    """The room's audio moved to another media worker, or the worker of ``sessions`` (those
+    audio connections only) stopped: connect again (docs/protocol.md, ``audio.reconnect``).
+    Sent like the levels, without ``seq``."""
+    data: dict[str, Any] = {} if sessions is None else {"sessions": sessions}
+    return _dump(
+        {"type": "event", "name": "audio.reconnect", "stream": room(room_id), "data": data}
+    )
 
 
 def is_reconnect(payload: str) -> bool:

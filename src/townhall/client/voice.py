@@ -209,9 +209,13 @@ class RoomAudio:
     def handle(self, message: dict[str, Any]) -> bool:
         """Act on a message of the room's live stream (``Live.events()``): at
         ``audio.reconnect`` (the room's audio moved to another media worker) a new
-        connection is made at once. True when the message was for the audio."""
+        connection is made at once (when it names connections, only if this is one of
+        them). True when the message was for the audio."""
         if message.get("name") != "audio.reconnect" or self._closed:
             return False
+        sessions = (message.get("data") or {}).get("sessions")
+        if sessions is not None and self.session not in sessions:
+            return True  # other people's connections: this one's worker is fine
         if self._reconnecting is None or self._reconnecting.done():
             self._reconnecting = asyncio.create_task(self._retry())
         return True

@@ -51,6 +51,11 @@ class RoomMix:
         """The room's incident buffer: it keeps exactly the audience's packets."""
         self._ticks = 0
         self._task: asyncio.Task[None] | None = None
+        self.fed = False
+        """A fan-out shard of a room mixed on another worker: no mix here, the audience
+        payloads arrive by ``feed``."""
+        self.relay: Callable[[bytes, int], None] | None = None
+        """Where each audience payload also goes: the room's shards on other workers."""
         self.stats = {"ticks": 0, "late_ticks": 0, "packets": 0}
 
     # --- membership ----------------------------------------------------------------------
@@ -58,8 +63,20 @@ class RoomMix:
     def add(self, session: Session) -> None:
         self.sessions[session.id] = session
         self.refresh(session.username)
-        if self._task is None:
+        if self._task is None and not self.fed:
             self._task = asyncio.create_task(self._run(), name="room-mix")
+
+    def unfeed(self) -> None:
+        """The room's mix is here from now on (its home moved here)."""
+        self.fed = False
+        self.refresh()
+        if self._task is None and self.sessions:
+            self._task = asyncio.create_task(self._run(), name="room-mix")
+
+    def feed(self, payload: bytes, samples: int) -> None:
+        """An audience payload the room's mixing worker sent: to every listener here."""
+        if self.fed:
+            self.stats["packets"] += self._listeners().send(payload, samples)
 
     def remove(self, session: Session) -> None:
         if self.sessions.pop(session.id, None) is not None:
@@ -75,7 +92,9 @@ class RoomMix:
             if not allowed:
                 s.stop_hearing()
             s.may_send = allowed
-            if self.policy.on_stage(s.username):
+            # A shard sends only the audience mix: someone on stage who connected to receive
+            # only hears that (it cannot hold their voice: this connection sends none).
+            if self.policy.on_stage(s.username) and not self.fed:
                 if s.encoder is None:
                     s.encoder = Outgoing(self._bitrate)
             else:
@@ -143,6 +162,8 @@ class RoomMix:
             payload, samples = self._audience.packet(pcm)
             if payload is not None:
                 self.stats["packets"] += self._listeners().send(payload, samples)
+                if self.relay is not None:
+                    self.relay(payload, samples)
             if self.incident is not None:
                 self.incident.audio(payload, len(pcm))
 

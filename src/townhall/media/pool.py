@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,9 @@ from townhall.storage.db import Database
 
 logger = logging.getLogger(__name__)
 
+FRESH_SECONDS = 5.0
+"""How long a just-answered connection counts as its owner's sign of life by itself (the
+workers tell who is connected every 200 ms)."""
 START_SECONDS = 120.0
 """How long a worker may take to start (the first start builds the native loop)."""
 
@@ -59,6 +63,8 @@ class WorkerState:
     connections: list[Connection] = field(default_factory=list)
     up: asyncio.Event = field(default_factory=asyncio.Event)
     lost: bool = False
+    feed: str = ""
+    """Where its UDP socket takes audience payloads for the rooms it is a shard of."""
     forwards: dict[str, Callable[[str, str], None]] = field(default_factory=dict)
     """Bus channels forwarded to it (a worker without Redis), with their handlers."""
 
@@ -91,6 +97,10 @@ class WorkerPool:
         self._token = worker_token(secret)
         self._workers: dict[str, WorkerState] = {}
         self._seeds: dict[str, Seed] = {}
+        self._held: dict[str, str] = {}
+        self._fresh: dict[str, tuple[str, int, float]] = {}
+        """Connections just answered: present for ``FRESH_SECONDS`` whatever workers say."""
+        """Connection id -> the worker this process placed it on."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -176,7 +186,7 @@ class WorkerPool:
         delay = 0.5
         while not self._closing:
             try:
-                link, _ = await open_link(host, int(port), self._token, self._handlers(state))
+                link, hello = await open_link(host, int(port), self._token, self._handlers(state))
             except (OSError, TimeoutError, LinkClosed, ValueError):
                 if state.process is not None and state.process.returncode is not None:
                     return
@@ -187,6 +197,7 @@ class WorkerPool:
                 continue
             delay = 0.5
             state.link, state.lost = link, False
+            state.feed = str(hello.get("feed", ""))
             state.up.set()
             pinger = asyncio.ensure_future(self._ping(state, link))
             try:
@@ -215,6 +226,9 @@ class WorkerPool:
         """The worker is gone: move its rooms to live workers and tell their people."""
         state.up.clear()
         state.lost = True
+        held: dict[str, list[str]] = {}
+        for c in state.connections:
+            held.setdefault(c.room_id, []).append(c.session_id)
         state.present, state.connections = {}, []
         for channel, handler in list(state.forwards.items()):
             await self._bus.unsubscribe(channel, handler)
@@ -224,11 +238,18 @@ class WorkerPool:
         async with self._db.transaction() as tx:
             rooms = await homes.rooms_on(tx, state.address)
         for room_id in rooms:
+            held.pop(room_id, None)
             await self._move(room_id, state.address, self._least_loaded())
+        # Rooms mixed elsewhere that it was a fan-out shard of: its listeners connect again.
+        for room_id, sessions in held.items():
+            await self._bus.publish(
+                channels.levels(room_id), channels.reconnect_event(room_id, sessions)
+            )
 
-    def _least_loaded(self) -> WorkerState | None:
+    def _least_loaded(self, besides: WorkerState | None = None) -> WorkerState | None:
+        """The live worker with the fewest connections (of two as loaded, not ``besides``)."""
         live = [w for w in self._workers.values() if w.alive]
-        return min(live, key=lambda w: w.load) if live else None
+        return min(live, key=lambda w: (w.load, w is besides)) if live else None
 
     async def _move(self, room_id: str, old: str, new: WorkerState | None) -> None:
         async with self._db.transaction() as tx:
@@ -301,6 +322,11 @@ class WorkerPool:
         async def told_state(a: dict[str, Any]) -> Any:
             state.present = {room: set(users) for room, users in a["present"].items()}
             state.connections = [Connection(*c) for c in a["connections"]]
+            # Forget where this process placed connections the worker no longer holds.
+            held = {c.session_id for c in state.connections}
+            for session, address in list(self._held.items()):
+                if address == state.address and session not in held and session not in self._fresh:
+                    del self._held[session]
 
         return {
             "seed": seed,
@@ -323,15 +349,45 @@ class WorkerPool:
     ) -> dict[str, str]:
         self._seeds[room_id] = seed
         home = await self._home(room_id)
-        return await self._call(
-            home,
+        worker = home
+        if receive_only(offer):
+            # A listener: to the least loaded worker, which the room's mix then feeds.
+            shard = self._least_loaded(besides=home)
+            if shard is not None and shard is not home and shard.feed:
+                worker = shard
+                await self._call(home, "feed_to", room_id=room_id, address=shard.feed)
+        answer: dict[str, str] = await self._call(
+            worker,
             "connect",
             room_id=room_id,
             user_id=user_id,
             username=username,
             offer=offer,
             auth_session=auth_session,
+            fed=worker is not home,
         )
+        self._held[answer["session"]] = worker.address
+        # Counted until the worker's next word on its connections replaces the list.
+        worker.connections.append(Connection(room_id, user_id, answer["session"], auth_session))
+        # An offer is a sign of life: present until the worker can say the connection works.
+        self._fresh[answer["session"]] = (room_id, user_id, time.monotonic() + FRESH_SECONDS)
+        # The new connection replaces the person's others in the room, wherever they are.
+        for other in self._workers.values():
+            if other is not worker and other.alive and other.link is not None:
+                other.link.tell("drop_person", room_id=room_id, user_id=user_id)
+        return answer
+
+    def _holder(self, session_id: str, home: WorkerState) -> WorkerState:
+        """The worker that holds a connection: as this process placed it, as the workers
+        say, or else the room's home."""
+        address = self._held.get(session_id)
+        if address is None:
+            for worker in self._workers.values():
+                if any(c.session_id == session_id for c in worker.connections):
+                    address = worker.address
+                    break
+        holder = self._workers.get(address) if address is not None else None
+        return holder if holder is not None and holder.alive else home
 
     async def add_candidate(
         self,
@@ -342,7 +398,7 @@ class WorkerPool:
         mid: str | None,
         index: int | None,
     ) -> None:
-        home = await self._home(room_id)
+        home = self._holder(session_id, await self._home(room_id))
         await self._call(
             home,
             "add_candidate",
@@ -355,8 +411,9 @@ class WorkerPool:
         )
 
     async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
-        home = await self._home(room_id)
+        home = self._holder(session_id, await self._home(room_id))
         await self._call(home, "hang_up", room_id=room_id, user_id=user_id, session_id=session_id)
+        self._held.pop(session_id, None)
 
     async def _call(self, worker: WorkerState, method: str, **args: Any) -> Any:
         link = worker.link
@@ -371,6 +428,12 @@ class WorkerPool:
 
     def present(self) -> dict[str, set[int]]:
         merged: dict[str, set[int]] = {}
+        now = time.monotonic()
+        for session, (room, user, until) in list(self._fresh.items()):
+            if until < now:
+                del self._fresh[session]
+            else:
+                merged.setdefault(room, set()).add(user)
         for worker in self._workers.values():
             for room, users in worker.present.items():
                 merged.setdefault(room, set()).update(users)
@@ -421,13 +484,23 @@ class WorkerPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def worker_pids(self) -> list[int]:
-        """The process ids of the workers this process started and that run."""
-        return [
-            w.process.pid
+    def workers(self) -> dict[str, int | None]:
+        """Every live worker's address, with its process id when this process started it."""
+        return {
+            w.address: w.process.pid if w.process is not None else None
             for w in self._workers.values()
-            if w.process is not None and w.process.returncode is None
-        ]
+            if w.alive
+        }
+
+    def holders(self) -> dict[str, str]:
+        """Connection id -> the address of the worker holding it, as the workers say."""
+        return {c.session_id: w.address for w in self._workers.values() for c in w.connections}
+
+
+def receive_only(offer: str) -> bool:
+    """Whether an offer only receives audio (a listener's)."""
+    lines = {line.strip() for line in offer.splitlines()}
+    return "a=recvonly" in lines and not lines & {"a=sendrecv", "a=sendonly"}
 
 
 def _worker_settings(settings: Settings) -> str:

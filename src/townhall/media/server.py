@@ -67,6 +67,8 @@ class MediaServer:
         self._rooms: dict[str, RoomMedia] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.relay: Callable[[str, bytes, int], None] | None = None
+        """Sends a room's audience payloads to its shards on other workers (a worker sets it)."""
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -78,9 +80,17 @@ class MediaServer:
         offer: str,
         seed: Seed,
         auth_session: int | None = None,
+        fed: bool = False,
     ) -> dict[str, str]:
-        """Answer ``offer``; the person's earlier sessions in the room are replaced."""
-        room = await self._room(room_id, seed)
+        """Answer ``offer``; the person's earlier sessions in the room are replaced.
+        ``fed``: a listener of a room mixed on another worker (this one is a fan-out shard)."""
+        room = await self._room(room_id, seed, fed)
+        if not fed and room.mix.fed:
+            # The room's mix moves here (its home was lost): with an incident buffer of its own.
+            room.incident = room.mix.incident = self._incident_buffer(room_id)
+            if room.incident is not None:
+                room.incident.stage(room.policy.stage)
+            room.mix.unfeed()
         if not room.policy.live:
             raise Gone("room_ended", "This room has ended.")
         if len(room.mix.sessions) >= self._settings.media_sessions_per_room:
@@ -106,7 +116,7 @@ class MediaServer:
         session.auth_session = auth_session
         if self._rooms.get(room_id) is not room:
             # Its last connection went while this one was negotiated: open the room again.
-            room = await self._room(room_id, seed)
+            room = await self._room(room_id, seed, fed)
         try:
             # Again, with no await until it is added: offers made at once count each other.
             self._check_person_cap(user_id, room_id)
@@ -266,7 +276,36 @@ class MediaServer:
 
     # --- rooms -----------------------------------------------------------------------------
 
-    async def _room(self, room_id: str, seed: Seed) -> RoomMedia:
+    def feed(self, room_id: str, payload: bytes, samples: int) -> None:
+        """An audience payload of a room mixed elsewhere, for its listeners here."""
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.mix.feed(payload, samples)
+
+    def drop_person(self, room_id: str, user_id: int, why: str) -> None:
+        """End the person's connections in the room here (a new one is on another worker)."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        for s in [s for s in room.mix.sessions.values() if s.user_id == user_id]:
+            s.stop_hearing()
+            self._spawn(self._drop(room, s, why))
+
+    def _incident_buffer(self, room_id: str) -> RoomBuffer | None:
+        """A new incident buffer for a room mixed here (None: buffering is off)."""
+        settings = self._settings
+        if self.incidents is None or settings.incident_buffer_seconds <= 0:
+            return None
+        return RoomBuffer(
+            room_id,
+            settings.incident_buffer_seconds,
+            settings.incident_chunk_seconds,
+            settings.media_audience_frame_ms,
+            settings.media_levels_interval_ms,
+            self._clock.now,
+        )
+
+    async def _room(self, room_id: str, seed: Seed, fed: bool = False) -> RoomMedia:
         room = self._rooms.get(room_id)
         if room is not None:
             return room
@@ -278,18 +317,7 @@ class MediaServer:
             policy = RoomPolicy()
             roster = channels.roster(room_id)
             settings = self._settings
-            incident = (
-                RoomBuffer(
-                    room_id,
-                    settings.incident_buffer_seconds,
-                    settings.incident_chunk_seconds,
-                    settings.media_audience_frame_ms,
-                    settings.media_levels_interval_ms,
-                    self._clock.now,
-                )
-                if self.incidents is not None and settings.incident_buffer_seconds > 0
-                else None
-            )
+            incident = None if fed else self._incident_buffer(room_id)
             mix = RoomMix(
                 policy,
                 settings.media_bitrate,
@@ -304,6 +332,10 @@ class MediaServer:
                 incident=incident,
                 native=self._native,
             )
+            mix.fed = fed
+            relay = self.relay
+            if relay is not None:
+                mix.relay = lambda payload, samples: relay(room_id, payload, samples)
 
             def on_message(channel: str, payload: str) -> None:
                 if channel == roster:

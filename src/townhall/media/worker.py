@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import struct
 import sys
 from typing import Any
 
@@ -37,6 +38,8 @@ from townhall.media.server import MediaServer
 logger = logging.getLogger(__name__)
 
 STATE_SECONDS = 0.2
+TAG = 8
+"""Bytes of HMAC that sign an audience datagram between workers."""
 SETTINGS_ENV = "TOWNHALL_MEDIA_WORKER_SETTINGS"
 """How ``townhall serve`` hands its settings to the workers it starts (never logged)."""
 
@@ -104,12 +107,24 @@ class Worker:
         self._links: set[Link] = set()
         self._state = ""
         self.name = f"{os.uname().nodename}:{os.getpid()}"
+        self._key = token.encode()
+        self._feeds: dict[str, set[tuple[str, int]]] = {}
+        """Per room mixed here: the shards on other workers its audience payloads go to."""
+        self._feed: asyncio.DatagramTransport | None = None
+        self.feed_address = ""
+        self.media.relay = self._relay
 
     async def run(self, host: str, port: int, stop: asyncio.Event) -> None:
         await self.bus.start()
         await self.media.start()
         server = await asyncio.start_server(self._accept, host, port, limit=MAX_LINE)
         bound = server.sockets[0].getsockname()
+        loop = asyncio.get_running_loop()
+        self._feed, _ = await loop.create_datagram_endpoint(
+            lambda: _FeedProtocol(self), local_addr=(bound[0], 0)
+        )
+        fed = self._feed.get_extra_info("sockname")
+        self.feed_address = f"{fed[0]}:{fed[1]}"
         # The one line on stdout: where to link to (townhall serve reads it).
         print(f"media worker listening on {bound[0]}:{bound[1]}", flush=True)
         logger.info("media worker %s listening on %s:%s", self.name, bound[0], bound[1])
@@ -123,6 +138,8 @@ class Worker:
                 link.close()
             await self.media.close()
             await self.bus.close()
+            if self._feed is not None:
+                self._feed.close()
 
     # --- links -----------------------------------------------------------------------------
 
@@ -136,7 +153,8 @@ class Worker:
         if not isinstance(token, str) or not hmac.compare_digest(token, self._token):
             writer.close()
             return
-        writer.write(json.dumps({"worker": self.name}).encode() + b"\n")
+        hello = {"worker": self.name, "feed": self.feed_address}
+        writer.write(json.dumps(hello).encode() + b"\n")
         link = Link(reader, writer, {}, "an API process")
         link._handlers.update(self._handlers(link))
         self._links.add(link)
@@ -173,7 +191,15 @@ class Worker:
                 _text(a, "offer"),
                 seed,
                 auth_session=a.get("auth_session"),
+                fed=bool(a.get("fed")),
             )
+
+        async def feed_to(a: dict[str, Any]) -> Any:
+            host, _, port = _text(a, "address").rpartition(":")
+            self._feeds.setdefault(_text(a, "room_id"), set()).add((host, int(port)))
+
+        async def drop_person(a: dict[str, Any]) -> Any:
+            media.drop_person(_text(a, "room_id"), int(a["user_id"]), "connected elsewhere")
 
         async def add_candidate(a: dict[str, Any]) -> Any:
             await media.add_candidate(
@@ -212,7 +238,34 @@ class Worker:
             "end": end,
             "message": message,
             "ping": ping,
+            "feed_to": feed_to,
+            "drop_person": drop_person,
         }
+
+    # --- the audience across workers --------------------------------------------------------
+
+    def _relay(self, room_id: str, payload: bytes, samples: int) -> None:
+        """Send a room's audience payload to its shards: one datagram each."""
+        targets = self._feeds.get(room_id)
+        if not targets or self._feed is None:
+            return
+        rid = room_id.encode()
+        body = b"".join((bytes((len(rid),)), rid, struct.pack("!H", samples), payload))
+        datagram = hmac.digest(self._key, body, "sha256")[:TAG] + body
+        for target in targets:
+            self._feed.sendto(datagram, target)
+
+    def received(self, datagram: bytes) -> None:
+        """An audience payload from a room's mixing worker."""
+        tag, body = datagram[:TAG], datagram[TAG:]
+        if len(body) < 4 or not hmac.compare_digest(
+            tag, hmac.digest(self._key, body, "sha256")[:TAG]
+        ):
+            return
+        n = body[0]
+        room_id = body[1 : 1 + n].decode(errors="replace")
+        (samples,) = struct.unpack_from("!H", body, 1 + n)
+        self.media.feed(room_id, body[3 + n :], samples)
 
     # --- state -----------------------------------------------------------------------------
 
@@ -234,6 +287,14 @@ class Worker:
                 self._state = text
                 for link in list(self._links):
                     link.tell("state", **snapshot)
+
+
+class _FeedProtocol(asyncio.DatagramProtocol):
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self._worker.received(data)
 
 
 def _text(args: dict[str, Any], name: str) -> str:

@@ -107,8 +107,12 @@ export class RoomSession {
       return;
     }
     if (message.name === "audio.reconnect") {
-      // The room's audio moved to another media worker: a new connection goes there.
-      if (this.audio) this.audio.connect(this.onStage);
+      // The room's audio moved to another media worker (or, naming connections, the
+      // worker holding those stopped): a new connection goes to a live one.
+      const sessions = (message.data || {}).sessions;
+      if (this.audio && (!sessions || sessions.includes(this.audio.session))) {
+        this.audio.connect(this.onStage);
+      }
       return;
     }
     if (message.name === "audio.levels") {

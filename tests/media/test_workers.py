@@ -1,0 +1,71 @@
+"""Media workers: a room's audience on another worker than its mix, and what happens when
+that worker dies (the room's own worker dying: tests/e2e/test_media_failover.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.api.roomkit import create, join, ok
+from tests.api.test_ws import base, open_socket  # noqa: F401 (fixtures)
+from tests.media.incidentkit import PRESENT
+from tests.media.voicekit import MEDIA_SETTINGS, band_share, connect, recent
+from tests.waiting import until
+from townhall.app import Container
+from townhall.client.voice import ToneSource
+from townhall.media.pool import WorkerPool, receive_only
+
+pytestmark = pytest.mark.settings(**MEDIA_SETTINGS, media_workers=2)
+
+
+def test_receive_only_offers_are_told_apart() -> None:
+    assert receive_only("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\n")
+    assert not receive_only("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n")
+    assert not receive_only("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n")
+
+
+async def test_listeners_hear_the_mix_from_another_worker_and_survive_its_death(
+    people: Any,
+    container: Container,
+    open_socket: Any,  # noqa: F811
+) -> None:
+    pool = container.media
+    assert isinstance(pool, WorkerPool)
+    ann, liz = await people.member("ann"), await people.member("liz")
+    rid = (await create(ann, title="Across workers"))["id"]
+    await ok(ann, rid, "unmute")
+    await join(liz, rid)
+    sock = await open_socket(liz)
+    await sock.ok("subscribe", room=rid)
+    speaker = await connect(ann, rid, ToneSource(440))
+    listener = await connect(liz, rid)
+    try:
+        await until(
+            lambda: {speaker.session, listener.session} <= pool.holders().keys(),
+            "the workers to tell their connections",
+        )
+        mixing, shard = pool.holders()[speaker.session], pool.holders()[listener.session]
+        assert mixing != shard  # the listener went to the less loaded worker
+        await until(lambda: band_share(recent(listener, 0.4), 440) > PRESENT, "liz to hear ann")
+
+        pid = pool.workers()[shard]
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        notice = await sock.event("audio.reconnect")
+        assert notice["data"] == {"sessions": [listener.session]}
+        assert listener.handle(notice)
+        await until(lambda: listener.reconnects == 1 and listener.connected, "liz to reconnect")
+        await until(
+            lambda: band_share(recent(listener, 0.4, since=killed_at), 440) > PRESENT,
+            "liz to hear ann again",
+        )
+        # The room's mix was elsewhere: the speaker's connection never moved.
+        assert speaker.reconnects == 0 and pool.holders()[speaker.session] == mixing
+    finally:
+        for audio in (speaker, listener):
+            await audio.close()
