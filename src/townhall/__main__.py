@@ -212,6 +212,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.http_limit_concurrency,
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+        # After the sockets are let go (Container.drain), how long requests under way
+        # may take to finish before they are cancelled.
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
 
 
@@ -231,7 +234,10 @@ def serve(settings: Settings) -> None:
         settings.port,
         app.state.container.db.dialect,
     )
-    uvicorn.run(app, **uvicorn_options(settings))
+    from townhall.draining import DrainingServer
+
+    container: Container = app.state.container
+    DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), container.drain).run()
 
 
 def _media_worker(settings: Settings, ns: argparse.Namespace) -> int:

@@ -144,6 +144,19 @@ class Container:
         # Not a sweep: digests batch deliveries in real time, whatever the clock says.
         self.digester.start()
 
+    async def drain(self) -> None:
+        """Before the process stops (SIGTERM, once it no longer accepts connections): tell
+        every socket to reconnect elsewhere once the commands it took are answered, within
+        ``shutdown_grace_seconds``. HTTP requests under way are finished by the server."""
+        grace = self.settings.shutdown_grace_seconds
+        started = asyncio.get_running_loop().time()
+        sockets = await self.gateway.drain(grace)
+        logger.info(
+            "shutting down: %d sockets told to reconnect in %.1f s",
+            sockets,
+            asyncio.get_running_loop().time() - started,
+        )
+
     async def close(self) -> None:
         if self._closed:
             return

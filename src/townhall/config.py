@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     http_limit_concurrency: int | None = Field(10_000, ge=1)
     http_keep_alive_seconds: int = Field(5, ge=1)
     http_max_header_bytes: int = Field(16 * 1024, ge=1024)
+    shutdown_grace_seconds: float = Field(10.0, gt=0)
 
     # Mail
     smtp_host: str | None = None

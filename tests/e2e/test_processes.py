@@ -69,7 +69,22 @@ class Deployment:
     """Two API processes sharing one database and one Redis, with signed-in tokens."""
 
     servers: list[Server]
+    env: dict[str, str]
+    database_url: str
+    root: Path
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def start_again(self, i: int) -> Server:
+        """Start server ``i`` again, on its port and data directory, once it has exited."""
+        old = self.servers[i]
+        assert old.process.poll() is not None, "still running"
+        port = int(old.url.rsplit(":", 1)[1])
+        server = start_server(
+            self.env, self.database_url, self.root / f"data{i + 1}", port, old.log
+        )
+        self.servers[i] = server
+        _wait_healthy(server)
+        return server
 
     @contextlib.contextmanager
     def explained(self) -> Iterator[None]:
@@ -96,6 +111,30 @@ def _run_cli(env: dict[str, str], database_url: str, data_dir: Path, *args: str)
     return done.stdout.strip()
 
 
+def start_server(
+    env: dict[str, str], database_url: str, data_dir: Path, port: int, log: Path
+) -> Server:
+    """Start ``townhall serve`` on ``port``; its output is appended to ``log``."""
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                *TOWNHALL,
+                "--database-url",
+                database_url,
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env={**env, "TOWNHALL_PUBLIC_URL": url},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Server(url, process, log)
+
+
 def _wait_healthy(server: Server) -> None:
     deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
@@ -117,13 +156,14 @@ async def _sign_in(url: str, link: str) -> str:
         return th.token
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@contextlib.contextmanager
+def two_processes(root: Path, **env_extra: str) -> Iterator[Deployment]:
+    """Two API processes on a fresh database and one Redis, with alice and bob signed in;
+    ``env_extra`` adds ``TOWNHALL_*`` variables to the processes' environment."""
     name = f"townhall_e2e_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     database_url = f"{base}/{name}"
-    root = tmp_path_factory.mktemp("processes")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNHALL_")}
     env.update(
         TOWNHALL_REDIS_URL=REDIS_URL,
@@ -132,7 +172,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         TOWNHALL_LOG_LEVEL="WARNING",
         TOWNHALL_LIMIT_ROOM_CREATIONS_PER_USER="100/3600",
     )
-    servers: list[Server] = []
+    env.update(env_extra)
+    deployment = Deployment([], env=env, database_url=database_url, root=root)
     try:
         cli_env = {**env, "TOWNHALL_PUBLIC_URL": "http://127.0.0.1:1"}
         for username in ("alice", "bob"):
@@ -147,35 +188,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 username,
             )
         for i in (1, 2):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            log = root / f"server{i}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        *TOWNHALL,
-                        "--database-url",
-                        database_url,
-                        "--data-dir",
-                        str(root / f"data{i}"),
-                        "serve",
-                        "--port",
-                        str(port),
-                    ],
-                    env={**env, "TOWNHALL_PUBLIC_URL": url},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
+            deployment.servers.append(
+                start_server(
+                    env, database_url, root / f"data{i}", free_port(), root / f"server{i}.log"
                 )
-            servers.append(Server(url, process, log))
-        for server in servers:
+            )
+        for server in deployment.servers:
             _wait_healthy(server)
-        deployment = Deployment(servers)
         for username in ("alice", "bob"):
             link = _run_cli(cli_env, database_url, root / "cli", "signin-link", username)
-            deployment.tokens[username] = asyncio.run(_sign_in(servers[0].url, link))
+            deployment.tokens[username] = asyncio.run(_sign_in(deployment.servers[0].url, link))
         yield deployment
     finally:
-        for server in servers:
+        for server in deployment.servers:
             if server.process.poll() is None:
                 server.process.terminate()
                 try:
@@ -183,6 +208,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 except subprocess.TimeoutExpired:
                     server.kill()
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with two_processes(tmp_path_factory.mktemp("processes")) as deployment:
+        yield deployment
 
 
 def named(name: str, **data: Any) -> Any:

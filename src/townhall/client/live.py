@@ -34,6 +34,17 @@ OnReply = Callable[[Message], None]
 # Close codes after which reconnecting would only be refused again.
 FATAL_CLOSE_CODES = frozenset({1008, 4001, 4003, 4401, 4403})
 FATAL_HANDSHAKE_STATUSES = frozenset({401, 403})
+# The process is going away (a restart, a rolling deploy): reconnect at once, to another
+# process first, and resume. 1001 is what a server that does not drain may send.
+MOVE_CLOSE_CODES = frozenset({1001, 1012})
+CLOSE_RESTART = 1012
+"""A drained socket: every command it did not answer did not run."""
+DRAINING = "server_draining"
+"""A command refused because the process was draining: it did not run; send it again."""
+
+
+class _NotRun(LiveConnectionLost):
+    """The socket was drained (1012) before the answer: the command did not run."""
 
 
 def ws_url(base_url: str) -> str:
@@ -72,6 +83,8 @@ class Live:
         """The base URL of the API process currently connected to."""
         self.streams = RoomStreams()
         self.reconnects = 0
+        self.resent = 0
+        """Commands sent again because a restarting server had not run them."""
         self._token = token
         self._request_timeout = request_timeout
         self._open_timeout = open_timeout
@@ -79,6 +92,8 @@ class Live:
         self._max_backoff = max_backoff
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
+        self._moved = asyncio.Event()
+        """Set at each reconnection."""
         self._pending: dict[int, tuple[asyncio.Future[Message], OnReply | None]] = {}
         self._ids = itertools.count(1)
         self._inbox: asyncio.Queue[Message | BaseException] = asyncio.Queue()
@@ -140,14 +155,41 @@ class Live:
 
         Raises ``TownhallAPIError`` on a refusal, ``LiveConnectionLost`` if the socket
         dropped before the answer (the command may have run), ``LiveClosed`` after close.
+        A command the server did not run because its process was going away (answered
+        ``server_draining``, or unanswered on a socket closed with 1012) is sent again on the
+        next socket.
         ``subscribe``, ``room.join`` and ``room.create`` start following the room (its
         snapshot or missed events go to ``events()`` first); ``unsubscribe`` and
         ``room.leave`` stop.
         """
-        reply = await self._roundtrip(type_, fields, self._tracking(type_, fields))
-        if not reply.get("success"):
-            raise TownhallAPIError.from_body(None, {"error": reply.get("error")})
-        return reply.get("result")
+        while True:
+            # The socket it goes out on (None: between sockets, it waits for the next one).
+            ws = self._ws if self._connected.is_set() else None
+            try:
+                reply = await self._roundtrip(type_, fields, self._tracking(type_, fields))
+            except _NotRun:
+                reply = {"success": False, "error": {"code": DRAINING}}
+            if not reply.get("success") and _code(reply) == DRAINING:
+                # It did not run: send it again once connected to another process.
+                await self._next_socket(ws)
+                self.resent += 1
+                continue
+            if not reply.get("success"):
+                raise TownhallAPIError.from_body(None, {"error": reply.get("error")})
+            return reply.get("result")
+
+    async def _next_socket(self, ws: ClientConnection | None) -> None:
+        """Wait until a socket other than ``ws`` is open (within ``reconnect_for``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._reconnect_for
+        while not self._closing and (self._ws is ws or not self._connected.is_set()):
+            if loop.time() >= deadline:
+                raise LiveConnectionLost("not reconnected")
+            self._moved.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), deadline - loop.time())
+        if self._closing:
+            raise LiveClosed("the live connection was closed")
 
     async def subscribe(self, room: str, after: int | None = None) -> Any:
         """Follow a room's events (from ``after`` if given); the result has a snapshot or events."""
@@ -177,6 +219,8 @@ class Live:
             self.streams.begin(room, after if isinstance(after, int) else None)
 
         def follow(reply: Message) -> None:
+            if _code(reply) == DRAINING:
+                return  # sent again on the next socket, which resumes the room anyway
             result = reply.get("result") if reply.get("success") else None
             if isinstance(result, dict):
                 snapshot = result.get("snapshot")
@@ -207,9 +251,15 @@ class Live:
         self._pending[request_id] = (future, on_reply)
         try:
             await ws.send(json.dumps({"id": request_id, "type": type_, **fields}))
-            return await asyncio.wait_for(future, self._request_timeout)
         except ConnectionClosed:
+            if future.done():
+                future.exception()  # the reader's verdict on it, the same as this one
+            self._pending.pop(request_id, None)
+            if ws.close_code == CLOSE_RESTART:
+                raise _NotRun("the server restarted before the answer") from None
             raise LiveConnectionLost("the connection dropped before the answer") from None
+        try:
+            return await asyncio.wait_for(future, self._request_timeout)
         finally:
             self._pending.pop(request_id, None)
 
@@ -265,13 +315,20 @@ class Live:
                 pass
             code = ws.close_code
             self._connected.clear()
-            self._fail_pending(LiveConnectionLost("the connection dropped before the answer"))
+            self._fail_pending(
+                _NotRun("the server restarted before the answer")
+                if code == CLOSE_RESTART
+                else LiveConnectionLost("the connection dropped before the answer")
+            )
             if self._closing:
                 return
             if code in FATAL_CLOSE_CODES:
                 self._give_up(LiveClosed(f"the server closed the connection ({code})"))
                 return
             logger.info("live connection to %s closed (%s); reconnecting", self.url, code)
+            if code in MOVE_CLOSE_CODES and len(self.urls) > 1:
+                # That process is going away: the others first, it last.
+                self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             try:
                 self._ws = await self._connect_any(
                     deadline=asyncio.get_running_loop().time() + self._reconnect_for
@@ -281,6 +338,7 @@ class Live:
                 return
             self.reconnects += 1
             self._connected.set()
+            self._moved.set()
             self._hand_over([{"type": "reconnected", "url": self.url}])
             # Resuming needs this task to read the answers, so it runs beside it.
             self._resumer = asyncio.create_task(self._resume(), name="townhall-live-resume")
@@ -322,6 +380,8 @@ class Live:
                 )
             except (LiveConnectionLost, LiveClosed):
                 return  # the reader reconnects again and resumes from the same numbers
+            if _code(reply) == DRAINING:
+                return  # this one is going away too: the next socket resumes
             if not reply.get("success"):
                 self._hand_over(
                     [
@@ -381,6 +441,11 @@ class Live:
         self._closing = True
         self._fail_pending(LiveClosed(str(exc)))
         self._inbox.put_nowait(exc)
+
+
+def _code(reply: Message) -> str | None:
+    error = reply.get("error")
+    return error.get("code") if isinstance(error, dict) else None
 
 
 __all__ = ["Live", "room_of", "ws_url"]

@@ -2,6 +2,10 @@
 // It reconnects by itself and resumes every followed room from the last seq it saw.
 
 const MAX_BACKOFF_MS = 15000;
+// The server is restarting (docs/protocol.md, 1012): reconnect at once, within this spread
+// so that a whole process's clients do not arrive at the next one in the same instant.
+const MOVE_CLOSE_CODES = new Set([1001, 1012]);
+const MOVE_SPREAD_MS = 1000;
 
 export class Live {
   constructor() {
@@ -68,28 +72,67 @@ export class Live {
     });
     socket.addEventListener("message", (message) => this.receive(message.data));
     socket.addEventListener("close", (event) => {
-      for (const { reject } of this.pending.values()) reject(new Error("connection lost"));
+      for (const { reject } of this.pending.values()) {
+        const error = new Error("connection lost");
+        // A drained socket (1012) leaves unanswered only commands that did not run.
+        if (event.code === 1012) error.code = "server_draining";
+        reject(error);
+      }
       this.pending.clear();
       if (this.closed || event.code === 4401) {
         this.setState("closed");
         return;
       }
       this.setState("reconnecting");
+      if (MOVE_CLOSE_CODES.has(event.code)) {
+        this.backoff = 500;
+        setTimeout(() => this.connect(), Math.random() * MOVE_SPREAD_MS);
+        return;
+      }
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
     });
   }
 
   async request(type, fields = {}) {
-    await this.ready;
+    for (;;) {
+      await this.ready;
+      const socket = this.socket;
+      try {
+        return await this.send(socket, type, fields);
+      } catch (error) {
+        // The server is restarting and did not run it: send it again on the next socket.
+        if (error.code !== "server_draining") throw error;
+        await this.nextSocket(socket);
+      }
+    }
+  }
+
+  send(socket, type, fields) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (this.socket.readyState !== WebSocket.OPEN) {
+      if (socket.readyState !== WebSocket.OPEN) {
         reject(new Error("connection lost"));
         return;
       }
       this.pending.set(id, { resolve, reject });
-      this.socket.send(JSON.stringify({ id, type, ...fields }));
+      socket.send(JSON.stringify({ id, type, ...fields }));
+    });
+  }
+
+  /** Resolves once a socket other than this one is open (rejects if the live connection
+   * is stopped for good first). */
+  nextSocket(socket) {
+    return new Promise((resolve, reject) => {
+      const off = this.onState((state) => {
+        if (state === "open" && this.socket !== socket) {
+          off();
+          resolve();
+        } else if (state === "closed") {
+          off();
+          reject(new Error("connection lost"));
+        }
+      });
     });
   }
 

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from townhall.api.routes.rooms import MemberOut, snapshot_out
 from townhall.api.views import as_json
 from townhall.api.ws import commands, protocol
-from townhall.api.ws.gateway import Gateway
+from townhall.api.ws.gateway import CLOSE_RESTART, CLOSE_TIMEOUT, Gateway
 from townhall.api.ws.limits import MessageGate
 from townhall.api.ws.standing import SocketStandings
 from townhall.bus import channels
@@ -29,9 +29,6 @@ logger = logging.getLogger(__name__)
 
 CLOSE_TOO_SLOW = 4008
 CLOSE_SILENT = 4000
-CLOSE_GOING_AWAY = 1001
-CLOSE_TIMEOUT = 5.0
-"""How long a closing handshake may wait on a client that does not read."""
 WAITING_COMMANDS = 64
 """Commands a socket may have waiting behind the one that runs; past it they are refused."""
 MEMBERS_KEPT = 10_000
@@ -61,7 +58,8 @@ class Connection:
         self.username = user.username
         self._gateway = gateway
         self.rooms = rooms
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        # None: the end of a drain, put last (``_close_after_queue``).
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=queue_size)
         self._queue_size = queue_size
         self._heartbeat = heartbeat
         self.streams: dict[str, protocol.RoomStream] = {}
@@ -70,13 +68,17 @@ class Connection:
         self._running: asyncio.Future[None] | None = None
         self._closing = asyncio.Event()
         self.close_code: int | None = None
+        self._draining = False
+        self._flushed = False
+        self.ended = asyncio.Event()
+        """Set once the socket is closed and its commands are done."""
         self._heard = asyncio.get_running_loop().time()
 
     # --- sending (never blocks) -----------------------------------------------------------
 
     def send(self, text: str) -> None:
         """Queue ``text``; a client whose queue is full is too slow and is let go."""
-        if self._closing.is_set():
+        if self._closing.is_set() or self._flushed:
             return
         try:
             self._queue.put_nowait(text)
@@ -89,6 +91,29 @@ class Connection:
         if not self._closing.is_set():
             self.close_code = code
             self._closing.set()
+
+    def drain(self) -> None:
+        """The process is shutting down: refuse new commands (``server_draining``), finish
+        the ones already taken, send what is queued, then close with ``CLOSE_RESTART``."""
+        if self._draining:
+            return
+        self._draining = True
+        if not self._busy():
+            self._close_after_queue()
+
+    def _busy(self) -> bool:
+        return not self._waiting.empty() or (self._running is not None and not self._running.done())
+
+    def _close_after_queue(self) -> None:
+        """Close with ``CLOSE_RESTART`` once the writer has sent everything queued so far."""
+        if self._flushed or self._closing.is_set():
+            return
+        self.close_code = CLOSE_RESTART
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self._closing.set()  # too far behind to wait for: it resumes from the log
+        self._flushed = True
 
     # --- events from the gateway (never await) --------------------------------------------
 
@@ -164,6 +189,8 @@ class Connection:
         """Serve the (accepted) socket until either side closes it."""
         self._gateway.connections.add(self)
         self._standings.add(self)
+        if self._gateway.draining:
+            self.drain()  # opened while the process began to stop
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self._gateway.attach(channels.user(self.user_id), self)
@@ -189,14 +216,17 @@ class Connection:
             self._gateway.detach(channels.user(self.user_id), self)
             for room in list(self.streams):
                 self.drop(room)
-        if self.close_code is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(self.close_code), CLOSE_TIMEOUT)
+        try:
+            if self.close_code is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.ws.close(self.close_code), CLOSE_TIMEOUT)
+        finally:
+            self.ended.set()
 
     async def _write(self) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            while True:
-                await self.ws.send_text(await self._queue.get())
+            while (text := await self._queue.get()) is not None:
+                await self.ws.send_text(text)
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
@@ -233,6 +263,16 @@ class Connection:
             if text is None:
                 self.send(protocol.error(None, "invalid_message", "Messages are JSON text."))
                 continue
+            if self._draining:
+                # Not run: the client sends it again once connected elsewhere.
+                self.send(
+                    protocol.error(
+                        protocol.message_id(text),
+                        "server_draining",
+                        "This server is restarting; connect again and resend.",
+                    )
+                )
+                continue
             try:
                 self._waiting.put_nowait(text)
             except asyncio.QueueFull:
@@ -253,6 +293,8 @@ class Connection:
             text = await self._waiting.get()
             self._running = asyncio.ensure_future(self._handle(text))
             await asyncio.shield(self._running)
+            if self._draining and not self._busy():
+                self._close_after_queue()
 
     async def _handle(self, text: str) -> None:
         try:

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRESENCE_INTERVAL = 2.0
+CLOSE_RESTART = 1012
+"""This process is going away: reconnect at once (to another process) and resume; every
+command the socket did not answer did not run."""
+CLOSE_GOING_AWAY = 1001
+"""The process stops without waiting: a command left unanswered may have run."""
+CLOSE_TIMEOUT = 5.0
+"""How long a closing handshake may wait on a client that does not read."""
 
 
 @dataclass(frozen=True)
@@ -70,15 +77,40 @@ class Gateway:
         self._subscribed: set[str] = set()
         self._lock = asyncio.Lock()
         self.connections: set[Connection] = set()
+        self.draining = False
+        """The process is shutting down: no new socket is served, the open ones are let go."""
         self.slow_closed = 0
         """Sockets closed because their send queue was full (``townhall_websocket_queue_drops``)."""
 
+    async def drain(self, within: float) -> int:
+        """Tell every socket here to reconnect elsewhere, each once the commands it already
+        took are answered; wait up to ``within`` seconds for them all to close, then close
+        the rest. Returns how many sockets were told."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        told: set[Connection] = set()
+        # Sockets whose handshake was under way when the drain began register later.
+        while self.connections and loop.time() < deadline:
+            sockets = tuple(self.connections)
+            for conn in sockets:
+                conn.drain()
+            told.update(sockets)
+            await _ended(sockets, deadline - loop.time())
+        # Past the grace: a command may be cut off, which 1012 would say did not happen.
+        late = tuple(self.connections)
+        for conn in late:
+            conn.close(CLOSE_GOING_AWAY)
+        await _ended(late, 2 * CLOSE_TIMEOUT + 1)
+        return len(told)
+
     async def close(self) -> None:
+        self.draining = True
         if self._hint_later is not None:
             self._hint_later.cancel()
             self._hint_later = None
         for conn in tuple(self.connections):
-            conn.close(1001)
+            conn.close(CLOSE_GOING_AWAY)
 
     async def follow_shared(self) -> None:
         """Receive the channels meant for many sockets at once: large notification fan-outs
@@ -206,3 +238,12 @@ class Gateway:
                 room = channels.room_of(channel)
                 if room is not None:
                     await self._digests.unwatch(room)
+
+
+async def _ended(sockets: tuple[Connection, ...], within: float) -> None:
+    """Wait until every one of ``sockets`` has ended, or ``within`` seconds."""
+    waits = [asyncio.create_task(conn.ended.wait()) for conn in sockets]
+    if waits:
+        await asyncio.wait(waits, timeout=within)
+    for wait in waits:
+        wait.cancel()

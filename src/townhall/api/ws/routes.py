@@ -11,6 +11,7 @@ from fastapi import APIRouter, WebSocket
 from townhall.api.deps import SESSION_COOKIE
 from townhall.api.origins import OriginPolicy
 from townhall.api.ws.connection import Connection
+from townhall.api.ws.gateway import CLOSE_RESTART
 from townhall.api.ws.limits import CLOSE_TOO_MANY, MessageGate
 from townhall.api.ws.standing import CLOSE_UNAUTHENTICATED
 from townhall.app import Container
@@ -41,6 +42,11 @@ async def socket(websocket: WebSocket) -> None:
         # Before the cookie is even read: a foreign page learns nothing about the session.
         await websocket.accept()
         await websocket.close(CLOSE_FOREIGN_ORIGIN, "This page may not connect here.")
+        return
+    if container.gateway.draining:
+        # Shutting down: this socket belongs on another process.
+        await websocket.accept()
+        await websocket.close(CLOSE_RESTART, "This server is restarting; connect again.")
         return
     token = _token(websocket)
     user = session = None
