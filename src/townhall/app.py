@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from townhall.config import Settings, check_can_serve
 from townhall.domain.accounts import Accounts
 from townhall.domain.avatars import Pictures
 from townhall.domain.clubs.service import Clubs
+from townhall.domain.creators import Creators
 from townhall.domain.erasure import Erasure
 from townhall.domain.events import Events
 from townhall.domain.graph import Graph
@@ -34,6 +36,7 @@ from townhall.domain.moderation import StaffActions
 from townhall.domain.notifications import Notifications
 from townhall.domain.operators import Operators
 from townhall.domain.outbox import OutboxWorker
+from townhall.domain.payments.provider import PaymentProvider
 from townhall.domain.profile import Profiles
 from townhall.domain.push import TOPIC as PUSH_TOPIC
 from townhall.domain.push import Push
@@ -110,6 +113,7 @@ class Container:
     search: Search
     push: Push
     metrics: Metrics
+    creators: Creators
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -163,6 +167,7 @@ class Container:
         self._closed = True
         await self.outbox.close()
         await self.push.close()
+        await self.creators.provider.close()
         for sweep in self.sweeps:
             await sweep.close()
         await self.digester.close()
@@ -212,6 +217,38 @@ def media_backend(
 
         return WorkerPool(settings, bus, db, incidents, clock, secret)
     return MediaServer(settings, bus, incidents, clock)
+
+
+def webhook_secret(settings: Settings, secret: bytes) -> bytes:
+    """The secret the provider signs webhooks with: configured for a real provider, and
+    for the local one made from the instance secret."""
+    if settings.payments_webhook_secret is not None:
+        return settings.payments_webhook_secret.get_secret_value().encode()
+    return hmac.new(secret, b"payments-webhook", hashlib.sha256).hexdigest().encode()
+
+
+def payment_provider(settings: Settings, secret: bytes, clock: Clock) -> PaymentProvider:
+    """The payment provider the settings name (docs/creators.md)."""
+    if settings.payments_provider == "stripe":
+        from townhall.domain.payments.stripe import StripeProvider
+
+        key = settings.payments_stripe_api_key  # check_can_serve refuses to serve without
+        return StripeProvider(
+            key.get_secret_value() if key else "",
+            percent_bps=settings.payments_fee_bps,
+            fixed=settings.payments_fee_fixed,
+            timeout=settings.payments_timeout_seconds,
+        )
+    from townhall.domain.payments.local import LocalProvider
+
+    return LocalProvider(
+        settings.data_dir / "local-payments.jsonl",
+        webhook_secret(settings, secret),
+        clock,
+        percent_bps=settings.payments_fee_bps,
+        fixed=settings.payments_fee_fixed,
+        confirm=settings.payments_local_confirm,
+    )
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -338,6 +375,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         search=Search(graph, hallway, clubs, events),
         push=push,
         metrics=metrics,
+        creators=Creators(
+            db,
+            settings,
+            clock,
+            payment_provider(settings, secret, clock),
+            rooms,
+            webhook_secret(settings, secret),
+        ),
     )
 
 

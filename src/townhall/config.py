@@ -211,6 +211,21 @@ class Settings(BaseSettings):
     # Trust and safety (docs/safety.md)
     shield_blocks: int = Field(3, ge=1, le=1000)
 
+    # S10 creators: the ledger and the payment provider (docs/creators.md)
+    payments_provider: Literal["local", "stripe"] = "local"
+    payments_currencies: list[str] = Field(default_factory=lambda: ["EUR"], min_length=1)
+    payments_stripe_api_key: SecretStr | None = None
+    payments_webhook_secret: SecretStr | None = None
+    payments_webhook_tolerance_seconds: int = Field(300, ge=1, le=3600)
+    payments_fee_bps: int = Field(290, ge=0, le=5000)
+    payments_fee_fixed: int = Field(30, ge=0, le=10000)
+    payments_platform_fee_bps: int = Field(0, ge=0, le=5000)
+    payments_tip_min: int = Field(100, ge=1)
+    payments_tip_max: int = Field(50000, ge=1)
+    payments_payout_min: int = Field(1000, ge=1)
+    payments_timeout_seconds: float = Field(20.0, gt=0)
+    payments_local_confirm: Literal["instant", "webhook"] = "instant"
+
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "20/3600"
     limit_code_requests_per_client_email: str = "5/3600"
@@ -235,6 +250,14 @@ class Settings(BaseSettings):
     limit_reads_per_ip: str = "1200/300"
     limit_visitor_reads_per_ip: str = "60/300"
     limit_reports_per_user: str = "20/3600"
+
+    @field_validator("payments_currencies")
+    @classmethod
+    def _check_currencies(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if len(code) != 3 or not code.isalpha() or not code.isupper():
+                raise ValueError(f"not an ISO 4217 currency code in capitals: {code!r}")
+        return value
 
     @field_validator("*")
     @classmethod
@@ -360,6 +383,14 @@ def check_can_serve(settings: Settings) -> None:
             "environment is production but smtp_host is not set: nobody could receive a "
             "sign-in code. Configure an SMTP relay, or set allow_no_smtp = true to serve "
             "without mail (codes are then never delivered nor logged).",
+        )
+    if settings.payments_provider == "stripe" and not (
+        settings.payments_stripe_api_key and settings.payments_webhook_secret
+    ):
+        raise ConfigError(
+            "bad_configuration",
+            "payments_provider is stripe but payments_stripe_api_key or "
+            "payments_webhook_secret is not set: payments could not be made or confirmed.",
         )
 
 

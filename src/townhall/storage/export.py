@@ -26,9 +26,14 @@ from townhall.storage.models import (
     HallwayTopic,
     InboxItem,
     Invite,
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
     Notification,
     NotificationKindOff,
     NotificationSettings,
+    Payment,
+    Payout,
     Report,
     RoomEvent,
     Sanction,
@@ -97,6 +102,16 @@ class FiledReport:
 
 
 @dataclass(frozen=True)
+class Money:
+    """S10: what the person paid and was paid, their ledger account's lines and payouts."""
+
+    paid: list[Payment]
+    received: list[Payment]
+    ledger: list[tuple[JournalLine, JournalEntry]]
+    payouts: list[Payout]
+
+
+@dataclass(frozen=True)
 class PersonalData:
     """Everything stored about one person, as the export shows it."""
 
@@ -116,6 +131,7 @@ class PersonalData:
     hallway_topics: list[str]
     reports_filed: list[FiledReport]
     sanctions: list[Sanction]
+    money: Money
     """What staff did to the account; the export shows what the person was told, never
     staff's reasons (which may name whoever reported them)."""
 
@@ -179,6 +195,32 @@ async def gather(tx: AsyncSession, user_id: int) -> PersonalData | None:
             (
                 await tx.execute(
                     select(Sanction).where(Sanction.user_id == user_id).order_by(Sanction.id)
+                )
+            ).scalars()
+        ),
+        money=await _money(tx, user_id),
+    )
+
+
+async def _money(tx: AsyncSession, user_id: int) -> Money:
+    def payments(column: Any) -> Any:
+        return select(Payment).where(column == user_id).order_by(Payment.id)
+
+    lines = await tx.execute(
+        select(JournalLine, JournalEntry)
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+        .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
+        .where(LedgerAccount.user_id == user_id)
+        .order_by(JournalLine.id)
+    )
+    return Money(
+        paid=list((await tx.execute(payments(Payment.payer_id))).scalars()),
+        received=list((await tx.execute(payments(Payment.payee_id))).scalars()),
+        ledger=[(line, entry) for line, entry in lines.all()],
+        payouts=list(
+            (
+                await tx.execute(
+                    select(Payout).where(Payout.user_id == user_id).order_by(Payout.id)
                 )
             ).scalars()
         ),

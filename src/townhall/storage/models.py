@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -616,3 +617,119 @@ class MediaRoom(Base):
     worker: Mapped[str] = mapped_column(String(255), index=True)
     """The worker's link address, host:port."""
     placed_at: Mapped[datetime] = _ts()
+
+
+# --- S10 creators: the ledger and the provider's side (docs/creators.md) -------------------
+
+
+def _person() -> Any:
+    # Money records outlive an erased account: the person's id goes, the record stays.
+    return mapped_column(Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+
+
+class LedgerAccount(Base):
+    """One account of the double-entry ledger, in one currency. ``key`` names whose it is
+    (``user:12``, ``platform``, ``clearing``, ``grants``). ``balance`` is the sum of its
+    lines, kept in the transaction that writes them and checked against them
+    (``storage.ledger.audit``). Positive is a debit (what the platform holds or spent),
+    negative a credit (what it owes: a person's earnings)."""
+
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = _person()
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (UniqueConstraint("key", "currency", name="uq_ledger_accounts_key_currency"),)
+
+
+class JournalEntry(Base):
+    """One movement of money: lines that sum to zero. ``idempotency_key`` is unique, so
+    the same movement asked for twice (or by two processes at once) is written once;
+    ``fingerprint`` tells a repeat from a different movement under a reused key."""
+
+    __tablename__ = "journal_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3))
+    memo: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _ts()
+
+
+class JournalLine(Base):
+    """An amount, in integer minor units, on one account, as part of one entry."""
+
+    __tablename__ = "journal_lines"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(Id, ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Payment(Base):
+    """Money a person pays through the provider (a tip, a ticket, a subscription's month).
+    ``request_key`` is the payer's idempotency key (``<payer id>:<key>``): asking twice
+    makes one payment. Its ledger entries are keyed by ``public_id``."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(22), unique=True)
+    request_key: Mapped[str] = mapped_column(String(140), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))
+    payer_id: Mapped[int | None] = _person()
+    payee_id: Mapped[int | None] = _person()
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """What the payee's side is worth (the tip, the ticket's price)."""
+    fee: Mapped[int] = mapped_column(BigInteger)
+    """The provider's fee, paid on top by the payer (shown before paying)."""
+    platform_fee: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    provider: Mapped[str] = mapped_column(String(16))
+    intent_id: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    client_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+
+
+class ProviderEvent(Base):
+    """A webhook event from the provider that was handled: a second delivery is a no-op."""
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(60))
+    created: Mapped[datetime] = _ts()
+    received_at: Mapped[datetime] = _ts()
+
+
+class Payout(Base):
+    """Earnings paid out to a person through the provider."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(22), unique=True)
+    request_key: Mapped[str] = mapped_column(String(140), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = _person()
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()

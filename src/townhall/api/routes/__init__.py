@@ -4,6 +4,7 @@ from townhall.api.routes import (
     admin,
     auth,
     clubs,
+    creators,
     events,
     hallway,
     health,
@@ -44,4 +45,5 @@ ROUTERS = [
     push.router,
     hallway.router,
     search.router,
+    creators.router,
 ]

@@ -23,6 +23,7 @@ from townhall.api.schemas import MeOut, OkOut, SessionOut, Strict
 from townhall.api.views import me_out, session_out
 from townhall.domain.profile import HANDLES, PersonalData, ProfileChanges, Related
 from townhall.errors import InvalidInput, TooLarge
+from townhall.storage.models import Payment
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -114,6 +115,38 @@ class SanctionOut(BaseModel):
     created_at: datetime
 
 
+class PaymentRecordOut(BaseModel):
+    id: str
+    purpose: str
+    status: str
+    amount: int
+    fee: int
+    currency: str
+    created_at: datetime
+
+
+class LedgerLineOut(BaseModel):
+    kind: str
+    amount: int = Field(description="Positive: money you received; negative: money that left.")
+    currency: str
+    at: datetime
+
+
+class PayoutRecordOut(BaseModel):
+    id: str
+    status: str
+    amount: int
+    currency: str
+    created_at: datetime
+
+
+class MoneyOut(BaseModel):
+    paid: list[PaymentRecordOut] = Field(description="Tips, tickets and subscriptions you paid.")
+    received: list[PaymentRecordOut] = Field(description="Payments made to you.")
+    ledger: list[LedgerLineOut] = Field(description="Every line of your earnings account.")
+    payouts: list[PayoutRecordOut]
+
+
 class ExportOut(BaseModel):
     format: Literal["townhall-export/1"] = "townhall-export/1"
     exported_at: datetime
@@ -133,6 +166,7 @@ class ExportOut(BaseModel):
     hallway_topics: list[str] = Field(description="Title words that rank your hallway.")
     reports_filed: list[FiledReportOut] = Field(description="Reports you filed.")
     sanctions: list[SanctionOut] = Field(description="What staff did to your account.")
+    money: MoneyOut = Field(description="Payments, earnings and payouts (S10).")
 
 
 AVATAR_BODY: dict[str, Any] = {
@@ -265,6 +299,38 @@ def export_out(data: PersonalData, current_session: int, now: datetime) -> Expor
             SanctionOut(kind=x.kind, until=x.until, message=x.message, created_at=x.created_at)
             for x in data.sanctions
         ],
+        money=MoneyOut(
+            paid=[_payment_record(p) for p in data.money.paid],
+            received=[_payment_record(p) for p in data.money.received],
+            ledger=[
+                LedgerLineOut(
+                    kind=e.kind, amount=-line.amount, currency=line.currency, at=e.created_at
+                )
+                for line, e in data.money.ledger
+            ],
+            payouts=[
+                PayoutRecordOut(
+                    id=p.public_id,
+                    status=p.status,
+                    amount=p.amount,
+                    currency=p.currency,
+                    created_at=p.created_at,
+                )
+                for p in data.money.payouts
+            ],
+        ),
+    )
+
+
+def _payment_record(p: Payment) -> PaymentRecordOut:
+    return PaymentRecordOut(
+        id=p.public_id,
+        purpose=p.purpose,
+        status=p.status,
+        amount=p.amount,
+        fee=p.fee,
+        currency=p.currency,
+        created_at=p.created_at,
     )
 
 

@@ -725,6 +725,25 @@ class Rooms:
             await audit_store.append(tx, [audit])
         await self._publish(change.outbox)
 
+    # --- for other areas ---------------------------------------------------------------------
+
+    async def announce(
+        self, tx: AsyncSession, room_id: str, name: str, data: dict[str, Any]
+    ) -> Outbox | None:
+        """Append ``name`` to a live room's log in the caller's transaction (a tip, written
+        with its money); None when the room is not live. Give the outbox to ``publish``
+        once the transaction has committed."""
+        room = await store.lock_room(tx, room_id)
+        if room is None or room.status != "live":
+            return None
+        change = self._change(tx, room, self._clock.now())
+        await change.emit(name, data)
+        return change.outbox
+
+    async def publish(self, outbox: Outbox) -> None:
+        """Publish what ``announce`` wrote, after its transaction committed."""
+        await self._publish(outbox)
+
     # --- presence ----------------------------------------------------------------------------
 
     async def touch(self, room_id: str, user_ids: list[int]) -> None:
