@@ -48,6 +48,7 @@ from townhall.domain.rooms.service import Rooms
 from townhall.domain.rooms.shared import SharedSnapshots
 from townhall.domain.search import Search
 from townhall.domain.standing import Standing
+from townhall.domain.tickets import Tickets
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
 from townhall.files import FileStore, private_dir
@@ -114,6 +115,7 @@ class Container:
     push: Push
     metrics: Metrics
     creators: Creators
+    tickets: Tickets
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -319,6 +321,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     clubs = Clubs(db, settings, clock, limiter, pictures, happenings)
     metrics = Metrics()
     metrics.follow(gateway, limiter)
+    creators = Creators(
+        db,
+        settings,
+        clock,
+        payment_provider(settings, secret, clock),
+        rooms,
+        webhook_secret(settings, secret),
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -375,14 +385,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         search=Search(graph, hallway, clubs, events),
         push=push,
         metrics=metrics,
-        creators=Creators(
-            db,
-            settings,
-            clock,
-            payment_provider(settings, secret, clock),
-            rooms,
-            webhook_secret(settings, secret),
-        ),
+        creators=creators,
+        tickets=Tickets(db, clock, creators, events, outbox),
     )
 
 

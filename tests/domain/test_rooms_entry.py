@@ -16,6 +16,7 @@ from townhall.storage.hallway import LiveRoom
 class Room:
     kind: str = "open"
     members_only: bool = False
+    ticketed: bool = False
 
 
 def refusal(room: Room, **facts: object) -> str | None:
@@ -87,6 +88,19 @@ def test_someone_inside_stays_whatever_changed() -> None:
     """A person in the room is never refused: the rule is about coming in."""
     room = Room("closed", members_only=True)
     assert refusal(room, inside=True, banned=True, blocked_by_moderator=True) is None
+
+
+def test_a_ticketed_events_room_needs_a_ticket_or_hosting_it() -> None:
+    """Ticket holders, the event's hosts and the room's opener come in; an invitation or
+    an open kind is not enough; a ban still beats a ticket."""
+    room = Room("open", ticketed=True)
+    assert refusal(room) == "ticket_required"
+    assert refusal(room, invited=True) == "ticket_required"
+    assert refusal(room, ticket=True) is None
+    assert refusal(room, hosts=True) is None
+    assert refusal(room, creator=True) is None
+    assert refusal(room, ticket=True, banned=True) == "removed_from_room"
+    assert refusal(Room("closed", ticketed=True), ticket=True) == "room_not_open_to_you"
 
 
 def test_bulk_facts_pick_one_rooms_row_out_of_every_rooms() -> None:

@@ -146,12 +146,20 @@ class Creators:
         self._webhook_secret = webhook_secret
         self._settled: dict[str, Settled] = {"tip": self._tip_settled}
         self._refunded: dict[str, Settled] = {}
+        self._failed: dict[str, Settled] = {}
 
     def on_settled(self, purpose: str, work: Settled) -> None:
         self._settled[purpose] = work
 
     def on_refunded(self, purpose: str, work: Settled) -> None:
         self._refunded[purpose] = work
+
+    def on_failed(self, purpose: str, work: Settled) -> None:
+        self._failed[purpose] = work
+
+    def platform_fee(self, amount: int) -> int:
+        """The platform's share of a ticket or a subscription (never of a tip)."""
+        return amount * self._settings.payments_platform_fee_bps // 10_000
 
     # --- checks ------------------------------------------------------------------------------
 
@@ -216,7 +224,7 @@ class Creators:
                 raise Conflict("not_on_stage", f"@{to} is not on this room's stage.")
             if payee.id == user.id:
                 raise InvalidInput("tip_to_self", "You cannot tip yourself.")
-            payment = await self._open(
+            payment = await self.open(
                 tx,
                 user,
                 key,
@@ -226,7 +234,7 @@ class Creators:
                 platform_fee=0,
                 details={"room": room_id, "show_amount": show_amount},
             )
-        return await self._charge(payment)
+        return await self.charge(payment)
 
     async def _tip_settled(self, tx: AsyncSession, payment: Payment) -> Outbox | None:
         """The room hears of a tip that went through (its amount if the tipper chose so)."""
@@ -244,7 +252,7 @@ class Creators:
 
     # --- the steps of a payment -------------------------------------------------------------
 
-    async def _open(
+    async def open(
         self,
         tx: AsyncSession,
         user: User,
@@ -292,7 +300,7 @@ class Creators:
             raise Conflict("idempotency_key_reused", "That key was used for a different payment.")
         return payment
 
-    async def _charge(self, payment: Payment) -> PaymentView:
+    async def charge(self, payment: Payment) -> PaymentView:
         """Ask the provider for the payment's intent (again, for a repeat: the same key
         gives the same intent) and apply what it says."""
         if payment.status in OPEN:
@@ -346,6 +354,9 @@ class Creators:
         ):
             payment.status = status
             payment.updated_at = now
+            failed = self._failed.get(payment.purpose)
+            if status in ("failed", "canceled") and failed is not None:
+                await failed(tx, payment)
         return None
 
     def _split(self, payment: Payment) -> ledger.Split:
@@ -375,8 +386,10 @@ class Creators:
     # --- refunds ------------------------------------------------------------------------------
 
     async def refund(self, payment_id: int, reason: str) -> bool:
-        """Give a succeeded payment's whole gross back; True when it is (or was) refunded.
-        Safe to repeat: the provider's refund and the ledger's entry are keyed."""
+        """Give a succeeded payment's whole gross back; True when it is (or was) refunded,
+        False when it never succeeded. Safe to repeat: the provider's refund and the
+        ledger's entry are keyed. Raises ``Unavailable`` when the provider cannot (the
+        outbox tries again)."""
         async with self._db.transaction() as tx:
             payment = await store.lock_payment(tx, payment_id)
             if payment is None or payment.status not in ("succeeded", "refunded"):
@@ -391,7 +404,9 @@ class Creators:
             )
         except ProviderError as exc:
             logger.warning("refunding %s failed: %s", payment.public_id, exc)
-            return False
+            raise Unavailable(
+                "payment_provider_unavailable", "The payment provider could not be reached."
+            ) from exc
         await self._refunded_now(payment.id, reason)
         return True
 

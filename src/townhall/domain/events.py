@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,6 +167,7 @@ class Events:
         self._limiter = limiter
         self._rooms = rooms
         self._happenings = happenings
+        self._on_cancel: list[Callable[[AsyncSession, Event], Awaitable[None]]] = []
 
     # --- rules -----------------------------------------------------------------------------
 
@@ -460,7 +462,13 @@ class Events:
             host_ids = view.host_ids
             cancelled = self._happening("event.cancelled", view, user, host_ids)
             await self._happenings.record(tx, cancelled)
+            for work in self._on_cancel:
+                await work(tx, event)
         return view
+
+    def on_cancel(self, work: Callable[[AsyncSession, Event], Awaitable[None]]) -> None:
+        """Run ``work`` in the transaction that cancels an event (its tickets' refunds)."""
+        self._on_cancel.append(work)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -543,6 +551,7 @@ class Events:
             club_id=event.club_id,
             members_only=event.members_only,
             for_event=True,
+            ticketed=event.ticket_price is not None,
         )
         try:
             async with self._db.transaction() as tx:

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townhall.storage.models import (
     Block,
     ClubMember,
+    Event,
+    EventHost,
     Follow,
     HallwayTopic,
     Id,
@@ -25,6 +27,7 @@ from townhall.storage.models import (
     RoomBan,
     RoomInvitation,
     RoomMember,
+    Ticket,
     User,
 )
 from townhall.vocabulary import STAGE_ROLES
@@ -44,6 +47,7 @@ class LiveRoom:
     listeners: int
     on_stage: int
     recent_joins: int
+    ticketed: bool = False
 
 
 async def live_rooms(tx: AsyncSession, joined_since: datetime) -> list[LiveRoom]:
@@ -61,13 +65,26 @@ async def live_rooms(tx: AsyncSession, joined_since: datetime) -> list[LiveRoom]
             func.coalesce(func.sum(case((m.role == "listener", 1), else_=0)), 0),
             func.coalesce(func.sum(case((m.role.in_(STAGE), 1), else_=0)), 0),
             func.coalesce(func.sum(case((m.joined_at > joined_since, 1), else_=0)), 0),
+            Room.ticketed,
         )
         .outerjoin(m, m.room_id == Room.id)
         .where(Room.status == "live")
         .group_by(Room.id)
     )
     return [
-        LiveRoom(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], int(r[7]), int(r[8]), int(r[9]))
+        LiveRoom(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            bool(r[4]),
+            r[5],
+            r[6],
+            int(r[7]),
+            int(r[8]),
+            int(r[9]),
+            bool(r[10]),
+        )
         for r in (await tx.execute(query)).all()
     ]
 
@@ -85,8 +102,9 @@ async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
     About rooms (key: room id): ``member`` (they are in it), ``followed_on_stage`` /
     ``followed_listening`` (people they follow), ``blocked_on_stage`` (people they
     blocked), ``blocked_by_moderator``, ``banned``, ``invited``, ``moderator_follows`` (a
-    moderator follows them; read for social rooms only). ``member`` to ``moderator_follows``
-    are the entry facts, named as ``storage.rooms.entry_facts`` names them for one room.
+    moderator follows them; read for social rooms only), ``ticket`` (a paid ticket to the
+    room's event), ``hosts`` (they host it). ``member`` to ``hosts`` are the entry facts,
+    named as ``storage.rooms.entry_facts`` names them for one room.
     About them (other key): ``topic`` (word → weight)."""
     m = RoomMember
 
@@ -126,6 +144,15 @@ async def standing(tx: AsyncSession, user_id: int) -> dict[str, dict[str, int]]:
         select(RoomInvitation.room_id)
         .where(RoomInvitation.user_id == user_id)
         .add_columns(literal("invited"), literal(1)),
+        # Ticketed rooms (S10): a paid ticket to their event, or hosting it.
+        select(Event.room_id)
+        .join(Ticket, and_(Ticket.event_id == Event.id, Ticket.user_id == user_id))
+        .where(Event.room_id.is_not(None), Ticket.status == "valid")
+        .add_columns(literal("ticket"), literal(1)),
+        select(Event.room_id)
+        .join(EventHost, and_(EventHost.event_id == Event.id, EventHost.user_id == user_id))
+        .where(Event.room_id.is_not(None), EventHost.state == "host")
+        .add_columns(literal("hosts"), literal(1)),
         select(HallwayTopic.word, literal("topic"), HallwayTopic.weight).where(
             HallwayTopic.user_id == user_id
         ),

@@ -249,6 +249,8 @@ class Room(Base):
         Id, ForeignKey("clubs.id", ondelete="SET NULL"), nullable=True, index=True
     )
     members_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ticketed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The room of a ticketed event: only ticket holders (and its hosts) enter (S10)."""
 
     __table_args__ = (Index("ix_rooms_log_erased_ended", "log_erased_at", "ended_at"),)
 
@@ -407,6 +409,11 @@ class Event(Base):
     )
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    ticket_price: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Set: a ticketed event (S10), in minor units of ``ticket_currency``."""
+    ticket_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    ticket_capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """How many tickets there are (None: no limit)."""
 
     __table_args__ = (Index("ix_events_starts_at", "starts_at", "public_id"),)
 
@@ -733,3 +740,23 @@ class Payout(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+
+
+class Ticket(Base):
+    """A person's ticket to a ticketed event: ``reserved`` while its payment is open (it
+    counts against the capacity), ``valid`` once paid, ``released`` when the payment
+    failed, ``refunded`` when the event was cancelled."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(Id, ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("payments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_tickets_event_id_user_id"),)

@@ -43,6 +43,7 @@ from townhall.storage.models import (
     RoomEvent,
     RoomInvitation,
     RoomMember,
+    Ticket,
     User,
 )
 from townhall.storage.safety import shield_query
@@ -103,6 +104,20 @@ def _entry_parts(with_club: bool) -> list[Any]:
         _fact("invited", RoomInvitation.room_id == ROOM, RoomInvitation.user_id == USER),
         _fact("blocked_by_moderator", Block.blocked_id == USER, Block.blocker_id.in_(moderators)),
         _fact("moderator_follows", Follow.followee_id == USER, Follow.follower_id.in_(moderators)),
+        _fact(
+            "hosts",
+            Event.room_id == ROOM,
+            EventHost.event_id == Event.id,
+            EventHost.user_id == USER,
+            EventHost.state == HOST,
+        ),
+        _fact(
+            "ticket",
+            Event.room_id == ROOM,
+            Ticket.event_id == Event.id,
+            Ticket.user_id == USER,
+            Ticket.status == "valid",
+        ),
     ]
     if with_club:
         parts.append(
@@ -132,13 +147,6 @@ def _join_query(with_club: bool) -> Any:
         # Read under the audience lock, which ending a room takes too: a join never enters a
         # room that ended meanwhile.
         _fact("live", Room.id == ROOM, Room.status == "live"),
-        _fact(
-            "hosts",
-            Event.room_id == ROOM,
-            EventHost.event_id == Event.id,
-            EventHost.user_id == USER,
-            EventHost.state == HOST,
-        ),
         _fact("followed_by_stage", Follow.followee_id == USER, Follow.follower_id.in_(stage)),
         select(literal("listeners"), cast(func.count(), String)).where(
             m.room_id == ROOM, m.role == RoomRole.LISTENER
@@ -154,7 +162,8 @@ def _standing(room: Room, user_id: int, **more: Any) -> dict[str, Any]:
 async def entry_facts(tx: AsyncSession, room: Room, user_id: int) -> tuple[set[str], str | None]:
     """How one person stands to one room, as far as entering it goes, in one round trip: the
     facts that hold, named as ``storage.hallway.standing`` names them for every room at once
-    (``member``, ``banned``, ``blocked_by_moderator``, ``invited``, ``moderator_follows``),
+    (``member``, ``banned``, ``blocked_by_moderator``, ``invited``, ``moderator_follows``,
+    ``hosts``: they host the room's event, ``ticket``: they hold a paid ticket to it),
     and the person's role in the room's club (None without one)."""
     held: set[str] = set()
     club_role = None

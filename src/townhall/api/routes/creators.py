@@ -10,8 +10,10 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from townhall.api.deps import ContainerDep, MemberDep, StaffDep
+from townhall.api.routes.events import EventId
 from townhall.api.schemas import PlainText, Strict
 from townhall.domain.creators import Earnings, PaymentView, PayoutView, Quote
+from townhall.domain.tickets import Ticketing
 
 router = APIRouter(tags=["creators"])
 
@@ -257,3 +259,56 @@ async def reconciliation(_: StaffDep, container: ContainerDep) -> Reconciliation
     """The ledger checked against its invariants and against the payment provider."""
     r = await container.creators.reconcile()
     return ReconciliationOut.model_validate(r, from_attributes=True)
+
+
+# --- tickets ------------------------------------------------------------------------------
+
+
+class TicketingIn(Strict):
+    price: Amount
+    currency: Currency = None
+    capacity: int | None = Field(
+        None, ge=1, le=1_000_000, description="How many tickets there are; none: no limit."
+    )
+
+
+class TicketingOut(BaseModel):
+    price: int | None = Field(description="None: the event needs no ticket.")
+    currency: str | None
+    capacity: int | None
+    sold: int = Field(description="Tickets paid, or reserved while their payment is open.")
+    mine: str | None = Field(
+        description="Your ticket: `reserved`, `valid`, `released` or `refunded`; none."
+    )
+
+
+class BuyIn(Strict):
+    idempotency_key: IdempotencyKey
+
+
+def ticketing_out(t: Ticketing) -> TicketingOut:
+    return TicketingOut.model_validate(t, from_attributes=True)
+
+
+@router.get("/api/events/{event_id}/tickets", response_model=TicketingOut)
+async def tickets(event_id: EventId, user: MemberDep, container: ContainerDep) -> TicketingOut:
+    """The event's price, capacity and tickets sold, and your ticket."""
+    return ticketing_out(await container.tickets.get(user, event_id))
+
+
+@router.put("/api/events/{event_id}/tickets", response_model=TicketingOut)
+async def set_tickets(
+    event_id: EventId, body: TicketingIn, user: MemberDep, container: ContainerDep
+) -> TicketingOut:
+    """Make the event ticketed: only ticket holders will enter its room. The price is
+    fixed once a ticket is sold; cancelling the event refunds every ticket."""
+    t = await container.tickets.set_price(user, event_id, body.price, body.currency, body.capacity)
+    return ticketing_out(t)
+
+
+@router.post("/api/events/{event_id}/tickets", response_model=PaymentOut)
+async def buy_ticket(
+    event_id: EventId, body: BuyIn, user: MemberDep, container: ContainerDep
+) -> PaymentOut:
+    """Buy a ticket: a seat is kept while the payment goes through."""
+    return payment_out(await container.tickets.buy(user, event_id, body.idempotency_key))

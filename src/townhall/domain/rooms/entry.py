@@ -17,7 +17,15 @@ from townhall.domain.clubs import rules as club_rules
 from townhall.errors import Forbidden
 from townhall.storage.hallway import LiveRoom
 
-FACT_NAMES = ("member", "banned", "blocked_by_moderator", "invited", "moderator_follows")
+FACT_NAMES = (
+    "member",
+    "banned",
+    "blocked_by_moderator",
+    "invited",
+    "moderator_follows",
+    "hosts",
+    "ticket",
+)
 """The names under which both readers report the facts that hold (``moderator_follows``
 may be left out for rooms that are not social: only social rooms ask it)."""
 
@@ -30,6 +38,9 @@ class Terms(Protocol):
 
     @property
     def members_only(self) -> bool: ...
+
+    @property
+    def ticketed(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,10 @@ class Facts:
     """A moderator pinged them into the room."""
     followed_by_moderator: bool = False
     """A moderator in the room follows them."""
+    hosts: bool = False
+    """They host the scheduled event whose room this is."""
+    ticket: bool = False
+    """They hold a paid ticket to the room's event (S10)."""
 
     @classmethod
     def of(cls, held: Collection[str], club_role: str | None, creator: bool) -> Facts:
@@ -62,6 +77,8 @@ class Facts:
             creator=creator,
             invited="invited" in held,
             followed_by_moderator="moderator_follows" in held,
+            hosts="hosts" in held,
+            ticket="ticket" in held,
         )
 
 
@@ -88,8 +105,9 @@ def may_enter(room: Terms, facts: Facts) -> Refusal | None:
 
     Someone inside stays. Then, in this order: a ban, a block by a moderator, a club's
     members-only room (the club's role table decides, for everyone: creating the room gives
-    no way around it), and last the room's kind (open; social: followed by a moderator;
-    the creator and the invited into any kind)."""
+    no way around it), a ticketed event's room (a paid ticket, hosting it or having opened
+    it), and last the room's kind (open; social: followed by a moderator; the creator and
+    the invited into any kind)."""
     if facts.inside:
         return None
     if facts.banned:
@@ -98,6 +116,8 @@ def may_enter(room: Terms, facts: Facts) -> Refusal | None:
         return Refusal("blocked_by_moderator", "You cannot join this room.")
     if room.members_only and not club_rules.may(facts.club_role, "members_only"):
         return Refusal("club_members_only", "This room is for the club's members only.")
+    if room.ticketed and not (facts.ticket or facts.hosts or facts.creator):
+        return Refusal("ticket_required", "This room is for ticket holders; buy a ticket first.")
     if room.kind == "open" or facts.creator or facts.invited:
         return None
     if room.kind == "social" and facts.followed_by_moderator:

@@ -161,6 +161,7 @@ class Rooms:
         club_id: int | None = None,
         members_only: bool = False,
         for_event: bool = False,
+        ticketed: bool = False,
     ) -> RoomSnapshot:
         """Open a room; its creator is its first moderator, on stage, muted.
 
@@ -194,6 +195,7 @@ class Rooms:
                     created_by_id=user.id,
                     club_id=club_id,
                     members_only=members_only,
+                    ticketed=ticketed,
                     status="live",
                     seq=0,
                     created_at=now,
@@ -397,7 +399,9 @@ class Rooms:
             rows = await store.stage_members(tx, room.id)
             counts = await store.count_roles(tx, room.id)
         # After the end, the title stays on the link only of rooms anyone could enter.
-        withheld = room.status != "live" and (room.kind != "open" or room.members_only)
+        withheld = room.status != "live" and (
+            room.kind != "open" or room.members_only or room.ticketed
+        )
         return RoomPreview(
             id=room.id,
             title="" if withheld else room.title,
