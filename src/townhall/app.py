@@ -48,6 +48,7 @@ from townhall.domain.rooms.service import Rooms
 from townhall.domain.rooms.shared import SharedSnapshots
 from townhall.domain.search import Search
 from townhall.domain.standing import Standing
+from townhall.domain.subscriptions import Subscriptions
 from townhall.domain.tickets import Tickets
 from townhall.domain.voice import Voice
 from townhall.domain.waitlist import Waitlist
@@ -116,13 +117,16 @@ class Container:
     metrics: Metrics
     creators: Creators
     tickets: Tickets
+    subscriptions: Subscriptions
+    subscription_sweeper: Periodic
     _closed: bool = field(default=False, repr=False)
 
     @property
     def sweeps(self) -> tuple[Periodic, ...]:
         """The rounds that act on the passing of time: the room sweeper, the sockets'
         presence round, the notification sweeper, the sockets' standing round, the sweeper
-        of ended rooms' logs, the destruction of incident audio past its retention."""
+        of ended rooms' logs, the destruction of incident audio past its retention, the
+        renewal of club subscriptions."""
         return (
             self.sweeper,
             self.presence,
@@ -130,6 +134,7 @@ class Container:
             self.standing_sweeper,
             self.room_log_sweeper,
             self.incident_sweeper,
+            self.subscription_sweeper,
         )
 
     async def start(self) -> None:
@@ -329,6 +334,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         rooms,
         webhook_secret(settings, secret),
     )
+    subscriptions = Subscriptions(db, settings, clock, creators)
     return Container(
         settings=settings,
         clock=clock,
@@ -387,6 +393,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         metrics=metrics,
         creators=creators,
         tickets=Tickets(db, clock, creators, events, outbox),
+        subscriptions=subscriptions,
+        subscription_sweeper=Periodic(
+            "subscriptions", settings.payments_subscription_sweep_seconds, subscriptions.sweep
+        ),
     )
 
 

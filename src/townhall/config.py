@@ -225,6 +225,8 @@ class Settings(BaseSettings):
     payments_payout_min: int = Field(1000, ge=1)
     payments_timeout_seconds: float = Field(20.0, gt=0)
     payments_local_confirm: Literal["instant", "webhook"] = "instant"
+    payments_subscription_grace_days: int = Field(7, ge=0, le=60)
+    payments_subscription_sweep_seconds: float = Field(3600.0, gt=0)
 
     # Rate limits, as "count/seconds"
     limit_code_requests_per_email: str = "20/3600"

@@ -345,6 +345,9 @@ class Club(Base):
         Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_at: Mapped[datetime] = _ts()
+    subscription_price: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Set: members may subscribe monthly at this price (S10), paid to the founder."""
+    subscription_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
 
 
 class ClubMember(Base):
@@ -760,3 +763,31 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = _ts()
 
     __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_tickets_event_id_user_id"),)
+
+
+class ClubSubscription(Base):
+    """A person's paid subscription to a club (S10). ``active`` until
+    ``current_period_end``; a renewal that fails makes it ``past_due`` with access kept
+    until ``grace_until``; then ``expired``. Cancelled, it runs to the period's end and
+    becomes ``canceled``. ``granted_membership``: the subscription made them a member, so
+    its end takes that membership away (a member before keeps theirs)."""
+
+    __tablename__ = "club_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    club_id: Mapped[int] = mapped_column(Id, ForeignKey("clubs.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    periods: Mapped[int] = mapped_column(Integer, default=0)
+    """Months paid so far; the next renewal's payment is keyed by it."""
+    current_period_end: Mapped[datetime | None] = _ts(nullable=True)
+    grace_until: Mapped[datetime | None] = _ts(nullable=True)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    granted_membership: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+
+    __table_args__ = (
+        UniqueConstraint("club_id", "user_id", name="uq_club_subscriptions_club_id_user_id"),
+        Index("ix_club_subscriptions_due", "status", "current_period_end"),
+    )

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from townhall.api.deps import ContainerDep, MemberDep, StaffDep
+from townhall.api.routes.clubs import ClubId
 from townhall.api.routes.events import EventId
 from townhall.api.schemas import PlainText, Strict
 from townhall.domain.creators import Earnings, PaymentView, PayoutView, Quote
+from townhall.domain.subscriptions import SubscriptionView
 from townhall.domain.tickets import Ticketing
 
 router = APIRouter(tags=["creators"])
@@ -312,3 +314,58 @@ async def buy_ticket(
 ) -> PaymentOut:
     """Buy a ticket: a seat is kept while the payment goes through."""
     return payment_out(await container.tickets.buy(user, event_id, body.idempotency_key))
+
+
+# --- club subscriptions ------------------------------------------------------------------
+
+
+class PlanIn(Strict):
+    price: Amount = Field(description="A month, in minor units.")
+    currency: Currency = None
+
+
+class SubscriptionOut(BaseModel):
+    price: int | None = Field(description="A month; none: the club has no paid subscription.")
+    currency: str | None
+    status: str | None = Field(
+        description="Yours: `incomplete` (first payment open), `active`, `past_due` (a "
+        "renewal failed; access kept until `grace_until`), `canceled`, `expired`; none."
+    )
+    current_period_end: datetime | None
+    grace_until: datetime | None
+    cancel_at_period_end: bool
+
+
+def subscription_out(v: SubscriptionView) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(v, from_attributes=True)
+
+
+@router.get("/api/clubs/{club_id}/subscription", response_model=SubscriptionOut)
+async def subscription(
+    club_id: ClubId, user: MemberDep, container: ContainerDep
+) -> SubscriptionOut:
+    """The club's monthly price and your subscription."""
+    return subscription_out(await container.subscriptions.get(user, club_id))
+
+
+@router.put("/api/clubs/{club_id}/subscription/plan", response_model=SubscriptionOut)
+async def set_plan(
+    club_id: ClubId, body: PlanIn, user: MemberDep, container: ContainerDep
+) -> SubscriptionOut:
+    """The club's founder or admins set the monthly price (paid to the founder)."""
+    v = await container.subscriptions.set_plan(user, club_id, body.price, body.currency)
+    return subscription_out(v)
+
+
+@router.post("/api/clubs/{club_id}/subscription", response_model=PaymentOut)
+async def subscribe(
+    club_id: ClubId, body: BuyIn, user: MemberDep, container: ContainerDep
+) -> PaymentOut:
+    """Subscribe monthly: paid, you are a member (members-only rooms and events)."""
+    return payment_out(await container.subscriptions.subscribe(user, club_id, body.idempotency_key))
+
+
+@router.delete("/api/clubs/{club_id}/subscription", response_model=SubscriptionOut)
+async def unsubscribe(club_id: ClubId, user: MemberDep, container: ContainerDep) -> SubscriptionOut:
+    """Stop renewing; the month paid runs to its end."""
+    return subscription_out(await container.subscriptions.cancel(user, club_id))
