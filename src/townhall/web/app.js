@@ -11,6 +11,7 @@ import { currentRoute, go, href, onRoute } from "./router.js";
 import { closeDialogs, displayName, el, errorText, toast } from "./ui.js";
 import * as blocked from "./views/blocked.js";
 import * as clubs from "./views/clubs.js";
+import * as earnings from "./views/earnings.js";
 import * as events from "./views/events.js";
 import * as guide from "./views/guide.js";
 import * as hallway from "./views/hallway.js";
@@ -140,7 +141,7 @@ function show(route = currentRoute()) {
     hallway, room, profile, people: profile, edit: profile, invites,
     clubs, club: clubs, events, "event-new": events, event: events,
     notifications, settings: notifications, blocked, guide,
-    "settings-account": settings, "settings-language": settings,
+    "settings-account": settings, "settings-language": settings, earnings,
     search, suggestions: search, welcome: welcomeView,
     staff, "staff-audit": staff, "staff-report": staffReport, "staff-person": staffReport,
   };

@@ -1,6 +1,6 @@
 // Hash routes: #/ (hallway), #/room/<id>, #/u/<username>[/followers|/following],
 // #/me/edit, #/invites, #/clubs, #/club/<id>, #/events, #/events/new[/<club>], #/event/<id>,
-// #/notifications, #/settings, #/settings/blocked, #/settings/account, #/settings/language,
+// #/notifications, #/settings, #/earnings, #/settings/blocked, #/settings/account, #/settings/language,
 // #/search[?q=], #/people/suggested, #/welcome[/people], #/help/moderators, and for staff #/staff
 // (the report queue), #/staff/report/<id>, #/staff/person/<username>, #/staff/audit. A
 // route may carry a query (#/staff?status=open) for its filters. The page itself is always
@@ -23,6 +23,7 @@ const routes = [
   [/^\/settings\/blocked$/, "blocked"],
   [/^\/settings\/account$/, "settings-account"],
   [/^\/settings\/language$/, "settings-language"],
+  [/^\/earnings$/, "earnings"],
   [/^\/search$/, "search"],
   [/^\/people\/suggested$/, "suggestions"],
   [/^\/welcome(?:\/(people))?$/, "welcome"],

@@ -3,6 +3,7 @@
 // hosts, starting, editing and cancelling.
 import { ApiError, del, enc, get, patch, post, put } from "../api.js";
 import { formatDateTime, t } from "../i18n.js";
+import { ticketSection } from "../money.js";
 import { go, href } from "../router.js";
 import { avatar, backArrow, confirmDialog, displayName, el, errorText, field, form, toast } from "../ui.js";
 
@@ -256,6 +257,7 @@ function eventPage(main, ctx, id) {
         }, t("event.add_to_calendar")),
         el("button", { type: "button", class: "secondary", "data-key": "share", onclick: share }, t("event.share"))),
       problem,
+      event.status !== "cancelled" ? ticketSection(id, { creator, scheduled }) : null,
       el("p", { class: "muted small" }, t("event.share_link"), " ", el("a", { href: event.url, dir: "ltr" }, event.url)),
       creator && scheduled ? editSection() : null,
       creator && scheduled ? el("div", { class: "actions" },

@@ -5,6 +5,7 @@ import { t, tn } from "../i18n.js";
 import { icon } from "../icons.js";
 import { iconButton } from "../miniplayer.js";
 import { href } from "../router.js";
+import { tipLine, tipSheet } from "../money.js";
 import { audioNotice, block, reportDialog, safetyPolicy, unblock } from "../safety.js";
 import {
   announce, avatar, confirmDialog, displayName, el, errorText, replaceKeepingFocus, toast,
@@ -157,6 +158,12 @@ export function render(main, ctx, route) {
           el("p", { class: "muted" }, `@${m.username} · ${personLabel(m)}`))),
       el("div", { class: "sheet-actions" },
         el("a", { class: "button secondary", href: href(`/u/${m.username}`) }, t("room.action.profile")),
+        m.role !== "listener" && m.username !== ctx.me.username && session.room.status === "live"
+          ? button("menu-tip", t("tip.action"), () => {
+            personDialog.close();
+            tipSheet(session.id, m.username, displayName(m));
+          }, { "aria-haspopup": "dialog" })
+          : null,
         moderatorActions(m),
         safetyActions(m),
         button("menu-close", t("common.close"), () => personDialog.close(), { class: "link" })),
@@ -414,7 +421,8 @@ export function render(main, ctx, route) {
     if (!event) return;
     const mine = data.username === ctx.me.username;
     const who = data.display_name || (data.username ? `@${data.username}` : "");
-    if (event === "speak.invited" && mine) announce(t("room.invited"));
+    if (event === "tip.sent") toast(tipLine(data));
+    else if (event === "speak.invited" && mine) announce(t("room.invited"));
     else if (event === "hand.raised" && !mine) announce(t("room.announce.hand", { name: who }));
     else if (event === "member.updated" && mine) announce(personLabel({ ...data, display_name: t("room.you") }));
     else if (event === "member.updated" && data.role !== "listener") announce(personLabel(data));
