@@ -25,13 +25,38 @@ apt_need() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# ensure_venv [EXTRAS]: make .venv if needed and install Townhall (editable) with those extras,
-# skipped when pyproject.toml has not changed since the last install with them.
+# lock_inputs: a digest of what the lock files are made from (pyproject.toml's dependencies,
+# extras, build requirements and Python versions); scripts/lock.sh writes it in each lock.
+lock_inputs() {
+  "$PYTHON" - <<'EOF'
+import hashlib, json, tomllib
+with open("pyproject.toml", "rb") as f:
+    data = tomllib.load(f)
+project = data["project"]
+inputs = {
+    "build": data["build-system"]["requires"],
+    "dependencies": project["dependencies"],
+    "extras": project.get("optional-dependencies", {}),
+    "python": project.get("requires-python"),
+}
+print(hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16])
+EOF
+}
+
+# ensure_venv [EXTRAS]: make .venv if needed and install exactly what the lock file says
+# (requirements-dev.lock with the dev extras, requirements.lock without; every file checked
+# against its hash), then Townhall itself (editable, no dependencies of its own). Skipped
+# when neither pyproject.toml nor the lock file changed since the last install.
 ensure_venv() {
-  local extras="${1:-}" spec="." hash stamp
-  [ -n "$extras" ] && spec=".[$extras]"
+  local extras="${1:-}" lock="requirements.lock" hash stamp
+  [ -n "$extras" ] && lock="requirements-$extras.lock"
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "Townhall needs Python 3.11 or newer; set PYTHON to one (now: $PYTHON)." >&2
+    return 1
+  fi
+  if [ "$(sed -n 's/^# dependencies: //p' "$lock" 2>/dev/null)" != "$(lock_inputs)" ]; then
+    echo "$lock does not match the dependencies in pyproject.toml: run ./scripts/lock.sh" \
+      "and commit the lock files with the change." >&2
     return 1
   fi
   if [ -d "$VENV" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
@@ -43,14 +68,18 @@ ensure_venv() {
     "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || apt_need python3-venv
     "$PYTHON" -m venv "$VENV"
   fi
-  hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  hash="$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)"
   stamp="$VENV/.installed-${extras:-base}"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
-    echo "Installing Townhall${extras:+ with $extras extras} into $VENV..."
-    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "$spec"
+    echo "Installing Townhall${extras:+ with $extras extras} into $VENV from $lock..."
+    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --require-hashes -r "$lock"
+    # Its dependencies and build backend are all in the lock: nothing else is fetched.
+    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --no-deps \
+      --no-build-isolation -e .
     echo "$hash" >"$stamp"
-    # An install with extras also holds everything the base install has.
-    [ -n "$extras" ] && echo "$hash" >"$VENV/.installed-base"
+    # The dev lock holds the serving one at the same versions.
+    [ -n "$extras" ] && cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1 \
+      >"$VENV/.installed-base"
   fi
   return 0
 }
