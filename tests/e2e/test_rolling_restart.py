@@ -25,9 +25,13 @@ DRAINED = "shutting down: 2 sockets told to reconnect"
 
 @pytest.fixture(scope="module")
 def rolling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    # INFO for the drain's own line; no access lines around it.
+    # INFO for the drain's own line; no access lines around it. No media workers: this is
+    # about events and roles (tests/e2e/test_media_failover.py moves audio).
     with two_processes(
-        tmp_path_factory.mktemp("rolling"), TOWNHALL_LOG_LEVEL="INFO", TOWNHALL_ACCESS_LOG="false"
+        tmp_path_factory.mktemp("rolling"),
+        TOWNHALL_LOG_LEVEL="INFO",
+        TOWNHALL_ACCESS_LOG="false",
+        TOWNHALL_MEDIA_WORKERS="0",
     ) as deployment:
         yield deployment
 
