@@ -32,7 +32,7 @@ CLOSE_SILENT = 4000
 WAITING_COMMANDS = 64
 """Commands a socket may have waiting behind the one that runs; past it they are refused."""
 MEMBERS_KEPT = 10_000
-"""Members' JSON kept for snapshots (``_wire``): a few MB at most."""
+"""Members' JSON text kept for snapshots (``_member_text``): a few MB at most."""
 
 
 class Connection:
