@@ -259,17 +259,18 @@ async def test_a_killed_worker_s_room_goes_on(deployment: Deployment) -> None:
                         lambda: all(x.reconnects >= 1 and x.connected for x in (a, b, listener)),
                         "everyone to connect again",
                     )
+                    anew = time.monotonic()  # what arrives from now is the new connection's
                     await until(
-                        lambda: band_share(recent(listener, 0.4, since=killed_at), 440) > PRESENT,
+                        lambda: band_share(recent(listener, 0.4, since=anew), 440) > PRESENT,
                         "liz to hear ann again",
                     )
                     heard_again = time.monotonic() - killed_at
                     assert await deployment.home_of(rid) != home
                     # Bob, on stage and muted before, still is: never heard, and he hears ann.
-                    after = recent(listener, 1.0, since=killed_at)
+                    after = recent(listener, 1.0, since=anew)
                     assert band_share(after, 660) < ABSENT
                     await until(
-                        lambda: band_share(recent(b, 0.4, since=killed_at), 440) > PRESENT,
+                        lambda: band_share(recent(b, 0.4, since=anew), 440) > PRESENT,
                         "bob to hear ann again",
                     )
                     print(f"liz heard the room again {heard_again:.2f} s after the kill")

@@ -44,6 +44,10 @@ from townhall.storage.db import Database
 
 logger = logging.getLogger(__name__)
 
+PINGS_MISSED = 10
+"""A worker that answers no ping for this many intervals is lost: long enough for a busy
+worker (thousands of DTLS handshakes at once) not to be taken for a dead one; a killed
+worker's link closes at once anyway."""
 FRESH_SECONDS = 5.0
 """How long a just-answered connection counts as its owner's sign of life by itself (the
 workers tell who is connected every 200 ms)."""
@@ -208,15 +212,15 @@ class WorkerPool:
                 return
             logger.warning("media: the link to worker %s closed", state.address)
             await self._lose(state)
-            if state.process is not None:
-                return
+            if state.process is not None and state.process.returncode is not None:
+                return  # _supervise starts another
 
     async def _ping(self, state: WorkerState, link: Link) -> None:
         every = self._settings.media_worker_ping_seconds
         while True:
             await asyncio.sleep(every)
             try:
-                await link.call("ping", within=3 * every)
+                await link.call("ping", within=PINGS_MISSED * every)
             except LinkClosed:
                 logger.warning("media: worker %s stopped answering", state.address)
                 link.close()
