@@ -6,15 +6,17 @@ import { enc, get, post, put } from "./api.js";
 import { currentLanguage, t } from "./i18n.js";
 import { el, errorText, form, modal, toast } from "./ui.js";
 
+const CURRENCY = "currency"; // the number format's style
+
 /** How many minor units a currency's major unit has (2 for EUR, 0 for JPY). */
 function digits(currency) {
-  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  return new Intl.NumberFormat("en", { style: CURRENCY, currency }).resolvedOptions().maximumFractionDigits;
 }
 
 /** An amount in minor units, as people read it: "€5.00", "5,00 €". */
 export function money(minor, currency) {
   const d = digits(currency);
-  return new Intl.NumberFormat(currentLanguage(), { style: "currency", currency }).format(minor / 10 ** d);
+  return new Intl.NumberFormat(currentLanguage(), { style: CURRENCY, currency }).format(minor / 10 ** d);
 }
 
 /** What someone typed ("5", "5.50", "5,50") in minor units, or null. */

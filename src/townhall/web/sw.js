@@ -3,15 +3,15 @@
 // never stores a page it was not told to: whatever is not in SHELL goes straight to the
 // network. Online, the network always wins, so a deploy shows at once. It also shows Web
 // Push notifications (at the end).
-const CACHE = "townhall-shell-v5";
+const CACHE = "townhall-shell-v6";
 const SHELL = [
   "/", "/index.html", "/style.css", "/app.js", "/api.js", "/live.js", "/i18n.js", "/router.js",
   "/audio.js", "/ui.js", "/room-session.js", "/notify.js", "/push.js", "/safety.js",
-  "/icons.js", "/miniplayer.js",
+  "/icons.js", "/miniplayer.js", "/money.js",
   "/views/signin.js", "/views/waitlist.js", "/views/hallway.js", "/views/room.js",
   "/views/profile.js", "/views/invites.js", "/views/clubs.js", "/views/events.js",
   "/views/notifications.js", "/views/search.js", "/views/settings.js", "/views/welcome.js", "/views/blocked.js", "/views/guide.js", "/views/standing.js",
-  "/views/staff.js", "/views/staff-report.js",
+  "/views/staff.js", "/views/staff-report.js", "/views/earnings.js",
   "/i18n/en.json", "/i18n/ru.json", "/i18n/ro.json", "/i18n/it.json", "/i18n/ko.json", "/i18n/ar.json",
   "/manifest.webmanifest", "/icons/icon-192.png", "/icons/icon-32.png",
 ];

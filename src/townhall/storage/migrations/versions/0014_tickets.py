@@ -21,14 +21,14 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("events") as batch:
-        batch.add_column(sa.Column("ticket_price", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("ticket_currency", sa.String(length=3), nullable=True))
-        batch.add_column(sa.Column("ticket_capacity", sa.Integer(), nullable=True))
-    with op.batch_alter_table("rooms") as batch:
-        batch.add_column(
-            sa.Column("ticketed", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ADD COLUMN: SQLite's batch mode copies the table and loses the search triggers
+    # of migration 0010 on both tables.
+    op.add_column("events", sa.Column("ticket_price", sa.BigInteger(), nullable=True))
+    op.add_column("events", sa.Column("ticket_currency", sa.String(length=3), nullable=True))
+    op.add_column("events", sa.Column("ticket_capacity", sa.Integer(), nullable=True))
+    op.add_column(
+        "rooms", sa.Column("ticketed", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     op.create_table(
         "tickets",
         sa.Column("id", ID, autoincrement=True, nullable=False),

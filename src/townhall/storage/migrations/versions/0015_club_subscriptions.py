@@ -21,9 +21,10 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("clubs") as batch:
-        batch.add_column(sa.Column("subscription_price", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("subscription_currency", sa.String(length=3), nullable=True))
+    # Plain ADD COLUMN: SQLite's batch mode copies the table and loses its search triggers
+    # (migration 0003).
+    op.add_column("clubs", sa.Column("subscription_price", sa.BigInteger(), nullable=True))
+    op.add_column("clubs", sa.Column("subscription_currency", sa.String(length=3), nullable=True))
     op.create_table(
         "club_subscriptions",
         sa.Column("id", ID, autoincrement=True, nullable=False),
