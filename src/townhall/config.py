@@ -182,6 +182,7 @@ class Settings(BaseSettings):
     media_turn_urls: list[str] = Field(default_factory=list)
     media_turn_secret: SecretStr | None = None
     media_turn_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    media_ice_transport_policy: Literal["all", "relay"] = "all"
     media_bitrate: int = Field(32000, ge=6000, le=128000)
     media_audience_frame_ms: int = Field(20, ge=20, le=60, multiple_of=20)
     media_input_frames: int = Field(3, ge=1, le=50)
@@ -362,6 +363,12 @@ class Settings(BaseSettings):
             raise ValueError("media_turn_urls and media_turn_secret are set together or not at all")
         if self.media_turn_secret is not None and not self.media_turn_secret.get_secret_value():
             raise ValueError("media_turn_secret is empty")
+        relays = self.media_turn_urls or any(s.credential for s in self.media_ice_servers)
+        if self.media_ice_transport_policy == "relay" and not relays:
+            raise ValueError(
+                'media_ice_transport_policy "relay" needs a TURN server to relay through: '
+                "set media_turn_urls and media_turn_secret"
+            )
         return self
 
     @property

@@ -157,3 +157,40 @@ def test_turn_urls_without_a_secret_do_not_load() -> None:
         load_settings(None, media_turn_urls=TURN_URLS)
     with pytest.raises(ConfigError, match="TURN URL"):
         load_settings(None, media_turn_urls=["stun:x.example.org"], media_turn_secret=SECRET)
+
+
+@pytest.mark.settings(
+    media_turn_urls=TURN_URLS,
+    media_turn_secret=SECRET,
+    media_ice_servers=[STUN],
+    media_ice_transport_policy="relay",
+)
+async def test_relay_only_is_told_with_the_config(people: Any, clock: FakeClock) -> None:
+    """``media_ice_transport_policy = "relay"`` reaches the client with the servers (the web
+    app gives it to RTCPeerConnection as iceTransportPolicy); the default says nothing."""
+    rid, _, liz = await room_with_listener(people)
+    body = (await liz.get(f"/api/rooms/{rid}/media/config")).json()
+    assert body["ice_transport_policy"] == "relay"
+    assert coturn_accepts(turn_entry(body), clock.now())
+    public = (await liz.get("/api/media/config")).json()
+    assert public == {"ice_servers": [STUN], "ice_transport_policy": "relay"}
+
+
+async def test_the_default_policy_is_not_told(people: Any) -> None:
+    rid, _, liz = await room_with_listener(people)
+    assert "ice_transport_policy" not in (await liz.get(f"/api/rooms/{rid}/media/config")).json()
+
+
+def test_relay_only_needs_a_turn_server() -> None:
+    """Relay only without a TURN server would leave nobody a path to the audio."""
+    with pytest.raises(ConfigError, match='media_ice_transport_policy "relay" needs a TURN'):
+        load_settings(None, media_ice_transport_policy="relay")
+    with pytest.raises(ConfigError, match="media_ice_transport_policy"):
+        load_settings(None, media_ice_transport_policy="direct")
+    relayed = load_settings(
+        None,
+        media_ice_transport_policy="relay",
+        media_turn_urls=TURN_URLS,
+        media_turn_secret=SECRET,
+    )
+    assert relayed.media_ice_transport_policy == "relay"

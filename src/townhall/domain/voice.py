@@ -49,7 +49,14 @@ class Voice:
 
     def config(self) -> dict[str, Any]:
         """The servers anyone signed in may know: those without a credential."""
-        return self._media.ice_servers(None)
+        return self._policy(self._media.ice_servers(None))
+
+    def _policy(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``media_ice_transport_policy`` for the client's ``RTCPeerConnection``, told only
+        when it is not the browsers' own default (``all``)."""
+        if self._settings.media_ice_transport_policy != "all":
+            config["ice_transport_policy"] = self._settings.media_ice_transport_policy
+        return config
 
     async def room_config(self, user: User, room_id: str) -> dict[str, Any]:
         """Every ICE server for connecting to this room's audio, TURN credentials included,
@@ -57,7 +64,7 @@ class Voice:
         if user.status != "member":
             raise Forbidden("not_a_member", "You are on the waitlist; members can do this.")
         await self._member(user, room_id)
-        return self._media.ice_servers(self._turn_id(user))
+        return self._policy(self._media.ice_servers(self._turn_id(user)))
 
     async def connect(
         self, user: User, room_id: str, offer: str, auth_session: int | None = None

@@ -67,8 +67,12 @@ export class RoomAudio {
     this.setState("connecting");
     // Asked for on every connection: the TURN credentials in it are this person's and expire.
     let servers;
+    let policy;
     try {
-      servers = (await get(`/api/rooms/${enc(this.room)}/media/config`)).ice_servers || [];
+      const roomConfig = await get(`/api/rooms/${enc(this.room)}/media/config`);
+      servers = roomConfig.ice_servers || [];
+      // "relay" when the operator wants every audio path through their TURN server.
+      policy = roomConfig.ice_transport_policy === "relay" ? "relay" : "all";
     } catch (error) {
       if (generation !== this.generation) return;
       this.setState("failed");
@@ -77,7 +81,7 @@ export class RoomAudio {
     }
     if (generation !== this.generation || this.closed) return;
     const old = this.pc;
-    const pc = new RTCPeerConnection({ iceServers: servers });
+    const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy: policy });
     this.pc = pc;
     if (old) old.close();
     try {

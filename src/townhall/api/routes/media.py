@@ -31,6 +31,11 @@ class MediaConfigOut(BaseModel):
     expires_at: datetime | None = Field(
         None, description="When the TURN credentials in it stop working; ask again before."
     )
+    ice_transport_policy: Literal["relay"] | None = Field(
+        None,
+        description='`"relay"`: give it to `RTCPeerConnection` as `iceTransportPolicy`, the '
+        "audio must go through the TURN servers given. Absent: any path (`all`).",
+    )
 
 
 class OfferIn(Strict):
