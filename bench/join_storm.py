@@ -392,6 +392,11 @@ def main() -> None:
     p.add_argument(
         "--settle", type=float, default=120, help="seconds after the joins to wait for the count"
     )
+    p.add_argument(
+        "--media-workers",
+        default="auto",
+        help="media worker processes each API process starts (serve's media_workers)",
+    )
     ns = p.parse_args()
     print(f"open files limit raised to {raise_fd_limit()}")
 
@@ -405,6 +410,7 @@ def main() -> None:
         # Every socket stays open; a long presence window keeps the sweeper out of the figures.
         room_presence_timeout_seconds="600",
         room_reconnect_seconds="600",
+        media_workers=ns.media_workers,
     )
     db_name = None
     if ns.stack == "postgres":

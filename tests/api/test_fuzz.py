@@ -118,8 +118,17 @@ def fuzz(operation: Any, mode: GenerationMode, token: str, **fixed: Any) -> str 
     except Unsatisfiable:
         return None  # nothing invalid can be made for an operation without inputs
     except Exception as exc:
-        return f"{mode.value} {operation.label} {fixed or ''}:\n{exc}"
+        return f"{mode.value} {operation.label} {fixed or ''}:\n{explained(exc)}"
     return None
+
+
+def explained(exc: BaseException) -> str:
+    """An exception's message with those it groups (Hypothesis reports a failure that
+    did not repeat as a group of the first one)."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner = "\n".join(f"  - {explained(one)}" for one in exc.exceptions)
+        return f"{exc}\n{inner}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 SHARDS = 4
