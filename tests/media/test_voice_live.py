@@ -128,6 +128,20 @@ async def test_outsider_and_unknown_sessions(people: Any) -> None:
     assert r.status_code == 200 and r.json() == {"ice_servers": []}
 
 
+async def test_candidates_and_hang_ups_in_a_room_without_audio(people: Any) -> None:
+    """A room that does not exist, or has no audio yet, has no connections: 404 on every
+    plane (with workers, naming it once put a nonexistent room into ``media_rooms``)."""
+    ann = await people.member("ann")
+    quiet = (await create(ann, title="No audio yet"))["id"]
+    for rid in ("nosuchroom", quiet):
+        r = await ann.post(
+            f"/api/rooms/{rid}/media/nosuchsession/candidates", json={"candidate": ""}
+        )
+        assert r.status_code == 404 and code(r) == "media_session_not_found", r.text
+        r = await ann.delete(f"/api/rooms/{rid}/media/nosuchsession")
+        assert r.status_code == 404 and code(r) == "media_session_not_found", r.text
+
+
 @pytest.mark.settings(
     media_ice_servers=[
         {"urls": ["stun:stun.example.org:3478"]},

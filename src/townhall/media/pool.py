@@ -33,7 +33,7 @@ from pydantic import SecretStr
 from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
-from townhall.errors import ConfigError, Unavailable
+from townhall.errors import ConfigError, NotFound, Unavailable
 from townhall.media import turn
 from townhall.media.backend import Connection, Seed, Which
 from townhall.media.link import Link, LinkClosed, open_link, worker_token
@@ -269,11 +269,16 @@ class WorkerPool:
             )
             await self._bus.publish(channels.levels(room_id), channels.reconnect_event(room_id))
 
-    async def _home(self, room_id: str) -> WorkerState:
-        """The live worker that holds the room's audio, placing or moving it if need be."""
+    async def _home(self, room_id: str, place: bool = True) -> WorkerState | None:
+        """The live worker that holds the room's audio, placing or moving it if need be.
+        With ``place`` false a room that has no home is not given one (None): a candidate
+        or a hang-up names a connection, which a room without audio has none of, and the
+        room may not even exist (``media_rooms`` refers to ``rooms``)."""
         for _ in range(3):
             async with self._db.transaction() as tx:
                 address = await homes.home_of(tx, room_id)
+            if address is None and not place:
+                return None
             if address is not None:
                 state = self._adopt(address)
                 if not state.alive and not state.lost:
@@ -353,6 +358,7 @@ class WorkerPool:
     ) -> dict[str, str]:
         self._seeds[room_id] = seed
         home = await self._home(room_id)
+        assert home is not None  # placed
         worker = home
         if receive_only(offer):
             # A listener: to the least loaded worker, which the room's mix then feeds.
@@ -381,9 +387,9 @@ class WorkerPool:
                 other.link.tell("drop_person", room_id=room_id, user_id=user_id)
         return answer
 
-    def _holder(self, session_id: str, home: WorkerState) -> WorkerState:
+    def _holder(self, session_id: str, home: WorkerState | None) -> WorkerState:
         """The worker that holds a connection: as this process placed it, as the workers
-        say, or else the room's home."""
+        say, or else the room's home (none: there is no such connection)."""
         address = self._held.get(session_id)
         if address is None:
             for worker in self._workers.values():
@@ -391,7 +397,11 @@ class WorkerPool:
                     address = worker.address
                     break
         holder = self._workers.get(address) if address is not None else None
-        return holder if holder is not None and holder.alive else home
+        if holder is not None and holder.alive:
+            return holder
+        if home is None:
+            raise NotFound("media_session_not_found", "There is no such audio connection.")
+        return home
 
     async def add_candidate(
         self,
@@ -402,7 +412,7 @@ class WorkerPool:
         mid: str | None,
         index: int | None,
     ) -> None:
-        home = self._holder(session_id, await self._home(room_id))
+        home = self._holder(session_id, await self._home(room_id, place=False))
         await self._call(
             home,
             "add_candidate",
@@ -415,7 +425,7 @@ class WorkerPool:
         )
 
     async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
-        home = self._holder(session_id, await self._home(room_id))
+        home = self._holder(session_id, await self._home(room_id, place=False))
         await self._call(home, "hang_up", room_id=room_id, user_id=user_id, session_id=session_id)
         self._held.pop(session_id, None)
 
