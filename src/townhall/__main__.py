@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from townhall import collector
 from townhall.app import Container, build_container
 from townhall.config import Settings, check_can_serve, load_settings
 from townhall.domain.operators import CLI
@@ -237,7 +238,9 @@ def serve(settings: Settings) -> None:
     from townhall.draining import DrainingServer
 
     container: Container = app.state.container
-    DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), container.drain).run()
+    server = DrainingServer(uvicorn.Config(app, **uvicorn_options(settings)), container.drain)
+    collector.settle()
+    server.run()
 
 
 def _media_worker(settings: Settings, ns: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ import struct
 import sys
 from typing import Any
 
+from townhall import collector
 from townhall.bus import EventBus, Handler
 from townhall.bus.local import Subscribers
 from townhall.bus.redis import RedisBus
@@ -336,4 +337,5 @@ def run(settings: Settings, listen: str, token: str, secret: bytes, watch_stdin:
             if watch_stdin:
                 watcher.cancel()
 
+    collector.settle()
     asyncio.run(main())
