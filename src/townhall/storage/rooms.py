@@ -148,9 +148,6 @@ def _join_query(with_club: bool) -> Any:
         # room that ended meanwhile.
         _fact("live", Room.id == ROOM, Room.status == "live"),
         _fact("followed_by_stage", Follow.followee_id == USER, Follow.follower_id.in_(stage)),
-        select(literal("listeners"), cast(func.count(), String)).where(
-            m.room_id == ROOM, m.role == RoomRole.LISTENER
-        ),
         select(literal("shield"), cast(shield.c.blocked_id, String)),
     )
 
@@ -185,7 +182,6 @@ class JoinFacts:
     ``hosts`` (the person hosts the scheduled event whose room this is) and
     ``followed_by_stage`` (someone on stage follows them: their audience group)."""
     club_role: str | None
-    listeners: int
     shielded: set[int]
     """Members of the room the viewer's shield marks (``safety.shield_query``)."""
 
@@ -194,25 +190,22 @@ async def join_facts(
     tx: AsyncSession, room: Room, user_id: int, shield_threshold: int
 ) -> JoinFacts:
     """The entry facts, whether the person hosts the room's event, whether someone on stage
-    follows them, the room's listener count and their shield marks in the room: one
-    ``UNION ALL``, each part driven by an index. Counting is exact only under
-    ``lock_audience``."""
+    follows them and their shield marks in the room: one ``UNION ALL``, each part driven by
+    an index, none reading the whole room (its listeners are counted once per batch of
+    joins, ``count_listeners``)."""
     held: set[str] = set()
     club_role = None
-    listeners = 0
     shielded: set[int] = set()
     query = _join_query(room.club_id is not None)
     params = _standing(room, user_id, shield_blocks=shield_threshold)
     for name, value in (await tx.execute(query, params)).all():
         if name == "club_role":
             club_role = str(value)
-        elif name == "listeners":
-            listeners = int(value)
         elif name == "shield":
             shielded.add(int(value))
         else:
             held.add(str(name))
-    return JoinFacts(held, club_role, listeners, shielded)
+    return JoinFacts(held, club_role, shielded)
 
 
 async def member(tx: AsyncSession, room_id: str, user_id: int) -> RoomMember | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townhall.storage import keyset
@@ -149,13 +149,15 @@ def shield_query(
 ) -> Select[Any]:
     """The ``blocked_id`` of everyone, among the members of ``room_id`` or among
     ``user_ids``, blocked by at least ``threshold`` of the people ``viewer_id`` follows: one
-    grouped query, however many people the room holds (it walks the blocks made by the
-    viewer's followees)."""
+    grouped query, however many people the room holds: it walks the blocks made by the
+    viewer's followees and looks each blocked person up in the room (``IN`` over the room's
+    members would have SQLite read all of them first)."""
     followed = select(Follow.followee_id).where(Follow.follower_id == viewer_id)
     query = select(Block.blocked_id).where(Block.blocker_id.in_(followed))
     if room_id is not None:
-        members = select(RoomMember.user_id).where(RoomMember.room_id == room_id)
-        query = query.where(Block.blocked_id.in_(members))
+        query = query.where(
+            exists().where(RoomMember.room_id == room_id, RoomMember.user_id == Block.blocked_id)
+        )
     if user_ids is not None:
         query = query.where(Block.blocked_id.in_(user_ids))
     return query.group_by(Block.blocked_id).having(func.count() >= threshold)

@@ -22,7 +22,7 @@ from townhall.bus import EventBus, channels
 from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.domain.clubs import rules as club_rules
-from townhall.domain.hallway import ROOM_CHANGED, TOPICS_KEPT, topic_words
+from townhall.domain.hallway import AUDIENCE_CHANGED, ROOM_CHANGED, TOPICS_KEPT, topic_words
 from townhall.domain.happenings import Happening, Happenings, Recipients
 from townhall.domain.rooms import entry, rules
 from townhall.domain.rooms.batches import Batches
@@ -119,9 +119,11 @@ class Rooms:
             except Exception:
                 # The event is in the room's log; clients catch up when they resume.
                 logger.exception("publishing on %s failed", channel)
+        # Only make the hallway's cache stale: hints in this process, not recorded.
         if outbox.hallway:
-            # Only makes the hallway's cache stale: a hint in this process, not recorded.
             await self._happenings.hint(Happening(ROOM_CHANGED, Recipients()))
+        elif outbox.audience:
+            await self._happenings.hint(Happening(AUDIENCE_CHANGED, Recipients()))
 
     def _change(
         self, tx: AsyncSession, room: Room, now: datetime, outbox: Outbox | None = None
@@ -475,9 +477,9 @@ class Rooms:
 
         The batch costs one read of the room, its shared snapshot part (usually kept,
         ``shared.py``), the audience lock (on PostgreSQL; SQLite runs one writer at a time)
-        and the commit; then per person one ``UNION ALL`` of everything their join decides
-        on (``store.join_facts``); the entrants go in with one insert and their topic words
-        with two statements."""
+        and the commit, and one count of its listeners; then per person one ``UNION ALL`` of
+        everything their join decides on (``store.join_facts``); the entrants go in with one
+        insert and their topic words with two statements."""
         now = self._clock.now()
         outbox = Outbox()
         outcomes: dict[int, RoomSnapshot | Exception | None] = {}
@@ -491,15 +493,16 @@ class Rooms:
             shared = await self._shared_part(tx, room)
             # Counting and entering happen one batch at a time, until the commit.
             await store.lock_audience(tx, room.id)
+            listeners = await store.count_listeners(tx, room.id)
             entering: list[tuple[User, store.JoinFacts]] = []
-            listeners = 0
+            seen: set[int] = set()
             for user in users:
-                if user.id in outcomes or any(u.id == user.id for u, _ in entering):
+                if user.id in seen:
                     continue  # the same person twice: both get the first one's answer
+                seen.add(user.id)
                 facts = await store.join_facts(tx, room, user.id, self._settings.shield_blocks)
                 if "live" not in facts.held:
                     raise Gone("room_ended", "This room has ended.")
-                listeners = facts.listeners
                 if "member" in facts.held:
                     outcomes[user.id] = await self._come_back(tx, room, user, shared, change, now)
                     continue
