@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.roomkit import create
@@ -30,6 +31,7 @@ from tests.waiting import ws_connect as connect
 from townhall.api.http import create_api
 from townhall.app import Container, build_container
 from townhall.client.voice import RoomAudio
+from townhall.storage.models import User
 
 
 async def sessions(client: Any) -> list[dict[str, Any]]:
@@ -173,6 +175,40 @@ async def test_an_expired_session_closes_at_the_next_sweep(
     people.clock.advance(days=container.settings.session_ttl_days + 1)
     await container.standings.sweep()
     assert await close_code(s.ws) == 4401
+
+
+async def test_the_sweep_catches_changes_made_without_a_signal(
+    people: Any,
+    container: Container,
+    open_socket: Any,  # noqa: F811
+) -> None:
+    """Changes written to the database without telling the processes (as a missed signal
+    leaves them) reach the sockets at the next sweep: a suspended person's socket closes, a
+    renamed person's socket carries on as renamed, and an unchanged person's is as it was."""
+    host, ada, bob, cat = [await people.member(n) for n in ("host", "ada", "bob", "cat")]
+    room = (await create(host))["id"]
+    sockets = {name: await open_socket(c) for name, c in (("ada", ada), ("bob", bob), ("cat", cat))}
+    for s in sockets.values():
+        await s.ok("unsubscribe", room="nothing")
+    now = people.clock.now()
+    async with container.db.transaction() as tx:
+        await tx.execute(
+            update(User).where(User.username == "bob").values(display_name="Bob Renamed")
+        )
+        await tx.execute(
+            update(User)
+            .where(User.username == "cat")
+            .values(suspended_until=now + timedelta(days=1))
+        )
+    await container.standings.sweep()
+    assert await close_code(sockets["cat"].ws) == 4401
+    joined = (await sockets["bob"].ok("room.join", room=room))["snapshot"]
+    names = {m["username"]: m["display_name"] for m in joined["audience"]}
+    assert names["bob"] == "Bob Renamed"
+    joined = (await sockets["ada"].ok("room.join", room=room))["snapshot"]
+    names = {m["username"]: m["display_name"] for m in joined["audience"]}
+    assert names["ada"] == (await ada.get("/api/me")).json()["display_name"]
+    assert names["bob"] == "Bob Renamed"
 
 
 async def test_every_process_closes_the_sockets(

@@ -11,9 +11,13 @@ session and person in one query.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import inspect
 
 from townhall.bus import EventBus, channels
 from townhall.clock import Clock
@@ -109,12 +113,43 @@ class Standing:
         async with self._db.transaction() as tx:
             return await user_store.by_ids(tx, user_ids)
 
-    async def holders(self, session_ids: list[int]) -> dict[int, User]:
-        """Session id → its person now, for the sessions still valid; in batches."""
+    async def holders(
+        self, session_ids: list[int], known: Mapping[int, User] | None = None
+    ) -> dict[int, User]:
+        """Session id → its person now, for the sessions still valid; in batches.
+
+        ``known`` (by user id) are the people as the caller holds them: one whose standing
+        and looks (``auth_store.HOLDER_COLUMNS``) have not changed is given back as that
+        same object. The sweep reads thousands of people every few seconds and nearly all
+        are as they were; a few plain columns cost a fraction of whole ORM objects, which
+        are read only for those who changed."""
         found: dict[int, User] = {}
         now = self._clock.now()
+        known = known or {}
         for start in range(0, len(session_ids), SWEEP_BATCH):
             batch = session_ids[start : start + SWEEP_BATCH]
             async with self._db.transaction() as tx:
-                found.update(await auth_store.holders(tx, batch, now))
+                rows = await auth_store.holder_rows(tx, batch, now)
+                changed: dict[int, int] = {}
+                for sid, row in rows.items():
+                    mine = known.get(row.id)
+                    if mine is not None and _held(mine) == tuple(row)[1:]:
+                        found[sid] = mine
+                    else:
+                        changed[sid] = row.id
+                if changed:
+                    fresh = await user_store.by_ids(tx, sorted(set(changed.values())))
+                    found.update({sid: fresh[uid] for sid, uid in changed.items() if uid in fresh})
         return found
+
+
+_held_columns = itemgetter(*(c.key for c in auth_store.HOLDER_COLUMNS))
+
+
+def _held(user: User) -> tuple[Any, ...] | None:
+    """A person's ``HOLDER_COLUMNS`` as held in memory, in that order (None when some were
+    never loaded)."""
+    try:
+        return tuple(_held_columns(inspect(user).dict))
+    except KeyError:
+        return None

@@ -106,17 +106,33 @@ async def session_ids_of(tx: AsyncSession, user_id: int) -> list[int]:
     return list((await tx.execute(query)).scalars())
 
 
-async def holders(tx: AsyncSession, session_ids: list[int], now: datetime) -> dict[int, User]:
-    """Session id → its person, for the sessions among ``session_ids`` still valid at ``now``:
-    one query over the primary keys."""
+HOLDER_COLUMNS = (
+    User.id,
+    User.username,
+    User.display_name,
+    User.avatar,
+    User.verified,
+    User.status,
+    User.staff_role,
+    User.suspended_until,
+    User.banned_at,
+)
+"""What a socket's commands and answers depend on of its person: their standing (status,
+staff role, suspension, ban) and how rooms show them."""
+
+
+async def holder_rows(tx: AsyncSession, session_ids: list[int], now: datetime) -> dict[int, Any]:
+    """Session id → ``HOLDER_COLUMNS`` of its person, for the sessions among ``session_ids``
+    still valid at ``now``: one query over the primary keys. Plain rows, not ORM objects,
+    for comparing with the people a process already holds (most of them, unchanged)."""
     if not session_ids:
         return {}
     query = (
-        select(Session.id, User)
+        select(Session.id.label("session_id"), *HOLDER_COLUMNS)
         .join(User, User.id == Session.user_id)
         .where(Session.id.in_(session_ids), Session.expires_at > now)
     )
-    return {sid: user for sid, user in (await tx.execute(query)).all()}
+    return {row.session_id: row for row in (await tx.execute(query)).all()}
 
 
 async def delete_sessions(tx: AsyncSession, user_id: int, keep: int | None = None) -> int:

@@ -141,7 +141,7 @@ class SocketStandings:
         ids = sorted({s.session_id for s in sockets} | heard)
         if not ids:
             return
-        holders = await self._standing.holders(ids)
+        holders = await self._standing.holders(ids, {s.user_id: s.user for s in sockets})
         for socket in sockets:
             self._follow(socket, holders.get(socket.session_id))
         now = self._standing.now()
