@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.roomkit import create
+from tests.api.roomkit import create, join, ok
 from tests.api.test_ws import Socket, serving, token_of
+from tests.waiting import until
 from tests.waiting import ws_connect as connect
 from townhall.bus import channels
 from townhall.storage import users as user_store
@@ -48,6 +49,41 @@ async def test_sockets_are_told_when_the_hallway_changes(base: str, people: Any)
     await hint(s)
     assert (await ann.get("/api/hallway")).json()["rooms"] == []
     await ws.close()
+
+
+@pytest.mark.settings(hallway_hint_seconds=3600)
+async def test_listeners_coming_and_going_bring_no_hint(people: Any) -> None:
+    """A listener's arrival and departure change the room's count in the hallway, which a
+    fetch shows at once, but they do not make the hallway worth a hint to every socket
+    (docs/hallway.md, "Live updates"); a change of the stage still does. The process's
+    hint (run by hand here, the interval is an hour) publishes on the shared channel only
+    when something worth it changed since the last one."""
+    container = people.container
+    heard: list[str] = []
+    await container.bus.subscribe(channels.HALLWAY, lambda _channel, text: heard.append(text))
+    marker = '{"type":"marker"}'
+
+    async def hinted() -> list[str]:
+        """What the hint publishes now, up to a marker sent after it."""
+        heard.clear()
+        await container.hallway.hint()
+        await container.bus.publish(channels.HALLWAY, marker)
+        await until(lambda: marker in heard, "the marker on the hallway channel")
+        return heard[: heard.index(marker)]
+
+    host, bob = await people.member("host"), await people.member("bob")
+    room = (await create(host, title="Filling"))["id"]
+    assert await hinted() == [channels.HALLWAY_HINT]
+    await join(bob, room)
+    r = await bob.post(f"/api/rooms/{room}/leave")
+    assert r.status_code == 200, r.text
+    await join(bob, room)
+    (card,) = (await host.get("/api/hallway")).json()["rooms"]
+    assert card["listeners"] == 1
+    assert await hinted() == []
+    await ok(host, room, "invite_to_speak", target="bob")
+    await ok(bob, room, "accept_speak")
+    assert await hinted() == [channels.HALLWAY_HINT]
 
 
 @pytest.mark.settings(hallway_hint_seconds=3600)

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROOM_CHANGED = "room.changed"
+AUDIENCE_CHANGED = "room.audience_changed"
+"""Only a room's listeners changed: its count in the hallway is stale, which the next fetch
+shows, but no socket is told (a room filling up would otherwise keep every hallway busy)."""
 
 ROOMS_CACHE_SECONDS = 2
 """How long one process reuses the live rooms' figures for everyone's hallway."""
@@ -281,6 +284,8 @@ class Hallway:
     async def on_happening(self, h: Happening) -> None:
         if h.kind == ROOM_CHANGED or h.kind == "room.started":
             self._dirty = True
+            self._rooms_cache = None
+        elif h.kind == AUDIENCE_CHANGED:
             self._rooms_cache = None
 
     async def hint(self) -> None:

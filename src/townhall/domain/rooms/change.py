@@ -113,7 +113,7 @@ class RoomChange:
             channels.roster(self.room.id),
             channels.roster_change(self.room.id, user.id, user.username, went),
         )
-        self.outbox.hallway = True
+        self.outbox.audience = True
 
     def listener_went(self, user: User, reason: str) -> None:
         """A listener is out of the room: the roster is told, and their own streams end,

@@ -60,7 +60,10 @@ class Outbox:
     happenings: list[Happening] = field(default_factory=list)
     """Recorded in the outbox at the end of the transaction, told once it has committed."""
     hallway: bool = False
-    """Something the hallway shows changed: a room started or ended, or who is in it."""
+    """Something the hallway shows changed: a room started or ended, or who is on stage."""
+    audience: bool = False
+    """Only who listens changed: the hallway's counts are stale, but that is worth no hint
+    to every socket (docs/hallway.md, "Live updates")."""
 
     def add(self, channel: str, payload: str) -> None:
         self.messages.append((channel, payload))
