@@ -18,6 +18,9 @@ DEBIAN_PACKAGES=(
   fonts-noto-cjk
   janus        # the media plane at scale: audio tests run against it too
   iproute2     # Janus tests put each instance on a network namespace of its own
+  nginx        # tests/e2e/test_deployment.py runs deploy/'s nginx site and coturn file,
+  coturn       #   as children of the test on free ports (never the Debian services),
+  openssl      #   with a certificate it makes
 )
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -166,10 +166,8 @@ def server(
             process.kill()
 
 
-@pytest.fixture(scope="module")
-def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A steady sine tone for the fake microphone."""
-    path = tmp_path_factory.mktemp("tone") / "tone.wav"
+def write_tone(path: Path) -> Path:
+    """A steady ``TONE_HZ`` sine tone at ``path`` (a wav for the fake microphone)."""
     subprocess.run(
         ["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(path), "synth", "20", "sine",
          str(TONE_HZ), "vol", "0.5"],
@@ -179,15 +177,21 @@ def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A steady sine tone for the fake microphone."""
+    return write_tone(tmp_path_factory.mktemp("tone") / "tone.wav")
+
+
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, tone: Path) -> Iterator[Browser]:
+def launch_chromium(playwright: Playwright, tone: Path) -> Browser:
+    """Debian's Chromium, headless, its fake microphone playing ``tone``."""
     assert Path(CHROMIUM).exists(), "needs Debian's chromium: scripts/test.sh installs it"
-    browser = playwright.chromium.launch(
+    return playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
         args=[
@@ -202,6 +206,11 @@ def browser(playwright: Playwright, tone: Path) -> Iterator[Browser]:
             f"--use-file-for-fake-audio-capture={tone}",
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, tone: Path) -> Iterator[Browser]:
+    browser = launch_chromium(playwright, tone)
     yield browser
     browser.close()
 
