@@ -4,7 +4,7 @@ CPython's collector stops the whole process while it runs, for a time that grows
 number of objects it looks at. A full collection over an API process holding 5,000 sockets
 (a couple of million objects) took 1.2 s, once every time the process grew by a quarter:
 exactly while a room fills up, every join and the media clock then waited behind it
-(bench/README.md, "Garbage collection"). Two things keep the pauses short:
+(bench/README.md, "A quiet machine, and garbage collection"). Two things keep the pauses short:
 
 - What the process made while starting (modules, classes, the app: ~175,000 objects) is
   moved out of the collector's sight (``gc.freeze``); it lives as long as the process.
