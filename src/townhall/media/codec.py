@@ -54,11 +54,13 @@ class Outgoing:
     packet jumps over what was held back. A listener in a silent room costs next to
     nothing; receivers treat the gap as silence, not loss (the sequence has no hole).
 
-    Not libopus's own DTX: FFmpeg's libopus encoder, which PyAV drives, has no option to
-    turn it on (its options are application, frame_duration, packet_loss, fec, vbr,
-    mapping_family and apply_phase_inv), so an encoder given ``dtx`` still sends every
-    frame. A mix is digitally silent exactly when nobody is heard, which is what this
-    watches for."""
+    Done by hand because FFmpeg's libopus encoder, which PyAV drives, has no option to turn
+    DTX on (its options are application, frame_duration, packet_loss, fec, vbr,
+    mapping_family and apply_phase_inv). libopus's own DTX, called directly, was measured
+    and left out (docs/voice.md, "Silence"; ``bench/codec.py``): Debian 12's libopus 1.3.1
+    holds back only digital silence too, not quiet noise, and still encodes every silent
+    frame (about 200 µs each, where this rule encodes only the keep-alives). A mix is
+    digitally silent exactly when nobody is heard, which is what this watches for."""
 
     def __init__(self, bitrate: int, frame_ms: int = FRAME_MS) -> None:
         self._encoder = Encoder(bitrate, frame_ms)
