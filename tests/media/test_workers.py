@@ -69,3 +69,46 @@ async def test_listeners_hear_the_mix_from_another_worker_and_survive_its_death(
     finally:
         for audio in (speaker, listener):
             await audio.close()
+
+
+async def test_an_api_process_that_did_not_place_a_connection_finds_its_worker(
+    people: Any, container: Container
+) -> None:
+    """With several API processes, a client's candidate or hang-up can reach a process that
+    did not place its connection and has not yet heard from the workers which holds it (a
+    listener on a fan-out shard, not on the room's home): the process asks each worker in
+    turn, the likeliest first. Here this process is made to know wrong and too little."""
+    pool = container.media
+    assert isinstance(pool, WorkerPool)
+    ann, liz = await people.member("ann"), await people.member("liz")
+    rid = (await create(ann, title="Two doors"))["id"]
+    await join(liz, rid)
+    speaker = await connect(ann, rid, ToneSource(440))
+    listener = await connect(liz, rid)
+    try:
+        await until(
+            lambda: {speaker.session, listener.session} <= pool.holders().keys(),
+            "the workers to tell their connections",
+        )
+        home, shard = pool.holders()[speaker.session], pool.holders()[listener.session]
+        assert home != shard
+        # What this process knows is wrong (the home holds it) and the workers have not said.
+        pool._held[listener.session] = home
+        told = pool._workers[shard].connections = []
+        gone = listener.session
+        path = f"/api/rooms/{rid}/media/{gone}"
+        r = await liz.post(f"{path}/candidates", json={"candidate": "", "sdpMid": "0"})
+        assert r.status_code == 200, r.text
+        r = await liz.delete(path)
+        assert r.status_code == 200, r.text
+        # The shard's word after the hang-up (a word before it may still name the listener).
+        await until(
+            lambda: pool._workers[shard].connections is not told and gone not in pool.holders(),
+            "the shard to say the connection is gone",
+        )
+        r = await liz.delete(path)
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "media_session_not_found"
+    finally:
+        for audio in (speaker, listener):
+            await audio.close()

@@ -387,9 +387,13 @@ class WorkerPool:
                 other.link.tell("drop_person", room_id=room_id, user_id=user_id)
         return answer
 
-    def _holder(self, session_id: str, home: WorkerState | None) -> WorkerState:
-        """The worker that holds a connection: as this process placed it, as the workers
-        say, or else the room's home (none: there is no such connection)."""
+    def _holders(self, session_id: str, home: WorkerState | None) -> list[WorkerState]:
+        """The workers that may hold a connection, the likeliest first: the one this process
+        placed it on or the workers say hold it, then the room's home, then every other live
+        worker (another API process placed it, and the workers have not said so yet). None
+        at all when the room has no audio home: there is no such connection."""
+        if home is None:
+            return []
         address = self._held.get(session_id)
         if address is None:
             for worker in self._workers.values():
@@ -397,11 +401,20 @@ class WorkerPool:
                     address = worker.address
                     break
         holder = self._workers.get(address) if address is not None else None
-        if holder is not None and holder.alive:
-            return holder
-        if home is None:
-            raise NotFound("media_session_not_found", "There is no such audio connection.")
-        return home
+        order = [holder, home, *self._workers.values()]
+        return list({id(w): w for w in order if w is not None and w.alive}.values())
+
+    async def _on_holder(self, room_id: str, session_id: str, method: str, **args: Any) -> None:
+        """Call ``method`` on the worker holding the connection, asking each that may hold
+        it in turn until one knows it."""
+        for worker in self._holders(session_id, await self._home(room_id, place=False)):
+            try:
+                await self._call(worker, method, room_id=room_id, session_id=session_id, **args)
+            except NotFound:
+                continue
+            self._held[session_id] = worker.address
+            return
+        raise NotFound("media_session_not_found", "There is no such audio connection.")
 
     async def add_candidate(
         self,
@@ -412,21 +425,18 @@ class WorkerPool:
         mid: str | None,
         index: int | None,
     ) -> None:
-        home = self._holder(session_id, await self._home(room_id, place=False))
-        await self._call(
-            home,
+        await self._on_holder(
+            room_id,
+            session_id,
             "add_candidate",
-            room_id=room_id,
             user_id=user_id,
-            session_id=session_id,
             candidate=candidate,
             mid=mid,
             index=index,
         )
 
     async def hang_up(self, room_id: str, user_id: int, session_id: str) -> None:
-        home = self._holder(session_id, await self._home(room_id, place=False))
-        await self._call(home, "hang_up", room_id=room_id, user_id=user_id, session_id=session_id)
+        await self._on_holder(room_id, session_id, "hang_up", user_id=user_id)
         self._held.pop(session_id, None)
 
     async def _call(self, worker: WorkerState, method: str, **args: Any) -> Any:
