@@ -4,8 +4,11 @@ types as strict as the server reads them."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import pytest
 
 from tests.api.test_basics import assert_error
 
@@ -82,6 +85,43 @@ async def test_a_concrete_path_wins_over_a_template(client: Any) -> None:
     r = await client.request("PATCH", "/api/rooms/r1/media/config")
     assert_error(r, 405, "method_not_allowed")
     assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/api/clubs/search", {"GET", "HEAD"}),
+        ("DELETE", "/api/rooms/r1/media/config", {"GET", "HEAD"}),
+        ("PUT", "/api/users/search", {"GET", "HEAD"}),
+    ],
+)
+async def test_a_concrete_path_wins_even_where_a_template_takes_the_method(
+    client: Any, method: str, path: str, allow: set[str]
+) -> None:
+    """A method the concrete path lacks is 405 although a template's route takes it
+    (PATCH /api/clubs/{club_id}, DELETE /api/rooms/{room_id}/media/{session})."""
+    r = await client.request(method, path)
+    assert_error(r, 405, "method_not_allowed")
+    assert set(r.headers["allow"].split(", ")) == allow
+
+
+@pytest.mark.settings(
+    payments_currencies=["EUR", "CHF"],
+    payments_tip_min=150,
+    payments_tip_max=9000,
+    payments_payout_min=2500,
+)
+async def test_the_document_states_the_rules_the_settings_give(client: Any) -> None:
+    """The currencies, a tip's bounds and a payout's least amount are this instance's
+    settings in the document; no marker of where they come from is left in it."""
+    doc = await document(client)
+    schemas = doc["components"]["schemas"]
+    tip = schemas["TipIn"]["properties"]
+    assert (tip["amount"]["minimum"], tip["amount"]["maximum"]) == (150, 9000)
+    assert schemas["PayoutIn"]["properties"]["amount"]["minimum"] == 2500
+    currency = [o for o in tip["currency"]["anyOf"] if o.get("type") == "string"]
+    assert currency[0]["enum"] == ["EUR", "CHF"]
+    assert "x-townhall-setting" not in json.dumps(doc)
 
 
 async def test_an_address_the_api_does_not_have_is_404_for_every_method(client: Any) -> None:

@@ -12,17 +12,24 @@ malformed (400), name something that is not there (404), clash with the current 
 with parameters or a body can be invalid (422); one with a body can be too large (413) or
 of another media type (415); one that reads a session can meet a missing or stale one (401)
 and a refusal (403), as can every unsafe method (a foreign ``Origin``, docs/security.md).
+
+The document also states the rules the domain checks with codes of its own where a schema
+can say them, those the instance's settings give included (``from_settings``, ``settle``):
+a request the document allows is one the server takes, but for what depends on its state,
+the clock or a secret (docs/errors.md, "The document").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
+from townhall.config import Settings
 from townhall.errors import NotFound
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -105,8 +112,76 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def state_errors(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with every operation's error answers declared (changed in place)."""
+SETTING = "x-townhall-setting"
+
+
+def from_settings(**keywords: str | Callable[[Settings], Any]) -> dict[str, Any]:
+    """A field's ``json_schema_extra`` for constraints this instance's settings give, each a
+    JSON Schema keyword and the setting's name (``enum="payments_currencies"``) or a function
+    of the settings: the document states the values the server checks (``settle``), though
+    the domain checks them with its own codes (``currency_not_accepted``), which stay what
+    clients branch on."""
+    marked: dict[str, str] = {}
+    for keyword, source in keywords.items():
+        if callable(source):
+            # The schema holds JSON only: the function by name, called when settled.
+            name = f"{source.__module__}.{source.__qualname__}"
+            _DERIVED[name] = source
+            marked[keyword] = DERIVED_PREFIX + name
+        else:
+            marked[keyword] = source
+    return {SETTING: marked}
+
+
+_DERIVED: dict[str, Callable[[Settings], Any]] = {}
+DERIVED_PREFIX = "derived:"
+
+
+def named_keys(names: Iterable[str]) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` for a ``dict`` field whose keys are ``names`` only: the
+    document lists them as the object's properties, each of the dict's value schema. The
+    field still reads any key, so another is refused by the domain with its own code."""
+    keys = list(names)
+
+    def state(schema: dict[str, Any]) -> None:
+        for option in [schema, *schema.get("anyOf", [])]:
+            if option.get("type") == "object":
+                value = option.pop("additionalProperties", {})
+                option.pop("propertyNames", None)
+                option["properties"] = dict.fromkeys(keys, value)
+                option["additionalProperties"] = False
+
+    return state
+
+
+def settle(node: Any, settings: Settings) -> None:
+    """Every ``from_settings`` constraint in ``node`` replaced by its value (in place)."""
+    if isinstance(node, list):
+        for each in node:
+            settle(each, settings)
+        return
+    if not isinstance(node, dict):
+        return
+    keywords = node.pop(SETTING, None)
+    if keywords:
+        options = node.get("anyOf")
+        targets = (
+            [o for o in options if o != {"type": "null"}] if isinstance(options, list) else [node]
+        )
+        for target in targets:
+            for keyword, name in keywords.items():
+                if name.startswith(DERIVED_PREFIX):
+                    value = _DERIVED[name.removeprefix(DERIVED_PREFIX)](settings)
+                else:
+                    value = getattr(settings, name)
+                target[keyword] = list(value) if isinstance(value, list | tuple) else value
+    for value in node.values():
+        settle(value, settings)
+
+
+def state_errors(document: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+    """``document`` with every operation's error answers declared and the constraints of
+    ``settings`` stated (changed in place)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     reference = {"$ref": "#/components/schemas/Error"}
@@ -137,6 +212,8 @@ def state_errors(document: dict[str, Any]) -> dict[str, Any]:
     # FastAPI's own validation shapes are never answered.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    if settings is not None:
+        settle(document, settings)
     return document
 
 
@@ -148,19 +225,27 @@ def methods_at(app: FastAPI, path: str) -> set[str]:
     header says. Empty when no operation of the document is at ``path``. As OpenAPI says,
     a concrete path wins over a templated one (``/media/config`` over ``/media/{session}``):
     of the templates that match, those with the most literal segments count."""
-    table = getattr(app.state, "contract_methods", None)
+    # Looked up on every /api/ request: templates by their count of segments.
+    table: dict[int, list[tuple[re.Pattern[str], int, set[str]]]] | None = getattr(
+        app.state, "contract_methods", None
+    )
     if table is None:
-        table = [
-            (
-                re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))),
-                sum(1 for part in template.split("/") if part and "{" not in part),
-                methods,
-            )
-            for template, item in app.openapi().get("paths", {}).items()
-            if (methods := {m.upper() for m in item if m in METHODS})
-        ]
+        table = {}
+        for template, item in app.openapi().get("paths", {}).items():
+            if methods := {m.upper() for m in item if m in METHODS}:
+                table.setdefault(template.count("/"), []).append(
+                    (
+                        re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))),
+                        sum(1 for part in template.split("/") if part and "{" not in part),
+                        methods,
+                    )
+                )
         app.state.contract_methods = table
-    matching = [(literal, methods) for regex, literal, methods in table if regex.fullmatch(path)]
+    matching = [
+        (literal, methods)
+        for regex, literal, methods in table.get(path.count("/"), [])
+        if regex.fullmatch(path)
+    ]
     if not matching:
         return set()
     most = max(literal for literal, _ in matching)
@@ -170,13 +255,13 @@ def methods_at(app: FastAPI, path: str) -> set[str]:
     return found
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """Serve the finished document at the app's OpenAPI address."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if not getattr(app.state, "contract_stated", False):
-            state_errors(build())
+            state_errors(build(), settings)
             app.state.contract_stated = True
         return build()
 

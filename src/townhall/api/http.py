@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -97,9 +97,27 @@ def create_api(
     app.state.container = container
     app.state.origins = origins
     errors.install(app)
-    contract.install(app)
+    contract.install(app, settings)
 
     access_log = settings.access_log
+
+    @app.middleware("http")
+    async def methods_the_document_gives(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """A method the document does not give an address is 405 with its ``Allow``, also
+        where a templated route would take the request (``PATCH /api/clubs/search`` is not
+        ``PATCH /api/clubs/{club_id}``). Declared first, so it runs inside the request id."""
+        path = request.url.path
+        if path.startswith("/api/"):
+            methods = contract.methods_at(app, path)
+            if methods and request.method not in methods:
+                return JSONResponse(
+                    errors.error_body("method_not_allowed", "This address has no such method."),
+                    405,
+                    headers={"Allow": ", ".join(sorted(methods))},
+                )
+        return await call_next(request)
 
     @app.middleware("http")
     async def with_request_id(

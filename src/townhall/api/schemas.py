@@ -3,24 +3,49 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic import Strict as PydanticStrict
 
 from townhall.vocabulary import UserStatus
 
-# Every integer id in a path fits PostgreSQL's BIGINT; larger numbers are a 422, not a crash.
-MAX_ID = 2**63 - 1
+# Every integer id fits PostgreSQL's BIGINT and is exact as a JSON number (a double, as
+# JavaScript reads it, and as the document's bounds are compared); larger is a 422.
+MAX_ID = 2**53 - 1
+
+
+def _whole(value: Any) -> Any:
+    """``value`` with every whole number written with a fraction (``3.0``) as an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
 
 
 class Strict(BaseModel):
     """A request body: unknown fields are refused, and so are values of another JSON type
     (``0`` for a boolean, ``false`` or ``1.5`` for an integer, ``"1"`` for a number), as the
     OpenAPI document says. Fields whose JSON form is a string read into a richer type (times,
-    enumerations) say so with ``Lax``."""
+    enumerations) say so with ``Lax``. JSON has one type of number, so ``3.0`` is the integer
+    3, as JSON Schema's ``integer`` says."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        return _whole(data) if isinstance(data, dict) else data
 
 
 def _refuse_nul(text: str) -> str:
@@ -29,7 +54,9 @@ def _refuse_nul(text: str) -> str:
     return text
 
 
-PlainText = Annotated[str, AfterValidator(_refuse_nul)]
+PlainText = Annotated[
+    str, AfterValidator(_refuse_nul), Field(json_schema_extra={"pattern": r"^[^\x00]*$"})
+]
 """Text kept as written that the user-facing text rules (``control_characters``) do not
 read, such as staff's reasons: a NUL is 422 instead of a database error (PostgreSQL cannot
 store one)."""

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, StringConstraints
 
+from townhall.api.contract import from_settings
 from townhall.api.deps import ContainerDep, SafetyStaffDep, StaffDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.invites import InviteId, InviteOut, invite_out
@@ -43,7 +44,12 @@ class ApprovalOut(BaseModel):
 
 
 class GrantIn(Strict):
-    count: int = Field(ge=1, le=10_000, description="How many invites to add.")
+    count: int = Field(
+        ge=1,
+        le=10_000,
+        description="How many invites to add, at most `invites_max_grant`.",
+        json_schema_extra=from_settings(maximum="invites_max_grant"),
+    )
 
 
 class GrantOut(BaseModel):

@@ -21,6 +21,7 @@ from townhall.api.share import Card, join_button, nowhere, public_page, words_fo
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
+from townhall.domain.graph import SEARCH_QUERY_PATTERN
 from townhall.domain.views import file_url
 from townhall.errors import NotFound
 from townhall.storage.models import Club
@@ -140,7 +141,10 @@ async def search_clubs(
     user: MemberDep,
     _: MemberRead,
     container: ContainerDep,
-    q: Annotated[str, Query(min_length=1, max_length=100)],
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=100, json_schema_extra={"pattern": SEARCH_QUERY_PATTERN}),
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Any:
     """Clubs whose name or description has every word of ``q`` (as a word prefix)."""

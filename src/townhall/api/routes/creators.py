@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
+from townhall.api.contract import from_settings
 from townhall.api.deps import ContainerDep, MemberDep, StaffDep
 from townhall.api.routes.clubs import ClubId
 from townhall.api.routes.events import EventId
@@ -26,7 +27,9 @@ Currency = Annotated[
     Field(
         None,
         pattern=r"^[A-Z]{3}$",
-        description="ISO 4217, in capitals; the server's first currency when left out.",
+        description="ISO 4217, in capitals, one this server takes (`payments_currencies`); "
+        "the server's first currency when left out.",
+        json_schema_extra=from_settings(enum="payments_currencies"),
     ),
 ]
 IdempotencyKey = Annotated[
@@ -50,7 +53,10 @@ class QuoteOut(BaseModel):
 
 class TipIn(Strict):
     to: str = Field(min_length=1, max_length=64, description="Someone on the room's stage.")
-    amount: Amount
+    amount: Amount = Field(
+        description="In minor units, from `payments_tip_min` to `payments_tip_max`.",
+        json_schema_extra=from_settings(minimum="payments_tip_min", maximum="payments_tip_max"),
+    )
     currency: Currency = None
     show_amount: bool = Field(
         False, description="Whether the room is told the amount, or only that you tipped."
@@ -104,7 +110,10 @@ class EarningsOut(BaseModel):
 
 
 class PayoutIn(Strict):
-    amount: Amount
+    amount: Amount = Field(
+        description="In minor units, at least `payments_payout_min`.",
+        json_schema_extra=from_settings(minimum="payments_payout_min"),
+    )
     currency: Currency = None
     idempotency_key: IdempotencyKey
     destination: str | None = Field(
@@ -115,7 +124,7 @@ class PayoutIn(Strict):
     )
 
 
-class GrantIn(Strict):
+class MoneyGrantIn(Strict):
     username: str = Field(min_length=1, max_length=64)
     amount: Amount
     currency: Currency = None
@@ -161,7 +170,10 @@ async def quote(
     _: MemberDep,
     container: ContainerDep,
     amount: Annotated[int, Query(ge=1, le=MAX_AMOUNT)],
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    currency: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Z]{3}$", json_schema_extra=from_settings(enum="payments_currencies")),
+    ] = None,
 ) -> QuoteOut:
     """What paying ``amount`` costs: the provider's fee is added on top, so the whole
     amount reaches the person paid."""
@@ -243,7 +255,7 @@ async def webhook(
 
 
 @router.post("/api/admin/grants", response_model=HistoryLineOut)
-async def grant(body: GrantIn, staff: StaffDep, container: ContainerDep) -> HistoryLineOut:
+async def grant(body: MoneyGrantIn, staff: StaffDep, container: ContainerDep) -> HistoryLineOut:
     """Give someone money from the platform's grants budget, on the same ledger."""
     line = await container.creators.grant(
         staff,

@@ -7,11 +7,13 @@ import re
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from townhall.api.contract import from_settings
 from townhall.api.deps import ContainerDep, MemberDep, OptionalUserDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.routes.rooms import AcceptLanguage, SnapshotOut, snapshot_out
@@ -37,6 +39,20 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
+ZONES: dict[str, Any] = {
+    "pattern": "^(?:"
+    + "|".join(re.sub(r"([.+])", r"\\\1", z) for z in sorted(available_timezones()))
+    + ")$"
+}
+"""The IANA zones this server knows, as the document states them (a pattern, not an enum: a
+client generated from the document needs no type of six hundred members); another name is
+the domain's unknown_time_zone."""
+
+
+COHOSTS = from_settings(maxItems="event_max_cohosts")
+"""More co-hosts than the setting is the domain's too_many_cohosts."""
+
+
 class EventIn(Strict):
     name: str = Field(max_length=rules.NAME_MAX * 2)
     description: str = Field("", max_length=rules.DESCRIPTION_MAX * 2)
@@ -44,9 +60,14 @@ class EventIn(Strict):
         description="Wall-clock start in `time_zone` (e.g. 2026-03-05T18:30); "
         "a time with an offset is converted."
     )
-    time_zone: str = Field(max_length=64, description="An IANA zone, e.g. Europe/Paris.")
+    time_zone: str = Field(
+        max_length=64, description="An IANA zone, e.g. Europe/Paris.", json_schema_extra=ZONES
+    )
     cohosts: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=50, description="Usernames of the co-hosts."
+        default_factory=list,
+        max_length=50,
+        description="Usernames of the co-hosts, at most `event_max_cohosts`.",
+        json_schema_extra=COHOSTS,
     )
     club: int | None = Field(None, ge=1, le=MAX_ID, description="Schedule it for this club.")
     members_only: bool = False
@@ -58,9 +79,9 @@ class EventEditIn(Strict):
     name: str | None = Field(None, max_length=rules.NAME_MAX * 2)
     description: str | None = Field(None, max_length=rules.DESCRIPTION_MAX * 2)
     starts_at: Annotated[datetime, Lax] | None = None
-    time_zone: str | None = Field(None, max_length=64)
+    time_zone: str | None = Field(None, max_length=64, json_schema_extra=ZONES)
     cohosts: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
-        None, max_length=50
+        None, max_length=50, json_schema_extra=COHOSTS
     )
     members_only: bool | None = None
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
+from townhall.api.contract import named_keys
 from townhall.api.deps import (
     SESSION_COOKIE,
     ContainerDep,
@@ -43,6 +44,10 @@ class ProfileIn(Strict):
         None,
         max_length=10,
         description=f"Replaces all social handles. Keys: {', '.join(HANDLES)}; '' removes one.",
+        # The sites by name (another is the domain's unknown_link). A handle's form is the
+        # domain's invalid_handle: Instagram's needs lookarounds, which regular expressions
+        # in schemas do not read alike everywhere.
+        json_schema_extra=named_keys(HANDLES),
     )
 
 
@@ -56,7 +61,7 @@ class RelatedOut(BaseModel):
     since: datetime
 
 
-class SentInviteOut(BaseModel):
+class ExportedInviteOut(BaseModel):
     id: int
     email: str | None
     status: str
@@ -108,7 +113,7 @@ class FiledReportOut(BaseModel):
     created_at: datetime
 
 
-class SanctionOut(BaseModel):
+class ExportedSanctionOut(BaseModel):
     kind: str = Field(description="warn, suspend, ban or reinstate.")
     until: datetime | None
     message: str = Field(description="What staff told you.")
@@ -157,7 +162,7 @@ class ExportOut(BaseModel):
     followers: list[RelatedOut]
     blocked: list[RelatedOut]
     contacts: list[RelatedOut] = Field(description="Members found in contacts you shared.")
-    invites_sent: list[SentInviteOut]
+    invites_sent: list[ExportedInviteOut]
     clubs: list[ClubTieOut]
     events: list[EventTieOut] = Field(description="Events you host or asked to be reminded of.")
     calendar_feeds: list[CalendarFeedOut] = Field(description="Your feed addresses, no secrets.")
@@ -165,7 +170,7 @@ class ExportOut(BaseModel):
     notifications: list[ReceivedOut] = Field(description="Your inbox, oldest first.")
     hallway_topics: list[str] = Field(description="Title words that rank your hallway.")
     reports_filed: list[FiledReportOut] = Field(description="Reports you filed.")
-    sanctions: list[SanctionOut] = Field(description="What staff did to your account.")
+    sanctions: list[ExportedSanctionOut] = Field(description="What staff did to your account.")
     money: MoneyOut = Field(description="Payments, earnings and payouts (S10).")
 
 
@@ -248,7 +253,7 @@ def export_out(data: PersonalData, current_session: int, now: datetime) -> Expor
         blocked=[related_out(p) for p in data.blocked],
         contacts=[related_out(p) for p in data.contacts],
         invites_sent=[
-            SentInviteOut(
+            ExportedInviteOut(
                 id=sent.invite.id,
                 email=sent.invite.email,
                 status=sent.invite.status,
@@ -296,7 +301,9 @@ def export_out(data: PersonalData, current_session: int, now: datetime) -> Expor
             for f in data.reports_filed
         ],
         sanctions=[
-            SanctionOut(kind=x.kind, until=x.until, message=x.message, created_at=x.created_at)
+            ExportedSanctionOut(
+                kind=x.kind, until=x.until, message=x.message, created_at=x.created_at
+            )
             for x in data.sanctions
         ],
         money=MoneyOut(

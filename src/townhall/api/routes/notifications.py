@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from townhall.api.contract import named_keys
 from townhall.api.deps import ContainerDep, UserDep
 from townhall.api.pagination import Page, PageRequest, page_body, page_request
 from townhall.api.schemas import MAX_ID, IsoTime, OkOut, Out, Strict, UserRef
@@ -52,7 +53,10 @@ class SettingsIn(Strict):
     """Only the fields given change."""
 
     kinds: dict[Annotated[str, Field(max_length=32)], bool] | None = Field(
-        None, max_length=len(KINDS)
+        # Another kind is the domain's unknown_notification_kind.
+        None,
+        max_length=len(KINDS),
+        json_schema_extra=named_keys(KINDS),
     )
     fewer: bool | None = None
     pause_hours: int | None = Field(

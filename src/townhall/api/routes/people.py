@@ -13,7 +13,14 @@ from townhall.api.pagination import Limit, Page, PageRequest, page_body, page_re
 from townhall.api.reads import AnyoneRead, MemberRead
 from townhall.api.schemas import UserRef
 from townhall.api.views import user_ref
-from townhall.domain.graph import Person, PersonPage, Profile, Relationship, Suggestion
+from townhall.domain.graph import (
+    SEARCH_QUERY_PATTERN,
+    Person,
+    PersonPage,
+    Profile,
+    Relationship,
+    Suggestion,
+)
 from townhall.vocabulary import UserStatus
 
 router = APIRouter(tags=["people"])
@@ -139,7 +146,11 @@ async def search_people(
     user: MemberDep,
     _: MemberRead,
     container: ContainerDep,
-    q: str = Query("", max_length=200, description="Words to look for; each is a prefix."),
+    q: str = Query(
+        max_length=200,
+        description="Words to look for; each is a prefix.",
+        json_schema_extra={"pattern": SEARCH_QUERY_PATTERN},
+    ),
     limit: int = Limit,
 ) -> SearchOut:
     """People whose username, display name or bio have words starting with the query's."""

@@ -3,22 +3,55 @@ subscription (docs/notifications.md, "Web Push")."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from townhall.api.contract import from_settings
 from townhall.api.deps import ContainerDep, ViewerDep
-from townhall.api.schemas import OkOut, Strict
+from townhall.api.schemas import OkOut, PlainText, Strict
+from townhall.config import Settings
 
 router = APIRouter(prefix="/api/me/push", tags=["notifications"])
 
-Endpoint = Annotated[str, Field(min_length=8, max_length=1000)]
+
+def endpoint_pattern(settings: Settings) -> str:
+    """What ``webpush.endpoint_allowed`` takes, as the document states it: ``https`` (or
+    ``http`` where allowed) to a push service's host or a subdomain of one."""
+    scheme = "https?" if settings.push_allow_http else "https"
+    hosts = "|".join(re.escape(h.lower()).replace("\\-", "-") for h in settings.push_endpoint_hosts)
+    return rf"^{scheme}://(?:[a-z0-9-]+\.)*(?:{hosts})(?::[0-9]{{1,4}})?(?:[/?#][^\s\x00]*)?$"
+
+
+# A NUL is refused (PostgreSQL cannot store one): 422, as the document's pattern says.
+Endpoint = Annotated[
+    PlainText,
+    Field(
+        min_length=8,
+        max_length=1000,
+        description="A push service's address (`push_endpoint_hosts`).",
+        json_schema_extra=from_settings(pattern=endpoint_pattern),
+    ),
+]
 
 
 class PushKeysIn(Strict):
-    p256dh: str = Field(min_length=80, max_length=100, description="base64url, P-256 point.")
-    auth: str = Field(min_length=16, max_length=30, description="base64url, 16 bytes.")
+    # The key's form as ``push.subscribe`` reads it (else ``invalid_push_keys``): 65 bytes
+    # from 0x04, and 16 bytes.
+    p256dh: str = Field(
+        min_length=80,
+        max_length=100,
+        description="base64url, P-256 point.",
+        json_schema_extra={"pattern": "^B[A-P][A-Za-z0-9_-]{85}=?$"},
+    )
+    auth: str = Field(
+        min_length=16,
+        max_length=30,
+        description="base64url, 16 bytes.",
+        json_schema_extra={"pattern": "^[A-Za-z0-9_-]{22}(?:==)?$"},
+    )
 
 
 class SubscriptionIn(Strict):

@@ -15,7 +15,13 @@ router = APIRouter(tags=["reports"])
 
 
 class ReportIn(Strict):
-    category: str = Field(max_length=32, description=f"One of {', '.join(ReportCategory)}.")
+    # Stated as the document's enum; read as text, so another word is the domain's
+    # invalid_report_category.
+    category: str = Field(
+        max_length=32,
+        description=f"One of {', '.join(ReportCategory)}.",
+        json_schema_extra={"enum": [c.value for c in ReportCategory]},
+    )
     text: str = Field("", max_length=TEXT_MAX, description="What happened, in your words.")
     room: str | None = Field(None, min_length=1, max_length=16, description="A room's id.")
     user: str | None = Field(

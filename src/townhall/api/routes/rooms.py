@@ -128,7 +128,7 @@ class PreviewOut(Out):
     listeners: int
 
 
-class EventOut(Out):
+class RoomEventOut(Out):
     seq: int
     name: str
     data: dict[str, Any]
@@ -139,7 +139,7 @@ class EventsOut(Out):
     """Either the events after ``after`` the viewer may see, or a fresh snapshot when the
     viewer is too far behind to replay them."""
 
-    events: list[EventOut] | None = None
+    events: list[RoomEventOut] | None = None
     snapshot: SnapshotOut | None = None
 
 
@@ -212,7 +212,7 @@ async def room_events(
     # Only the part given is sent; the snapshot keeps its nulls, as everywhere else.
     if found.snapshot is not None:
         return EventsOut(snapshot=snapshot_out(found.snapshot))
-    return EventsOut(events=[EventOut.model_validate(e) for e in found.events or ()])
+    return EventsOut(events=[RoomEventOut.model_validate(e) for e in found.events or ()])
 
 
 class AudiencePageOut(Out):

@@ -29,7 +29,13 @@ router = APIRouter(prefix="/api/admin", tags=["safety"])
 
 Username = Path(min_length=1, max_length=64, description="A username, with or without @.")
 ReportId = Path(ge=1, le=MAX_ID)
-Reason = Field(min_length=1, max_length=REASON_MAX, description="Why; kept in the audit log.")
+Reason = Field(
+    min_length=1,
+    max_length=REASON_MAX,
+    description="Why; kept in the audit log.",
+    # Not only spaces (else the domain's reason_required), nor a NUL.
+    json_schema_extra={"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
+)
 
 
 class ReportOut(BaseModel):

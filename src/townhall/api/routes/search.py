@@ -13,6 +13,7 @@ from townhall.api.routes.clubs import ClubCardOut, _card
 from townhall.api.routes.events import EventOut, event_out
 from townhall.api.routes.hallway import HallwayRoomOut
 from townhall.api.routes.people import PersonOut, person_out
+from townhall.domain.graph import SEARCH_QUERY_PATTERN
 
 router = APIRouter(tags=["search"])
 
@@ -33,7 +34,14 @@ async def search_all(
     user: MemberDep,
     _: MemberRead,
     container: ContainerDep,
-    q: Annotated[str, Query(max_length=200, description="Words to look for; each is a prefix.")],
+    q: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="Words to look for; each is a prefix.",
+            json_schema_extra={"pattern": SEARCH_QUERY_PATTERN},
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=20, description="Most results of each kind.")] = 8,
 ) -> Any:
     """Everything whose name, username, title, bio or description has words starting with
