@@ -91,6 +91,8 @@ BEYOND_THE_DOCUMENT = {
         "server reads (its type is in its bytes, not in a schema)"
         for code in ("avatar_not_image", "avatar_unsupported_type", "avatar_too_many_pixels")
     },
+    (400, "query_too_short"): "a letter or digit of any script: the validator's regular "
+    "expressions read \\w as ASCII, so no pattern says it",
     (400, "confirmation_mismatch"): "deleting an account needs the signed-in person's name",
     # A schema says "one of these two fields" only as a union of two bodies, which would make
     # the body's model a union in every client generated from the document.

@@ -34,8 +34,6 @@ SEARCH_WORD_MAX_CHARS = 40
 SUGGESTION_NAMES = 3
 """How many of the people you follow a suggestion names ("followed by @a, @b, @c")."""
 
-SEARCH_QUERY_PATTERN = r"[^\W_]"
-"""A search query has a letter or digit (the document's pattern for every ``q``)."""
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -99,8 +97,8 @@ def search_words(query: str) -> tuple[list[str], str]:
     text = unicodedata.normalize("NFKC", query).lower()
     words = [w[:SEARCH_WORD_MAX_CHARS] for w in _WORD.findall(text)]
     words = list(dict.fromkeys(words))[:SEARCH_MAX_WORDS]
-    # The query as sent has a letter or digit too (SEARCH_QUERY_PATTERN, as the document
-    # says): not one that only its compatibility form has.
+    # The query as sent has a letter or digit too, not one that only its compatibility
+    # form has.
     if not words or not _WORD.search(query):
         raise InvalidInput("query_too_short", "Type at least one letter or digit to search.")
     exact = text.strip().removeprefix("@")

@@ -21,7 +21,6 @@ from townhall.api.share import Card, join_button, nowhere, public_page, words_fo
 from townhall.api.views import user_ref
 from townhall.domain.clubs import rules as limits
 from townhall.domain.clubs.service import ClubEdit, ClubView
-from townhall.domain.graph import SEARCH_QUERY_PATTERN
 from townhall.domain.views import file_url
 from townhall.errors import NotFound
 from townhall.storage.models import Club
@@ -143,7 +142,7 @@ async def search_clubs(
     container: ContainerDep,
     q: Annotated[
         str,
-        Query(min_length=1, max_length=100, json_schema_extra={"pattern": SEARCH_QUERY_PATTERN}),
+        Query(min_length=1, max_length=100),
     ],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Any:

@@ -14,7 +14,6 @@ from townhall.api.reads import AnyoneRead, MemberRead
 from townhall.api.schemas import UserRef
 from townhall.api.views import user_ref
 from townhall.domain.graph import (
-    SEARCH_QUERY_PATTERN,
     Person,
     PersonPage,
     Profile,
@@ -149,7 +148,6 @@ async def search_people(
     q: str = Query(
         max_length=200,
         description="Words to look for; each is a prefix.",
-        json_schema_extra={"pattern": SEARCH_QUERY_PATTERN},
     ),
     limit: int = Limit,
 ) -> SearchOut:

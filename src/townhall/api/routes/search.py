@@ -13,7 +13,6 @@ from townhall.api.routes.clubs import ClubCardOut, _card
 from townhall.api.routes.events import EventOut, event_out
 from townhall.api.routes.hallway import HallwayRoomOut
 from townhall.api.routes.people import PersonOut, person_out
-from townhall.domain.graph import SEARCH_QUERY_PATTERN
 
 router = APIRouter(tags=["search"])
 
@@ -39,7 +38,6 @@ async def search_all(
         Query(
             max_length=200,
             description="Words to look for; each is a prefix.",
-            json_schema_extra={"pattern": SEARCH_QUERY_PATTERN},
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=20, description="Most results of each kind.")] = 8,
