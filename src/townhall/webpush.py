@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,7 +39,14 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
+    """base64url, padded or not; anything outside its alphabet (``+`` and ``/`` included)
+    is refused (ValueError), not skipped."""
+    if not BASE64URL.fullmatch(text):
+        raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def vapid_key(settings: Settings) -> ec.EllipticCurvePrivateKey:

@@ -3,7 +3,7 @@
 // never stores a page it was not told to: whatever is not in SHELL goes straight to the
 // network. Online, the network always wins, so a deploy shows at once. It also shows Web
 // Push notifications (at the end).
-const CACHE = "townhall-shell-v6";
+const CACHE = "townhall-shell-v7";
 const SHELL = [
   "/", "/index.html", "/style.css", "/app.js", "/api.js", "/live.js", "/i18n.js", "/router.js",
   "/audio.js", "/ui.js", "/room-session.js", "/notify.js", "/push.js", "/safety.js",

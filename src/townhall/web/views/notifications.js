@@ -174,9 +174,10 @@ function settings(main) {
   const status = el("p", { role: "status", class: "muted small" });
   const problem = el("p", { class: "error", role: "alert" });
   const kinds = el("fieldset", { class: "kinds" }, el("legend", {}, t("settings.kinds")));
-  const fewer = el("input", { type: "checkbox", id: "fewer", "data-key": "fewer" });
+  // Disabled until the settings are read: a change made before would be undone by them.
+  const fewer = el("input", { type: "checkbox", id: "fewer", "data-key": "fewer", disabled: true });
   const pauseLine = el("p", { class: "muted small" });
-  const pause = el("select", { id: "pause", "data-key": "pause" });
+  const pause = el("select", { id: "pause", "data-key": "pause", disabled: true });
   const resume = el("button", { type: "button", class: "secondary small", hidden: true }, t("settings.resume"));
 
   async function change(body) {
@@ -200,6 +201,7 @@ function settings(main) {
         el("label", { for: id }, t(label)));
     }));
     fewer.checked = s.fewer;
+    fewer.disabled = pause.disabled = false;
     const paused = s.paused_until && new Date(s.paused_until) > new Date();
     pauseLine.textContent = paused
       ? t("settings.paused_until", { time: formatDateTime(s.paused_until) })
