@@ -131,6 +131,7 @@ class Settings(BaseSettings):
     room_digest_seconds: float = Field(1.0, gt=0)
     room_digest_names: int = Field(50, ge=1, le=1000)
     room_digest_fanout: int = Field(100, ge=1)
+    room_join_linger_seconds: float = Field(0.05, ge=0, le=1)
     room_log_retention_seconds: int = Field(3600, ge=0)
     ws_send_queue: int = Field(256, ge=8)
     ws_heartbeat_seconds: float = Field(15.0, gt=0)

@@ -4,6 +4,7 @@ and joins that neither wait for the room's row lock nor overfill the room."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,9 @@ from tests.api.roomkit import create, follow, join, ok, snap
 from tests.api.test_ws import room_with
 from tests.waiting import PATIENCE, until
 from townhall.app import Container
+from townhall.bus import channels
+from townhall.domain.rooms.audience import AudienceDigests
+from townhall.domain.rooms.shared import SharedSnapshots
 from townhall.storage import rooms as store
 
 # The real sockets of tests/api/test_ws.py.
@@ -80,6 +84,72 @@ async def test_a_resumed_client_converges_on_the_audience(open_socket: Any, peop
     assert data == {"listeners": 2, "members": [], "left": [], "complete": False}
     page = (await bob.client.get(f"/api/rooms/{room}/audience")).json()
     assert [m["username"] for m in page["items"]] == ["bob", "dan"]
+
+
+@pytest.mark.settings(room_digest_seconds=1.0, room_digest_fanout=1)
+async def test_listeners_are_told_as_often_as_the_count_they_are_told_allows(
+    people: Any, container: Container
+) -> None:
+    """With N listeners, the audience is told every N / room_digest_fanout seconds, N being
+    the count the digest is about to tell: a room filling up is not told after the interval
+    its smaller count allowed. The stage is told every interval all the same."""
+    host = await people.member("host")
+    room = (await create(host))["id"]
+    # A digest keeper of its own, ticked by the test (the joins go over HTTP: no socket
+    # makes the container's keeper watch the room).
+    digests = AudienceDigests(
+        container.db,
+        container.settings,
+        container.bus,
+        SharedSnapshots(container.settings.room_snapshot_audience),
+    )
+    changes: list[str] = []
+    heard: list[dict[str, Any]] = []
+    marks: list[int] = []
+
+    def on_audience(channel: str, payload: str) -> None:
+        message = json.loads(payload)
+        if "mark" in message:
+            marks.append(message["mark"])
+        else:
+            heard.append(message)
+
+    await container.bus.subscribe(channels.roster(room), lambda c, p: changes.append(p))
+    await container.bus.subscribe(channels.audience(room), on_audience)
+    await digests.watch(room)
+
+    async def tick(now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The digests one tick published: (to the stage, to the listeners)."""
+        before = len(heard)
+        await digests.tick(now)
+        # Published after the tick's digests, on the same channel: heard after them.
+        await container.bus.publish(channels.audience(room), json.dumps({"mark": now}))
+        await until(lambda: now in marks, "the tick's digests to arrive")
+        told = heard[before:]
+        return (
+            [m["data"] for m in told if m["audience"]["roles"] == ["moderator", "speaker"]],
+            [m["data"] for m in told if m["audience"]["roles"] == ["listener"]],
+        )
+
+    async def arrive(*names: str) -> None:
+        expected = len(changes) + len(names)
+        for name in names:
+            await join(await people.member(name), room)
+        await until(lambda: len(changes) >= expected, "the arrivals to be gathered")
+
+    await arrive("ann", "bob")
+    stage, audience = await tick(1000.0)
+    assert [d["listeners"] for d in stage] == [2] and [d["listeners"] for d in audience] == [2]
+    await arrive("cat", "dan", "eve", "fay")
+    # 3 s after telling 2 listeners: 2 / 1 s had passed, but 6 / 1 s have not.
+    stage, audience = await tick(1003.0)
+    assert [usernames(d) for d in stage] == [["cat", "dan", "eve", "fay"]] and audience == []
+    stage, audience = await tick(1006.0)
+    assert stage == []
+    assert [(d["listeners"], usernames(d), d["complete"]) for d in audience] == [
+        (6, ["cat", "dan", "eve", "fay"], True)
+    ]
+    await digests.unwatch(room)
 
 
 @pytest.mark.settings(room_listener_capacity=5)

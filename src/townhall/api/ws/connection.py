@@ -33,6 +33,8 @@ WAITING_COMMANDS = 64
 """Commands a socket may have waiting behind the one that runs; past it they are refused."""
 MEMBERS_KEPT = 10_000
 """Members' JSON text kept for snapshots (``_member_text``): a few MB at most."""
+LISTS_KEPT = 64
+"""Lists of members' JSON text kept for snapshots (``_members_text``)."""
 
 
 class Connection:
@@ -260,6 +262,8 @@ class Connection:
                     )
                 )
                 continue
+            if text == protocol.PONG:
+                continue
             if text is None:
                 self.send(protocol.error(None, "invalid_message", "Messages are JSON text."))
                 continue
@@ -407,7 +411,21 @@ def _snapshot_text(snapshot: RoomSnapshot) -> str:
 
 
 def _members_text(views: tuple[MemberView, ...]) -> str:
-    return f"[{','.join(map(_member_text, views))}]"
+    kept = _list_texts.get(id(views))
+    if kept is not None and kept[0] is views:
+        _list_texts.move_to_end(id(views))
+        return kept[1]
+    text = f"[{','.join(map(_member_text, views))}]"
+    _list_texts[id(views)] = (views, text)
+    if len(_list_texts) > LISTS_KEPT:
+        _list_texts.popitem(last=False)
+    return text
+
+
+_list_texts: OrderedDict[int, tuple[tuple[MemberView, ...], str]] = OrderedDict()
+"""A list of member views' JSON text by the tuple's identity (a room's shared stage and
+first listeners are the same tuple in every join answer while they are kept), the oldest
+dropped past ``LISTS_KEPT``."""
 
 
 _member_texts: OrderedDict[int, tuple[MemberView, str]] = OrderedDict()

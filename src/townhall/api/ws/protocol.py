@@ -22,6 +22,9 @@ MAX_MESSAGE = 16_384
 """Longest client message (characters); every valid command fits in far less."""
 
 PING = '{"type":"ping"}'
+PONG = '{"type":"pong"}'
+"""A pong as the web app and the Python client send it: only a sign of life, taken as read
+without parsing or queueing it behind the socket's commands."""
 
 # The characters of a room's id (as over HTTP): anything else, a NUL that PostgreSQL
 # cannot store included, is refused before it reaches the database.

@@ -160,18 +160,15 @@ class AudienceDigests:
 
     async def _tell(self, room_id: str, digest: RoomDigest, now: float) -> None:
         s = self._settings
-        # Listeners are told at most room_digest_fanout times a second in all.
+        # Listeners are told at most room_digest_fanout times a second in all: with N
+        # listeners, every N / room_digest_fanout seconds. The count last told bounds the
+        # wait here; the count about to be told decides below (a room filling up would
+        # otherwise be told twice as often as it may).
         due = now - digest.audience_at >= max(
             s.room_digest_seconds, (digest.told_audience or 0) / s.room_digest_fanout
         )
         if not _changed(digest.stage) and not (due and _changed(digest.audience)):
             return
-        stage, stage_complete = digest.stage.take()
-        audience: dict[int, str] = {}
-        audience_complete = True
-        if due:
-            audience, audience_complete = digest.audience.take()
-        ids = sorted(set(stage) | set(audience))
         async with self._db.transaction() as tx:
             # The row lock orders this read after any stage change in flight, so the group
             # of each listener is the one the stage it will be shown with gives.
@@ -179,6 +176,15 @@ class AudienceDigests:
             if room is None or room.status != "live":
                 return
             listeners = await store.count_listeners(tx, room_id)
+            due = due and now - digest.audience_at >= listeners / s.room_digest_fanout
+            if not _changed(digest.stage) and not (due and _changed(digest.audience)):
+                return
+            stage, stage_complete = digest.stage.take()
+            audience: dict[int, str] = {}
+            audience_complete = True
+            if due:
+                audience, audience_complete = digest.audience.take()
+            ids = sorted(set(stage) | set(audience))
             rows = await store.listeners_among(tx, room_id, ids)
             followed = set(await store.listeners_followed_by_stage(tx, room_id, ids))
             present = set(await store.members_among(tx, room_id, ids))

@@ -108,7 +108,9 @@ class Rooms:
         self._bus = bus
         self._limiter = limiter
         self._happenings = happenings
-        self._joins: Batches[User, RoomSnapshot | None] = Batches(self._join_listeners, JOIN_BATCH)
+        self._joins: Batches[User, RoomSnapshot | None] = Batches(
+            self._join_listeners, JOIN_BATCH, settings.room_join_linger_seconds
+        )
 
     # --- plumbing ---------------------------------------------------------------------------
 
