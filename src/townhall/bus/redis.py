@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from townhall import redis_client
 from townhall.bus import Handler
 from townhall.bus.local import Subscribers
+from townhall.tasks import stop
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,6 @@ class RedisBus:
             return
         self._closed = True
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await stop(self._reader)
         await self._pubsub.aclose()
         await self._redis.aclose()

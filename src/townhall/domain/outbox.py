@@ -38,6 +38,7 @@ from townhall.clock import Clock
 from townhall.config import Settings
 from townhall.storage import outbox as store
 from townhall.storage.db import Database, after_commit
+from townhall.tasks import stop
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +106,7 @@ class OutboxWorker:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
         self._settled.set()  # nobody waits for a worker that is gone
 
     async def settled(self) -> None:
