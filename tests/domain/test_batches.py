@@ -57,11 +57,42 @@ async def test_other_keys_do_not_linger_behind_a_busy_one() -> None:
     r = Recorder()
     batches: Batches[int, int] = Batches(r.run, limit=4, linger=NEVER, busy=NEVER)
     await batches.submit("busy", 1)
-    waiting = asyncio.ensure_future(batches.submit("busy", 2))
-    await until(lambda: batches.waiting("busy") == 1, "the busy key's item to wait")
-    assert await asyncio.wait_for(batches.submit("quiet", 3), PATIENCE) == 3
-    assert r.batches == [[1], [3]]
-    waiting.cancel()
+    waiting = [asyncio.ensure_future(batches.submit("busy", i)) for i in (2, 3)]
+    await until(lambda: batches.waiting("busy") == 2, "the busy key's items to wait")
+    assert await asyncio.wait_for(batches.submit("quiet", 4), PATIENCE) == 4
+    assert r.batches == [[1], [4]]
+    await asyncio.wait_for(
+        asyncio.gather(*waiting, batches.submit("busy", 5), batches.submit("busy", 6)), PATIENCE
+    )
+    assert r.batches == [[1], [4], [2, 3, 5, 6]]
+
+
+async def test_items_one_after_the_other_never_wait() -> None:
+    """Each item submitted after the previous one's answer (people joining one by one)
+    does not overlap another: none lingers, however busy the key."""
+    r = Recorder()
+    batches: Batches[int, int] = Batches(r.run, limit=4, linger=NEVER, busy=NEVER)
+    for i in range(1, 6):
+        assert await asyncio.wait_for(batches.submit("room", i), PATIENCE) == i
+    assert r.batches == [[1], [2], [3], [4], [5]]
+
+
+async def test_after_a_batch_of_several_a_lone_item_lingers() -> None:
+    """Once items overlapped, the next one waits for others even while it is alone."""
+    r = Recorder()
+    batches: Batches[int, int] = Batches(r.run, limit=3, linger=NEVER, busy=NEVER)
+    await batches.submit("room", 1)
+    await asyncio.wait_for(
+        asyncio.gather(*(batches.submit("room", i) for i in (2, 3, 4))), PATIENCE
+    )
+    assert r.batches == [[1], [2, 3, 4]]
+    alone = asyncio.ensure_future(batches.submit("room", 5))
+    for _ in range(5):  # turns of the loop in which a batch that does not linger would run
+        await asyncio.sleep(0)
+    assert r.batches == [[1], [2, 3, 4]] and not alone.done()
+    rest = [batches.submit("room", i) for i in (6, 7)]
+    assert await asyncio.wait_for(asyncio.gather(alone, *rest), PATIENCE) == [5, 6, 7]
+    assert r.batches == [[1], [2, 3, 4], [5, 6, 7]]
 
 
 async def test_a_lingering_batch_runs_once_its_linger_is_over() -> None:

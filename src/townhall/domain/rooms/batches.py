@@ -7,11 +7,14 @@ commit, and the joins into one room take their turns for that lock (and on SQLit
 one writer). Taken together, the joins waiting in this process share one transaction:
 the room is read and locked once, the entrants are inserted in one statement, and the
 commit is paid once. Nobody waits for a batch to fill: the first join into a quiet room
-starts at once, alone, and a full batch starts at once. While a key stays busy (its last
-batch began less than ``busy`` seconds ago, ``BUSY`` by default), a batch that is not full
+starts at once, alone, and a full batch starts at once. While a key is busy (its last
+batch began less than ``busy`` seconds ago, ``BUSY`` by default, and items overlap: the
+last batch held more than one, or more than one is waiting), a batch that is not full
 waits up to ``linger`` seconds after its first item came for others to join it (group
 commit with a linger): in a room filling at 100 joins a second, each transaction then
 lets in several people instead of one, for a few tens of milliseconds more per join.
+Items that come one after the other, each after the previous one's answer (people joining
+a room one by one), never overlap, so they never wait.
 
 ``run`` gets the items of a batch and answers, in their order, each one's result or the
 exception that item alone raises; when ``run`` itself raises, every item of the batch gets
@@ -52,6 +55,8 @@ class Batches(Generic[T, R]):
         """When the first item now waiting for each key came (the event loop's clock)."""
         self._began: dict[str, float] = {}
         """When each key's last batch began."""
+        self._sizes: dict[str, int] = {}
+        """How many items each key's last batch held."""
         self._full: dict[str, asyncio.Event] = {}
         """Set when a lingering key's waiting items fill a batch."""
         self._draining: dict[str, asyncio.Task[None]] = {}
@@ -85,7 +90,7 @@ class Batches(Generic[T, R]):
                 if rest:
                     self._waiting[key] = rest
                     self._first[key] = loop.time()
-                self._began[key] = loop.time()
+                self._began[key], self._sizes[key] = loop.time(), len(batch)
                 await self._one(key, batch)
         except BaseException:
             for _, future in self._waiting.pop(key, []):
@@ -101,7 +106,8 @@ class Batches(Generic[T, R]):
         its first item came (less if the batch fills meanwhile)."""
         if self._linger <= 0 or loop.time() - self._began.get(key, float("-inf")) >= self._busy:
             return
-        if len(self._waiting[key]) >= self._limit:
+        waiting = len(self._waiting[key])
+        if waiting >= self._limit or (waiting < 2 and self._sizes.get(key, 0) < 2):
             return
         wait = self._first.get(key, loop.time()) + self._linger - loop.time()
         if wait <= 0:
@@ -116,7 +122,7 @@ class Batches(Generic[T, R]):
     def _forget(self, now: float) -> None:
         if len(self._began) > REMEMBERED:
             for key in [k for k, at in self._began.items() if now - at >= self._busy]:
-                del self._began[key]
+                del self._began[key], self._sizes[key]
 
     async def _one(self, key: str, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         outcomes: Sequence[R | Exception]
