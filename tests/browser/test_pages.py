@@ -177,6 +177,7 @@ def test_an_invite_link_lets_a_friend_in_and_profiles_show_it(
         # He follows Lea, who let him in, and is offered people to follow.
         expect(welcome.get_by_role("heading", name="Follow people")).to_be_visible()
         expect(welcome.get_by_text("@lea let you in, and you follow them.")).to_be_visible()
+        expect(welcome.locator("ul.people-list")).to_have_attribute("aria-busy", "false")
         shoot(welcome, "welcome-people")
         welcome.get_by_role("button", name="Done").click()
         expect(welcome.get_by_role("heading", name="Hallway")).to_be_visible()
